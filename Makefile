@@ -1,0 +1,169 @@
+# libpicpq — plain GNU make. `make demo` runs the main job, `make check` the tests;
+# both install the packages they need first (DEPS=0 skips that).
+
+MAJOR := $(shell sed -n 's/^\#define PICPQ_VERSION_MAJOR \([0-9]*\)$$/\1/p' include/picpq.h)
+MINOR := $(shell sed -n 's/^\#define PICPQ_VERSION_MINOR \([0-9]*\)$$/\1/p' include/picpq.h)
+PATCH := $(shell sed -n 's/^\#define PICPQ_VERSION_PATCH \([0-9]*\)$$/\1/p' include/picpq.h)
+VERSION := $(MAJOR).$(MINOR).$(PATCH)
+
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DESTDIR ?=
+
+CC ?= cc
+CXX ?= c++
+PYTHON ?= /usr/bin/python3
+PKG_CONFIG ?= pkg-config
+CFLAGS ?= -std=c99 -O2 -g -Wall -Wextra -Wpedantic -Werror
+LDFLAGS ?=
+DEPS ?= 1
+
+# LAPACKE gives only -llapacke on Debian 12: openblas adds CBLAS and the LAPACK core.
+LAPACK_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags lapacke openblas 2>/dev/null)
+LAPACK_LIBS ?= $(shell $(PKG_CONFIG) --libs lapacke openblas 2>/dev/null)
+CHECK_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
+CHECK_LIBS ?= $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
+LAPACK_CFLAGS := $(LAPACK_CFLAGS)
+LAPACK_LIBS := $(LAPACK_LIBS)
+CHECK_CFLAGS := $(CHECK_CFLAGS)
+CHECK_LIBS := $(CHECK_LIBS)
+
+LIB_CPPFLAGS = -Iinclude -Isrc -D_POSIX_C_SOURCE=200809L $(LAPACK_CFLAGS)
+LIB_CFLAGS = $(CFLAGS) -fPIC -fvisibility=hidden -pthread
+LIBS = $(LAPACK_LIBS) -lm -pthread
+
+SONAME = libpicpq.so.$(MAJOR)
+SHARED = lib/libpicpq.so.$(VERSION)
+STATIC = lib/libpicpq.a
+
+SRC = $(wildcard src/*.c)
+OBJ = $(SRC:src/%.c=build/obj/%.o)
+HDR = include/picpq.h src/picpq_internal.h $(wildcard src/*.h)
+
+TEST_SRC = $(filter-out tests/check_main.c,$(wildcard tests/check_*.c))
+TEST_SUPPORT = tests/check_main.c tests/testutil.c
+TEST_BIN = build/tests/check_picpq
+EXAMPLE_SRC = $(wildcard examples/c/*.c)
+EXAMPLE_BIN = $(EXAMPLE_SRC:examples/c/%.c=build/examples/%)
+PUBLIC_BIN = build/tests/public_api
+
+ASAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+ASAN_OBJ = $(SRC:src/%.c=build/asan/%.o)
+
+.PHONY: all deps check check-nodeps check-valgrind check-asan check-python examples demo \
+        bench install uninstall abi-dump abi-check clean
+
+all: $(STATIC) $(SHARED) lib/picpq.pc
+
+deps:
+	@if [ "$(DEPS)" != 0 ]; then sh scripts/install-deps.sh; fi
+
+build/obj/%.o: src/%.c $(HDR) | build/obj
+	$(CC) $(LIB_CPPFLAGS) $(LIB_CFLAGS) -c $< -o $@
+
+$(STATIC): $(OBJ) | lib
+	rm -f $@
+	ar rcs $@ $(OBJ)
+
+$(SHARED): $(OBJ) src/libpicpq.map | lib
+	$(CC) -shared $(LIB_CFLAGS) $(LDFLAGS) -Wl,-soname,$(SONAME) \
+	  -Wl,--version-script=src/libpicpq.map -Wl,--no-undefined -o $@ $(OBJ) $(LIBS)
+	ln -sf libpicpq.so.$(VERSION) lib/$(SONAME)
+	ln -sf $(SONAME) lib/libpicpq.so
+
+lib/picpq.pc: pkgconfig/picpq.pc.in include/picpq.h | lib
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+build/obj build/asan build/tests build/examples lib:
+	mkdir -p $@
+
+# ---- tests ------------------------------------------------------------------
+# The suite list is derived from the file names: tests/check_X.c defines X_suite().
+build/tests/suites.inc: $(TEST_SRC) | build/tests
+	@for f in $(TEST_SRC); do n=$${f#tests/check_}; echo "PICPQ_SUITE($${n%.c})"; done > $@.tmp
+	@cmp -s $@.tmp $@ || mv $@.tmp $@; rm -f $@.tmp
+
+TEST_CPPFLAGS = $(LIB_CPPFLAGS) -Ibuild/tests -Itests $(CHECK_CFLAGS)
+
+$(TEST_BIN): $(TEST_SRC) $(TEST_SUPPORT) tests/testutil.h build/tests/suites.inc $(STATIC) $(HDR)
+	$(CC) $(TEST_CPPFLAGS) $(CFLAGS) -pthread -o $@ $(TEST_SRC) $(TEST_SUPPORT) $(STATIC) \
+	  $(CHECK_LIBS) $(LIBS)
+
+# A program that sees only picpq.h and links the shared library, as users do.
+$(PUBLIC_BIN): tests/abi/public_api.c include/picpq.h $(SHARED) | build/tests
+	$(CC) -Iinclude $(CFLAGS) -o $@ $< -Llib -lpicpq -Wl,-rpath,'$$ORIGIN/../../lib'
+
+build/examples/%: examples/c/%.c include/picpq.h $(SHARED) | build/examples
+	$(CC) -Iinclude $(CFLAGS) -o $@ $< -Llib -lpicpq -lm -Wl,-rpath,'$$ORIGIN/../../lib'
+
+examples: $(EXAMPLE_BIN)
+
+check: deps
+	@$(MAKE) --no-print-directory check-nodeps
+
+check-nodeps: all $(TEST_BIN) $(PUBLIC_BIN) $(EXAMPLE_BIN)
+	$(TEST_BIN)
+	$(PUBLIC_BIN)
+	sh tests/abi/check_symbols.sh lib/$(SONAME) src/libpicpq.map
+	$(CXX) -fsyntax-only -x c++ -std=c++11 -Wall -Wextra -Wpedantic -Werror include/picpq.h
+	@for e in $(EXAMPLE_BIN); do echo "== $$e"; $$e > build/examples/last.log 2>&1 \
+	  || { cat build/examples/last.log; echo "FAILED: $$e"; exit 1; }; done
+	@$(MAKE) --no-print-directory check-python
+
+check-python: all
+	@if [ -d tests/python ] && $(PYTHON) -c 'import pytest' 2>/dev/null; then \
+	  PICPQ_LIBRARY=$(CURDIR)/lib/libpicpq.so $(PYTHON) -m pytest -q tests/python; \
+	else echo "check-python: $(PYTHON) with pytest not found, Python tests skipped"; fi
+
+check-valgrind: deps all $(TEST_BIN)
+	CK_FORK=no valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+	  --track-origins=yes $(TEST_BIN)
+
+build/asan/%.o: src/%.c $(HDR) | build/asan
+	$(CC) $(LIB_CPPFLAGS) $(LIB_CFLAGS) $(ASAN_FLAGS) -c $< -o $@
+
+build/asan/check_picpq: $(ASAN_OBJ) $(TEST_SRC) $(TEST_SUPPORT) tests/testutil.h build/tests/suites.inc
+	$(CC) $(TEST_CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) -pthread -o $@ $(TEST_SRC) $(TEST_SUPPORT) \
+	  $(ASAN_OBJ) $(CHECK_LIBS) $(LIBS)
+
+check-asan: deps build/asan/check_picpq
+	CK_FORK=no ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	  build/asan/check_picpq
+
+# ---- main job -----------------------------------------------------------------
+demo: deps
+	@$(MAKE) --no-print-directory examples
+	@for e in $(EXAMPLE_BIN); do echo "==== $$e"; $$e || exit 1; done
+
+bench: deps all
+	@if [ -d bench ]; then for b in bench/*/run.sh; do [ -f "$$b" ] && sh "$$b"; done; fi; true
+
+# ---- install ------------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 644 include/picpq.h $(DESTDIR)$(INCLUDEDIR)/picpq.h
+	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/libpicpq.a
+	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/libpicpq.so.$(VERSION)
+	ln -sf libpicpq.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libpicpq.so
+	install -m 644 lib/picpq.pc $(DESTDIR)$(PKGCONFIGDIR)/picpq.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/picpq.h $(DESTDIR)$(LIBDIR)/libpicpq.a \
+	  $(DESTDIR)$(LIBDIR)/libpicpq.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME) \
+	  $(DESTDIR)$(LIBDIR)/libpicpq.so $(DESTDIR)$(PKGCONFIGDIR)/picpq.pc
+
+# ---- ABI ----------------------------------------------------------------------
+# The baseline is the ABI of the last release; added functions pass, changed or
+# removed ones fail. Refresh it only with a deliberate change noted in docs/DESIGN.md.
+abi-dump: $(SHARED)
+	abidw --no-show-locs --headers-dir include $(SHARED) > tests/abi/libpicpq.abi
+
+abi-check: deps $(SHARED)
+	abidiff --no-added-syms --headers-dir2 include tests/abi/libpicpq.abi $(SHARED)
+
+clean:
+	rm -rf build lib
