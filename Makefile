@@ -73,9 +73,11 @@ $(SHARED): $(OBJ) src/libpicpq.map | lib
 	ln -sf libpicpq.so.$(VERSION) lib/$(SONAME)
 	ln -sf $(SONAME) lib/libpicpq.so
 
+PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	  -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' pkgconfig/picpq.pc.in
+
 lib/picpq.pc: pkgconfig/picpq.pc.in include/picpq.h | lib
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+	$(PC_SED) > $@
 
 build/obj build/asan build/tests build/examples lib:
 	mkdir -p $@
@@ -108,6 +110,7 @@ check-nodeps: all $(TEST_BIN) $(PUBLIC_BIN) $(EXAMPLE_BIN)
 	$(TEST_BIN)
 	$(PUBLIC_BIN)
 	sh tests/abi/check_symbols.sh lib/$(SONAME) src/libpicpq.map
+	MAKE="$(MAKE)" sh tests/abi/install_test.sh
 	$(CXX) -fsyntax-only -x c++ -std=c++11 -Wall -Wextra -Wpedantic -Werror include/picpq.h
 	@for e in $(EXAMPLE_BIN); do echo "== $$e"; $$e > build/examples/last.log 2>&1 \
 	  || { cat build/examples/last.log; echo "FAILED: $$e"; exit 1; }; done
@@ -149,7 +152,7 @@ install: all
 	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/libpicpq.so.$(VERSION)
 	ln -sf libpicpq.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libpicpq.so
-	install -m 644 lib/picpq.pc $(DESTDIR)$(PKGCONFIGDIR)/picpq.pc
+	$(PC_SED) > $(DESTDIR)$(PKGCONFIGDIR)/picpq.pc  # the prefix of this install
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/picpq.h $(DESTDIR)$(LIBDIR)/libpicpq.a \
