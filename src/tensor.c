@@ -83,9 +83,10 @@ picpq_status picpq_tensor_create_ex(picpq_dtype dtype, int32_t ndim, const int64
     if (s != PICPQ_OK) return s;
     t->data = picpq__calloc(&t->alloc, (size_t)t->numel, picpq_dtype_size(dtype));
     if (t->data == NULL) {
+        int64_t numel = t->numel;
         picpq__free(&t->alloc, t);
         return picpq__fail(PICPQ_E_NOMEM, "tensor: cannot allocate %lld elements",
-                           (long long)t->numel);
+                           (long long)numel);
     }
     t->owns = 1;
     *out = t;
