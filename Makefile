@@ -19,6 +19,7 @@ PKG_CONFIG ?= pkg-config
 CFLAGS ?= -std=c99 -O2 -g -Wall -Wextra -Wpedantic -Werror
 LDFLAGS ?=
 DEPS ?= 1
+DEPS_GROUPS ?= core python
 
 # LAPACKE gives only -llapacke on Debian 12: openblas adds CBLAS and the LAPACK core.
 LAPACK_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags lapacke openblas 2>/dev/null)
@@ -53,12 +54,13 @@ ASAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 ASAN_OBJ = $(SRC:src/%.c=build/asan/%.o)
 
 .PHONY: all deps check check-nodeps check-valgrind check-asan check-python examples demo \
-        bench install uninstall abi-dump abi-check clean
+        bench docs install uninstall abi-dump abi-check clean
 
 all: $(STATIC) $(SHARED) lib/picpq.pc
 
+# Package groups of scripts/install-deps.sh that a target needs.
 deps:
-	@if [ "$(DEPS)" != 0 ]; then sh scripts/install-deps.sh; fi
+	@if [ "$(DEPS)" != 0 ]; then sh scripts/install-deps.sh $(DEPS_GROUPS); fi
 
 build/obj/%.o: src/%.c $(HDR) | build/obj
 	$(CC) $(LIB_CPPFLAGS) $(LIB_CFLAGS) -c $< -o $@
@@ -141,8 +143,14 @@ demo: deps
 	@$(MAKE) --no-print-directory examples
 	@for e in $(EXAMPLE_BIN); do echo "==== $$e"; $$e || exit 1; done
 
-bench: deps all
-	@if [ -d bench ]; then for b in bench/*/run.sh; do [ -f "$$b" ] && sh "$$b"; done; fi; true
+bench:
+	@$(MAKE) --no-print-directory deps DEPS_GROUPS="core python torch"
+	@$(MAKE) --no-print-directory all
+	@for b in bench/*/run.sh; do [ -f "$$b" ] || continue; echo "==== $$b"; sh "$$b" || exit 1; done
+
+docs:
+	@$(MAKE) --no-print-directory deps DEPS_GROUPS="core docs"
+	doxygen docs/Doxyfile
 
 # ---- install ------------------------------------------------------------------
 install: all

@@ -11,6 +11,7 @@
 #           matplotlib, the Fashion-MNIST data set
 #   fuzz    libFuzzer harnesses: clang and its fuzzer runtime
 #   mpi     scale-out examples: Open MPI and mpi4py
+#   docs    the HTML manual from the header: doxygen
 #
 # DEPS=0 in the environment skips everything (make DEPS=0 check).
 set -eu
@@ -24,7 +25,8 @@ pkgs_for() {
     torch) echo "python3-torch python3-torchvision python3-tqdm python3-matplotlib dataset-fashion-mnist" ;;
     fuzz) echo "clang libclang-rt-14-dev" ;;
     mpi) echo "openmpi-bin libopenmpi-dev python3-mpi4py" ;;
-    *) echo "install-deps: unknown group '$1' (core python torch fuzz mpi)" >&2; exit 2 ;;
+    docs) echo "doxygen" ;;
+    *) echo "install-deps: unknown group '$1' (core python torch fuzz mpi docs)" >&2; exit 2 ;;
     esac
 }
 
