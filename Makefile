@@ -178,3 +178,23 @@ abi-check: deps $(SHARED)
 
 clean:
 	rm -rf build lib
+
+# ---- fuzzing: picpq_search_load under libFuzzer (clang, libclang-rt-14-dev) ----
+# `make fuzz` builds the harness with ASan/UBSan from the library sources and runs
+# tests/fuzz/run.sh (FUZZ_RUNS, FUZZ_TIME); `make fuzz-corpus` rewrites the seeds.
+FUZZ_CC ?= clang
+FUZZ_FLAGS = -std=c99 -g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
+
+.PHONY: fuzz fuzz-corpus
+
+build/fuzz/search_load: tests/fuzz/fuzz_search_load.c tests/fuzz/fuzz_net.h $(SRC) $(HDR)
+	mkdir -p build/fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(LIB_CPPFLAGS) -Itests/fuzz -o $@ tests/fuzz/fuzz_search_load.c $(SRC) $(LIBS)
+
+fuzz: build/fuzz/search_load
+	sh tests/fuzz/run.sh
+
+fuzz-corpus: tests/fuzz/make_corpus.c tests/fuzz/fuzz_net.h $(STATIC)
+	mkdir -p build/fuzz
+	$(CC) -Iinclude -Itests/fuzz $(CFLAGS) -o build/fuzz/make_corpus $< $(STATIC) $(LIBS)
+	build/fuzz/make_corpus tests/fuzz/corpus_search

@@ -21,15 +21,22 @@ static const picpq__param_desc params[] = {
     INT_PARAM(PICPQ_PLAN_CHAIN_REDUCE, "plan.chain_reduce", PICPQ_CHAIN_SUM, PICPQ_CHAIN_MAX,
               PICPQ_CHAIN_SUM),
     DBL_PARAM(PICPQ_PLAN_SAFEGUARD, "plan.safeguard", 0, 1, 0.1),
+    INT_PARAM(PICPQ_PLAN_NUM_CLASSES, "plan.num_classes", -1, INT32_MAX, -1),
+    INT_PARAM(PICPQ_PLAN_BUDGET_KIND, "plan.budget_kind", PICPQ_BUDGET_MACS, PICPQ_BUDGET_PARAMS,
+              PICPQ_BUDGET_MACS),
     /* search */
     INT_PARAM(PICPQ_SEARCH_POPULATION, "search.population", 2, 1 << 20, 64),
     INT_PARAM(PICPQ_SEARCH_SAMPLE, "search.sample", 1, 1 << 20, 16),
     INT_PARAM(PICPQ_SEARCH_GENERATIONS, "search.generations", 1, 1000000000, 400),
     DBL_PARAM(PICPQ_SEARCH_SIGMA, "search.sigma", DBL_MIN, 100, 1),
     DBL_PARAM(PICPQ_SEARCH_MUTATE_FRACTION, "search.mutate_fraction", 0, 1, 0.1),
+    DBL_PARAM(PICPQ_SEARCH_ANNEAL, "search.anneal", 1, 1e6, 1.25),
+    DBL_PARAM(PICPQ_SEARCH_SHIFT_SCALE, "search.shift_scale", 0, 100, 1),
+    INT_PARAM(PICPQ_SEARCH_IDENTITY, "search.identity", 0, 1, 1),
     /* net */
     INT_PARAM(PICPQ_NET_BOPS_SKIP_FIRST, "net.bops_skip_first", 0, 1, 0),
     INT_PARAM(PICPQ_NET_BOPS_DENSE_DEPTHWISE, "net.bops_dense_depthwise", 0, 1, 0),
+    INT_PARAM(PICPQ_NET_BOPS_LINEAR_UNPRUNED, "net.bops_linear_unpruned", 0, 1, 0),
 };
 
 const picpq__param_desc *picpq__param_find(picpq_param key)
@@ -74,8 +81,7 @@ const char *picpq_param_name(picpq_param key)
     return d ? d->name : NULL;
 }
 
-/* Shared part of the two checks: the key exists, belongs to the handle's
- * group and has the expected type. */
+/* The key exists, belongs to the handle's group and has the expected type. */
 static picpq_status check_key(picpq_param key, int group, picpq_param_type type,
                               const picpq__param_desc **out)
 {
@@ -89,6 +95,12 @@ static picpq_status check_key(picpq_param key, int group, picpq_param_type type,
                            d->type == PICPQ_PARAM_INT ? "int" : "double");
     *out = d;
     return PICPQ_OK;
+}
+
+picpq_status picpq__param_check_key(picpq_param key, int group, picpq_param_type type)
+{
+    const picpq__param_desc *unused;
+    return check_key(key, group, type, &unused);
 }
 
 picpq_status picpq__param_check_int(picpq_param key, int group, int64_t value)

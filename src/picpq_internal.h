@@ -61,6 +61,8 @@ const picpq__param_desc *picpq__param_find(picpq_param key);
  * [group, group + 99]: unknown key, wrong group or type -> INVALID_ARG, value
  * outside the range (or non-finite) -> OUT_OF_RANGE, with a message. */
 picpq_status picpq__param_check_int(picpq_param key, int group, int64_t value);
+/* The key part of those checks alone, for the get_int/get_double getters. */
+picpq_status picpq__param_check_key(picpq_param key, int group, picpq_param_type type);
 picpq_status picpq__param_check_double(picpq_param key, int group, double value);
 
 /* ---- tensor core (tensor.c) ----------------------------------------- */
@@ -93,17 +95,246 @@ int picpq__rows_next(picpq__rows *r); /* 0 after the last row */
 
 /* Element at byte offset `off` of `t`'s data, read as a double. */
 double picpq__tensor_read(const picpq_tensor *t, int64_t off);
+/* PICPQ_E_SHAPE with a message unless src and dst have the same shape. */
+picpq_status picpq__tensor_check_same_shape(const picpq_tensor *src, const picpq_tensor *dst);
 /* Validate dtype/ndim/shape and compute the element count. */
 picpq_status picpq__tensor_check_shape(picpq_dtype dtype, int32_t ndim, const int64_t *shape,
                                        int64_t *numel);
 
 /* ---- rank (rank.c) -------------------------------------------------- */
 
+/* Scratch of one worker, sized for one map shape h x w (rank_exact.c). */
+typedef struct picpq__rank_ws {
+    int64_t h, w, lwork;
+    int64_t info;               /* LAPACK info of the last sgesdd call */
+    int64_t n_fast, n_fallback; /* maps decided by the certificate / by sgesdd */
+    double *v;                  /* m rows of vs: the map in double, short side = rows */
+    int64_t vs;                 /* row stride of v: n rounded up to 4, zero padded */
+    int simd;                   /* 1: AVX2+FMA kernels (chosen once, at init) */
+    double *g, *c;              /* m*m: Gram matrix and Cholesky scratch */
+    int32_t *idx;               /* m: pivot order */
+    unsigned char *nz;          /* h + w: nonzero flags of rows and columns */
+    int32_t *keep;              /* h + w: indices of the nonzero columns */
+    double *colabs;             /* vs: column sums of |v| */
+    double *vt;                 /* m * round4(m): transposed compacted vectors */
+    float *a, *s, *work;        /* sgesdd: column-major copy, values, workspace */
+    void *iwork;                /* 8m lapack_int */
+    void *a_raw, *s_raw, *work_raw; /* allocations behind the 64-byte aligned a, s, work */
+    char pad[64]; /* workers' counters never share a cache line */
+} picpq__rank_ws;
+
+enum { PICPQ__RANK_AUTO = 0, PICPQ__RANK_SGESDD = 1, PICPQ__RANK_FAST_ONLY = 2,
+       PICPQ__RANK_PORTABLE = 4 /* flag: portable kernels even where AVX2 exists */ };
+
+/* Allocate `ws` for h x w maps (zeroed first; on failure nothing is left
+ * allocated). Returns a status WITHOUT setting the message (workers call
+ * it too): NOMEM, UNSUPPORTED (too large for LAPACK's ints), INTERNAL. */
+picpq_status picpq__rank_ws_init(picpq__rank_ws *ws, const picpq_allocator *a, int64_t h,
+                                 int64_t w);
+void picpq__rank_ws_free(picpq__rank_ws *ws, const picpq_allocator *a);
+/* Rank of the ws->h x ws->w float map at `base` with byte strides sh (rows)
+ * and sw (columns). mode: AUTO (certificate, else sgesdd), SGESDD (the
+ * reference only), FAST_ONLY (*rank = -1 when inconclusive), optionally
+ * | PORTABLE. No message:
+ * NONFINITE, NO_CONVERGENCE (ws->info), INTERNAL. Thread-safe per ws. */
+picpq_status picpq__rank_map(picpq__rank_ws *ws, const char *base, int64_t sh, int64_t sw,
+                             double atol, double rtol, int mode, int64_t *rank);
+void picpq__rank_find_nonfinite(const char *base, int64_t h, int64_t w, int64_t sh, int64_t sw,
+                                int64_t *row, int64_t *col);
+/* picpq_matrix_rank_f32 with explicit tolerances and mode (tests, bench). */
+picpq_status picpq__matrix_rank_mode(const float *a, int64_t rows, int64_t cols, int64_t ld,
+                                     double atol, double rtol, int mode, int64_t *rank);
+
+/* Elements of a batch per worker before feed starts another (a thread
+ * start costs ~50 µs); tests lower picpq_ranker.min_work to force workers. */
+#define PICPQ__RANK_MIN_WORK 32768
+
+struct picpq_ranker {
+    picpq_allocator alloc;
+    int32_t n_layers;
+    int64_t *channels; /* [n_layers] */
+    int64_t *first;    /* [n_layers]: index of the layer's first filter in sums */
+    int64_t *sums;     /* [total filters]: sum of ranks */
+    int64_t *images;   /* [n_layers]: images fed */
+    int64_t threads;   /* PICPQ_RANK_THREADS */
+    double atol, rtol;
+    /* scratch, grown by feed: n_ws workspaces for ws_h x ws_w maps and
+     * n_ws batch-sum rows of batch_cap filters */
+    int32_t n_ws;
+    picpq__rank_ws *ws;
+    int64_t *batch, batch_cap; /* row stride batch_cap + 8: no false sharing */
+    int64_t n_fast, n_fallback; /* statistics over all feeds */
+    int64_t min_work;           /* elements per worker before another is started */
+};
+
+
 /* ---- net (net.c) ---------------------------------------------------- */
 
-/* ---- plan (plan.c) -------------------------------------------------- */
+/* One layer as declared. Linear layers have kh = kw = groups = out_h =
+ * out_w = 1, so the MACs formula below covers both kinds. */
+typedef struct picpq__layer {
+    picpq_layer_kind kind;
+    int64_t in_ch, out_ch, kh, kw, groups, out_h, out_w;
+    int64_t area;       /* out_h*out_w*kh*kw: MACs per (input, output) channel pair */
+    int prunable;
+    int32_t producer;   /* the layer whose outputs are our inputs, -1 if none */
+    int32_t uf_parent;  /* coupling union-find (union by size, no compression) */
+    int32_t uf_size;
+    double *scores;     /* out_ch filter properties, NULL until set */
+} picpq__layer;
+
+struct picpq_net {
+    picpq_allocator alloc;
+    picpq__layer *layers;
+    int32_t n, cap;
+    uint64_t generation;  /* bumped by every structural change */
+    int64_t dense_total;  /* sum of dense-counted MACs, kept so that x1024 fits int64 */
+    int64_t bops_skip_first, bops_dense_depthwise, bops_linear_unpruned;
+};
+
+/* A counter bumped by every call that changes the net's structure (add,
+ * connect, couple, set_prunable, set_int): plans and searches record it. */
+uint64_t picpq__net_generation(const picpq_net *net);
+/* groups == in_ch == out_ch (a conv pruned together with its producer). */
+int picpq__layer_is_depthwise(const picpq__layer *L);
+/* Root of a layer's coupling group (same root = coupled). */
+int32_t picpq__net_group_root(const picpq_net *net, int32_t layer);
+/* Inputs lost by consumer `L` per pruned filter of its producer: 1 for a
+ * conv, in_features/out_ch(producer) for a linear layer. */
+int64_t picpq__net_inputs_per_channel(const picpq_net *net, const picpq__layer *L);
+/* Return PICPQ_E_OUT_OF_RANGE naming `layer` when it is not an id of `net`. */
+picpq_status picpq__net_check_layer(const picpq_net *net, int32_t layer);
+
+/* ---- plan (plan.c, greedy.c) ---------------------------------------- */
+
+/* One sorted item: channel index j of chain g, with its chain score. */
+typedef struct picpq__plan_entry {
+    double key;
+    int32_t group;
+    int64_t j;
+} picpq__plan_entry;
+
+struct picpq_plan {
+    picpq_allocator alloc;
+    const picpq_net *net;
+    uint64_t generation;
+    int32_t n;
+    int64_t faithful, check_every, chain_reduce, num_classes, budget_kind;
+    double safeguard;
+    /* the result */
+    int computed;         /* 1 after a compute, 0 after create or a host mask */
+    double budget, cost;  /* of the last compute: its budget and the plan's tested cost */
+    int64_t *kept;   /* n */
+    uint8_t *mask;   /* every filter; layer l starts at moff[l] */
+    int64_t *moff;   /* n + 1 */
+    /* structure, fixed at creation */
+    int32_t ngroups;
+    int32_t *group_of; /* n: chain of a prunable layer, -1 otherwise */
+    int32_t *gstart;   /* ngroups + 1, into gmem */
+    int32_t *gmem;     /* chain members in ascending id */
+    int64_t *gwidth;   /* ngroups: widest member */
+    int64_t nentries;
+    int32_t *cstart;   /* n + 1, into cons */
+    int32_t *cons;     /* consumers of each layer */
+    int32_t last_conv, last_linear;
+    /* workspace of compute */
+    double *imp;       /* importances, same layout as mask */
+    picpq__plan_entry *entries, *sort_tmp; /* sort_tmp: the merge sort's buffer */
+    int64_t *quota, *outk, *ink;
+    uint8_t *wmask;
+};
+
+/* BAD_STATE when the net changed after the plan was created. */
+picpq_status picpq__plan_check_net(const picpq_plan *p);
+/* picpq__plan_check_net, then OUT_OF_RANGE for a bad layer id. */
+picpq_status picpq__plan_check_layer(const picpq_plan *p, int32_t layer);
+/* SHAPE unless n is the layer's out_ch. */
+picpq_status picpq__plan_check_len(const picpq_plan *p, int32_t layer, int64_t n);
+
+/* Per-layer kept-filter counts of `plan` for computing the cost of `net`:
+ * INVALID_ARG when the plan belongs to another net, BAD_STATE when the net
+ * changed since the plan was created. */
+picpq_status picpq__plan_kept_counts(const picpq_plan *plan, const picpq_net *net,
+                                     const int64_t **kept);
 
 /* ---- search (search.c, rng.c) --------------------------------------- */
+
+/* Per-handle generator (rng.c): xoshiro256** seeded by splitmix64; normals by
+ * the Marsaglia polar method, the second value cached in `spare`. */
+typedef struct picpq__rng {
+    uint64_t s[4];
+    double spare;
+    int has_spare;
+} picpq__rng;
+void picpq__rng_seed(picpq__rng *r, uint64_t seed);
+uint64_t picpq__rng_next(picpq__rng *r);
+double picpq__rng_uniform(picpq__rng *r);              /* k * 2^-53 in [0, 1) */
+uint64_t picpq__rng_below(picpq__rng *r, uint64_t n);  /* unbiased in [0, n), n >= 1 */
+double picpq__rng_normal(picpq__rng *r);               /* N(0, 1) */
+int picpq__rng_valid(const picpq__rng *r);             /* a state a loaded blob may hold */
+
+/* CRC-32 of zlib (crc32.c); start with crc = 0. */
+uint32_t picpq__crc32(uint32_t crc, const void *data, size_t len);
+
+/* Schedule of METHOD §6, exposed for the T7 tests (search.c). */
+double picpq__search_step(int64_t g, int64_t generations, double anneal); /* 1 - g/(anneal*G) */
+int64_t picpq__search_mutations(int32_t prunable, double fraction);       /* int(fraction * L) */
+/* The population slot the next finite tell fills (or ages out, once full). */
+int64_t picpq__search_next_slot(const picpq_search *s);
+
+/* An issued-but-untold candidate; id = generation + 1. */
+typedef struct picpq__pending {
+    uint64_t id;
+    double *genes; /* a genome: a, b of the prunable layers, then origins */
+} picpq__pending;
+
+/* The search handle. Genomes hold only the L prunable layers (a[0..L-1]
+ * then b[0..L-1]); net-indexed arrays are expanded at the API boundary. */
+struct picpq_search {
+    picpq_allocator alloc;
+    const picpq_net *net;
+    uint64_t net_gen;       /* picpq__net_generation(net) when created/loaded */
+    int32_t n_layers, L;
+    int32_t *layer_of;      /* L: net layer id of the j-th prunable layer */
+    int64_t *channels;      /* L: its output channels */
+    double *std;            /* L: population std of its FP scores */
+    uint32_t scores_crc;    /* CRC-32 of all FP scores (wrong-net check of load) */
+    /* parameters (locked by the first ask) */
+    int64_t population, sample, generations, identity;
+    double sigma, mutate_fraction, anneal, shift_scale;
+    uint64_t seed;
+    picpq__rng rng;
+    int64_t issued, told, failed;
+    /* population: slots 0..filled-1 are members; allocated by the first ask */
+    double *pop;            /* cap_pop genomes, cap_pop <= population */
+    double *pop_loss;       /* cap_pop */
+    int64_t cap_pop;
+    int64_t filled, oldest; /* oldest: next slot aged out once full (FIFO) */
+    unsigned char *marks;   /* L scratch of the mutation, all zero between calls */
+    int has_best;
+    uint64_t best_id;
+    double best_loss;
+    double *best;           /* a genome */
+    uint64_t next_allele;   /* next allele id (see the genome layout below) */
+    picpq__pending *pending; /* issue order = increasing id */
+    int64_t n_pending, cap_pending;
+    double *history;        /* told entries: mean population loss after each tell */
+    int64_t cap_history;
+};
+
+/* search.c helpers shared with search_state.c (save/load). A genome is
+ * a[L], b[L] (doubles) then one uint64 origin per layer: ORIGIN_INITIAL | g
+ * for a pair of initial random member g (a loaded state regenerates it from
+ * the seed), else an allele id, fresh for each pair the search creates and
+ * copied with it, so that a saved state stores each distinct pair once. */
+#define PICPQ__ORIGIN_INITIAL (UINT64_C(1) << 63)
+size_t picpq__search_genome_bytes(const picpq_search *s);
+double *picpq__search_member(const picpq_search *s, int64_t slot);
+uint64_t *picpq__search_origins(const picpq_search *s, double *genes);
+void picpq__search_random_member(const picpq_search *s, picpq__rng *rng, double *genes);
+/* Room for `pending` untold candidates and the arrays sized by `issued` asks. */
+picpq_status picpq__search_reserve(picpq_search *s, int64_t pending, int64_t issued);
+void picpq__search_destroy(picpq_search *s);
 
 /* ---- quant (quant.c) ------------------------------------------------ */
 

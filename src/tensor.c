@@ -333,12 +333,9 @@ static picpq_status convert_into(const picpq_tensor *src, picpq_tensor *dst)
     return PICPQ_OK;
 }
 
-picpq_status picpq_tensor_copy_into(const picpq_tensor *src, picpq_tensor *dst)
+picpq_status picpq__tensor_check_same_shape(const picpq_tensor *src, const picpq_tensor *dst)
 {
     int32_t i;
-    picpq__clear_error();
-    PICPQ__REQUIRE(src, "src");
-    PICPQ__REQUIRE(dst, "dst");
     if (src->ndim != dst->ndim)
         return picpq__fail(PICPQ_E_SHAPE, "src has %d dims, dst %d", (int)src->ndim,
                            (int)dst->ndim);
@@ -346,6 +343,16 @@ picpq_status picpq_tensor_copy_into(const picpq_tensor *src, picpq_tensor *dst)
         if (src->shape[i] != dst->shape[i])
             return picpq__fail(PICPQ_E_SHAPE, "axis %d: src size %lld, dst size %lld", (int)i,
                                (long long)src->shape[i], (long long)dst->shape[i]);
+    return PICPQ_OK;
+}
+
+picpq_status picpq_tensor_copy_into(const picpq_tensor *src, picpq_tensor *dst)
+{
+    picpq_status s;
+    picpq__clear_error();
+    PICPQ__REQUIRE(src, "src");
+    PICPQ__REQUIRE(dst, "dst");
+    if ((s = picpq__tensor_check_same_shape(src, dst)) != PICPQ_OK) return s;
     return convert_into(src, dst);
 }
 
