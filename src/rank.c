@@ -217,35 +217,61 @@ picpq_status picpq_ranker_get_double(const picpq_ranker *rk, picpq_param key, do
 
 /* ---- ranker: feed ---------------------------------------------------- */
 
-/* One worker's share: maps [begin, end) of the batch in (image, channel)
- * order, summed into its own row of per-channel counts. */
+/* The maps of one feed, handed out to the workers in chunks under a lock so
+ * that a worker slowed by sgesdd fallbacks (or by a busy core) does not hold
+ * the others back. Sums are integers: the result does not depend on which
+ * worker ranked which map. */
+typedef struct rank_queue {
+    pthread_mutex_t lock;
+    int64_t next, n_maps, chunk;
+} rank_queue;
+
+/* One worker: its workspace and its own row of per-channel counts. */
 typedef struct rank_job {
     const picpq_ranker *rk;
+    rank_queue *queue;
     picpq__rank_ws *ws;
     int64_t *batch;
     const char *data;
     int64_t channels, stride[4];
-    int64_t begin, end;
     picpq_status status;
-    int64_t failed_at; /* map index of the failure */
+    int64_t failed_at; /* map index of the worker's first failure */
 } rank_job;
 
+/* Claim the next chunk [*begin, *end); 0 when none is left. */
+static int claim_chunk(rank_queue *q, int64_t *begin, int64_t *end)
+{
+    pthread_mutex_lock(&q->lock);
+    *begin = q->next;
+    *end = q->next + q->chunk < q->n_maps ? q->next + q->chunk : q->n_maps;
+    q->next = *end;
+    pthread_mutex_unlock(&q->lock);
+    return *begin < *end;
+}
+
+/* A failing map does not stop the worker: every map before the earliest
+ * failure gets ranked, so the failure reported is the one a single thread
+ * would hit, whatever the thread count. */
 static void run_job(rank_job *j)
 {
-    int64_t i, r;
+    int64_t i, r, begin, end;
     memset(j->batch, 0, (size_t)j->channels * sizeof(int64_t));
     j->status = PICPQ_OK;
-    for (i = j->begin; i < j->end; i++) {
-        int64_t n = i / j->channels, c = i % j->channels;
-        const char *base = j->data + n * j->stride[0] + c * j->stride[1];
-        picpq_status s = picpq__rank_map(j->ws, base, j->stride[2], j->stride[3], j->rk->atol,
-                                         j->rk->rtol, PICPQ__RANK_AUTO, &r);
-        if (s != PICPQ_OK) {
-            j->status = s;
-            j->failed_at = i;
-            return;
+    while (claim_chunk(j->queue, &begin, &end)) {
+        for (i = begin; i < end; i++) {
+            int64_t n = i / j->channels, c = i % j->channels;
+            const char *base = j->data + n * j->stride[0] + c * j->stride[1];
+            picpq_status s = picpq__rank_map(j->ws, base, j->stride[2], j->stride[3],
+                                             j->rk->atol, j->rk->rtol, PICPQ__RANK_AUTO, &r);
+            if (s != PICPQ_OK) {
+                if (j->status == PICPQ_OK) {
+                    j->status = s;
+                    j->failed_at = i;
+                }
+                continue;
+            }
+            j->batch[c] += r;
         }
-        j->batch[c] += r;
     }
 }
 
@@ -374,7 +400,8 @@ static picpq_status job_failure(const picpq_ranker *rk, int32_t layer, const pic
 picpq_status picpq_ranker_feed(picpq_ranker *rk, int32_t layer, const picpq_tensor *maps)
 {
     rank_job jobs[64];
-    int64_t n_maps, workers, per, c, C, elems;
+    rank_queue queue;
+    int64_t n_maps, workers, c, C, elems;
     int32_t i, n_jobs;
     const rank_job *failed = NULL;
     picpq_status s;
@@ -395,20 +422,25 @@ picpq_status picpq_ranker_feed(picpq_ranker *rk, int32_t layer, const picpq_tens
     n_jobs = (int32_t)workers;
     s = ensure_scratch(rk, n_jobs, maps->shape[2], maps->shape[3], C);
     if (s != PICPQ_OK) return s;
-    per = n_maps / n_jobs;
+    if (pthread_mutex_init(&queue.lock, NULL) != 0)
+        return picpq__fail(PICPQ_E_NOMEM, "ranker: cannot create the work queue's lock");
+    queue.next = 0;
+    queue.n_maps = n_maps;
+    queue.chunk = n_maps / ((int64_t)n_jobs * 16); /* ~16 chunks per worker */
+    if (queue.chunk < 1) queue.chunk = 1;
     for (i = 0; i < n_jobs; i++) {
         rank_job *j = &jobs[i];
         j->rk = rk;
+        j->queue = &queue;
         j->ws = &rk->ws[i];
         j->batch = rk->batch + (int64_t)i * (rk->batch_cap + 8);
         j->data = maps->data;
         j->channels = C;
         memcpy(j->stride, maps->strides, sizeof j->stride);
-        j->begin = i * per + (i < n_maps % n_jobs ? i : n_maps % n_jobs);
-        j->end = j->begin + per + (i < n_maps % n_jobs);
         j->ws->n_fast = j->ws->n_fallback = 0;
     }
     run_jobs(jobs, n_jobs);
+    pthread_mutex_destroy(&queue.lock);
     /* Report the earliest failing map: the one a single thread would hit. */
     for (i = 0; i < n_jobs; i++)
         if (jobs[i].status != PICPQ_OK && (failed == NULL || jobs[i].failed_at < failed->failed_at))
