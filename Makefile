@@ -19,7 +19,7 @@ PKG_CONFIG ?= pkg-config
 CFLAGS ?= -std=c99 -O2 -g -Wall -Wextra -Wpedantic -Werror
 LDFLAGS ?=
 DEPS ?= 1
-DEPS_GROUPS ?= core python
+DEPS_GROUPS ?= core python torch
 
 # LAPACKE gives only -llapacke on Debian 12: openblas adds CBLAS and the LAPACK core.
 LAPACK_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags lapacke openblas 2>/dev/null)
@@ -120,7 +120,8 @@ check-nodeps: all $(TEST_BIN) $(PUBLIC_BIN) $(EXAMPLE_BIN)
 
 check-python: all
 	@if [ -d tests/python ] && $(PYTHON) -c 'import pytest' 2>/dev/null; then \
-	  PICPQ_LIBRARY=$(CURDIR)/lib/libpicpq.so $(PYTHON) -m pytest -q tests/python; \
+	  PICPQ_LIBRARY=$(CURDIR)/lib/libpicpq.so $(PYTHON) -m pytest -q -p no:cacheprovider \
+	    tests/python; \
 	else echo "check-python: $(PYTHON) with pytest not found, Python tests skipped"; fi
 
 check-valgrind: deps all $(TEST_BIN)
@@ -139,12 +140,18 @@ check-asan: deps build/asan/check_picpq
 	  build/asan/check_picpq
 
 # ---- main job -----------------------------------------------------------------
-demo: deps
-	@$(MAKE) --no-print-directory examples
-	@for e in $(EXAMPLE_BIN); do echo "==== $$e"; $$e || exit 1; done
+# The main job: ResNet-20 on Fashion-MNIST compressed end to end (DEMO_PROFILE quick,
+# smoke or paper; DEMO_ARGS e.g. "--compare --out /tmp/r"). Results go to results/.
+DEMO_PROFILE ?= quick
+DEMO_ARGS ?=
+demo:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all
+	PICPQ_LIBRARY=$(CURDIR)/lib/libpicpq.so $(PYTHON) examples/python/compress_fmnist.py \
+	  --profile $(DEMO_PROFILE) $(DEMO_ARGS)
 
 bench:
-	@$(MAKE) --no-print-directory deps DEPS_GROUPS="core python torch"
+	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory all
 	@for b in bench/*/run.sh; do [ -f "$$b" ] || continue; echo "==== $$b"; sh "$$b" || exit 1; done
 

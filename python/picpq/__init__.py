@@ -1,10 +1,21 @@
 """libpicpq from Python: PIC-PQ pruning-quantization for CNNs, through ctypes.
 
     import picpq
-    print(picpq.version())
+    with picpq.Net() as net:
+        stem = net.add_conv(3, 16, 3, out_size=32)
+        ...
+        plan = picpq.Plan(net)
+        plan.compute(a, b, keep_fraction=0.5)
+
+Torch helpers (describe an nn.Module, rank, prune, QAT, export) are in
+picpq.torch, importable when PyTorch is installed.
 """
 from ._errors import (ArgumentError, InternalError, NumericalError, OutOfMemory, PicpqError,
                       StateError)
+from ._handles import (Net, Plan, Ranker, Search, bits_assign, bits_solve, compute_multi,
+                       matrix_rank, pack_bits, packed_size, param_key, quantize_activations,
+                       quantize_linear, quantize_weights, sparsity_from_plan, sparsity_l1,
+                       sparsity_l1_masked, unpack_bits, weights_export)
 from ._native import lib
 from ._tensor import Tensor
 
@@ -12,6 +23,11 @@ from ._tensor import Tensor
 def version():
     """The library's version string, e.g. "0.1.0"."""
     return lib.picpq_version_string().decode()
+
+
+def status_string(status):
+    """Static description of a status code."""
+    return lib.picpq_status_string(status).decode()
 
 
 def param_range(name):
@@ -26,5 +42,9 @@ def param_range(name):
     return ("int" if kind.value == 1 else "double", lo.value, hi.value, default.value)
 
 
-__all__ = ["ArgumentError", "InternalError", "NumericalError", "OutOfMemory", "PicpqError",
-           "StateError", "Tensor", "param_range", "version"]
+__all__ = ["ArgumentError", "InternalError", "Net", "NumericalError", "OutOfMemory", "PicpqError",
+           "Plan", "Ranker", "Search", "StateError", "Tensor", "bits_assign", "bits_solve",
+           "compute_multi", "matrix_rank", "pack_bits", "packed_size", "param_key", "param_range",
+           "quantize_activations", "quantize_linear", "quantize_weights", "sparsity_from_plan",
+           "sparsity_l1", "sparsity_l1_masked", "status_string", "unpack_bits", "version",
+           "weights_export"]

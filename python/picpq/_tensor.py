@@ -1,13 +1,14 @@
 """picpq_tensor over numpy arrays and CPU torch tensors, without copies."""
 import ctypes
 
+from ._handle import _Handle
 from ._native import lib
 
 F32, F64, I8, U8, I32 = 1, 2, 3, 4, 5
 _NUMPY_DTYPES = {"float32": F32, "float64": F64, "int8": I8, "uint8": U8, "int32": I32}
 
 
-class Tensor:
+class Tensor(_Handle):
     """A libpicpq tensor that borrows the memory of a numpy array (any strides,
     e.g. a transposed view or a channels-last torch tensor's numpy view).
 
@@ -15,7 +16,8 @@ class Tensor:
     handle. Use it as a context manager or call close(); closing twice is
     harmless."""
 
-    _handle = None  # so close() is safe when __init__ failed
+    _free_name = "picpq_tensor_free"
+    _what = "tensor"
 
     def __init__(self, array):
         import numpy as np
@@ -38,13 +40,7 @@ class Tensor:
         lib.picpq_tensor_wrap(ctypes.c_void_p(array.ctypes.data), dtype, ndim, shape, strides,
                               ctypes.byref(handle))
         self._array = array
-        self._handle = handle
-
-    @property
-    def handle(self):
-        if self._handle is None:
-            raise ValueError("the tensor is closed")
-        return self._handle
+        self._ptr = handle.value
 
     @property
     def array(self):
@@ -55,24 +51,10 @@ class Tensor:
         """Sum of |x| per index of axis 0 (per filter of a weight tensor)."""
         import numpy as np
         out = np.empty(self._array.shape[0], dtype=np.float64)
-        lib.picpq_tensor_l1_per_filter(self.handle, out.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+        lib.picpq_tensor_l1_per_filter(self.ptr, out.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
                                        out.shape[0])
         return out
 
     def check_finite(self):
         """Raise NumericalError naming the first NaN or infinity."""
-        lib.picpq_tensor_check_finite(self.handle)
-
-    def close(self):
-        if self._handle is not None:
-            lib.picpq_tensor_free(self._handle)
-            self._handle = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
+        lib.picpq_tensor_check_finite(self.ptr)

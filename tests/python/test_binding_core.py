@@ -21,7 +21,7 @@ def test_param_range_and_unknown_name():
 def test_tensor_zero_copy_and_l1():
     w = np.arange(24, dtype=np.float32).reshape(4, 6) - 10
     with picpq.Tensor(w) as t:
-        assert picpq.lib.picpq_tensor_data(t.handle) == w.ctypes.data
+        assert picpq.lib.picpq_tensor_data(t.ptr) == w.ctypes.data
         np.testing.assert_array_equal(t.l1_per_filter(), np.abs(w).sum(axis=1))
 
 
@@ -29,7 +29,7 @@ def test_tensor_strided_view():
     w = np.arange(24, dtype=np.float64).reshape(4, 6)
     view = w.T  # non-contiguous
     with picpq.Tensor(view) as t:
-        assert not picpq.lib.picpq_tensor_is_contiguous(t.handle)
+        assert not picpq.lib.picpq_tensor_is_contiguous(t.ptr)
         np.testing.assert_array_equal(t.l1_per_filter(), np.abs(view).sum(axis=1))
 
 

@@ -1,0 +1,575 @@
+#!/usr/bin/env python3
+"""PIC-PQ end to end on a real CNN: ResNet-20 trained on Fashion-MNIST,
+pruned by a regularized evolutionary search over (a, b), quantized with
+bits from sparsity, fine-tuned with QAT, exported as packed integer codes.
+
+    make demo                                   # --profile quick
+    /usr/bin/python3 examples/python/compress_fmnist.py --profile smoke --out /tmp/r
+"""
+import argparse
+import gzip
+import json
+import math
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "python"))
+
+DATA_DIR = os.environ.get("PICPQ_FMNIST_DIR", "/usr/share/datasets/fashion-mnist")
+INSTALL_HINT = ("install it with `make deps DEPS_GROUPS=\"core python torch\"` "
+                "(Debian packages python3-torch, python3-torchvision, dataset-fashion-mnist)")
+
+try:
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+except ImportError as exc:  # explain instead of a traceback
+    sys.exit(f"compress_fmnist: {exc.name} is missing; {INSTALL_HINT}")
+
+try:
+    import picpq
+except ImportError as exc:  # the library is not built
+    sys.exit(f"compress_fmnist: {exc}")
+import picpq.torch as ptq  # noqa: E402
+from picpq.torch.models import resnet20  # noqa: E402
+
+# ---- profiles ---------------------------------------------------------------------------------
+# steps are SGD steps of `batch` images; images counts are upper bounds on the splits.
+PROFILES = {
+    "smoke": dict(train_images=256, val_images=128, test_images=128, batch=32,
+                  baseline_steps=8, calib_images=64, keep_fraction=0.5,
+                  population=3, sample=2, generations=4, tau_hat=2, fitness_images=64,
+                  finetune_steps=3, qat_a_steps=2, qat_w_steps=2, eval_batch=128,
+                  bops_ratio=0),
+    "quick": dict(train_images=55000, val_images=5000, test_images=10000, batch=128,
+                  baseline_steps=1000, calib_images=768, keep_fraction=0.5,
+                  population=8, sample=4, generations=16, tau_hat=20, fitness_images=1000,
+                  finetune_steps=400, qat_a_steps=300, qat_w_steps=500, eval_batch=500,
+                  bops_ratio=32),
+    "paper": dict(train_images=55000, val_images=5000, test_images=10000, batch=128,
+                  baseline_steps=12900, calib_images=768, keep_fraction=0.45,
+                  population=64, sample=16, generations=400, tau_hat=200, fitness_images=5000,
+                  finetune_steps=8600, qat_a_steps=4300, qat_w_steps=4300, eval_batch=500,
+                  bops_ratio=55),
+}
+MAX_BITS_BY_STAGE = (32, 8, 6, 4)  # stem, stage 1, 2, 3 (METHOD §7.3); the FC stays 32
+MEAN, STD = 0.2860, 0.3530          # Fashion-MNIST training pixel statistics
+
+
+# ---- data -------------------------------------------------------------------------------------
+def read_idx(path):
+    """An idx file (gzip) as a numpy array."""
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def load_fmnist(profile):
+    """(train, val, test) as (images float32 [N,1,28,28] normalized, labels int64).
+    The 5,000 validation images come from a fixed permutation (seed 0) of the
+    60,000 training images, whatever --seed says."""
+    names = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+    paths = [os.path.join(DATA_DIR, n) for n in names]
+    missing = [p for p in paths if not os.path.exists(p)]
+    if missing:
+        sys.exit(f"compress_fmnist: Fashion-MNIST not found ({missing[0]}); {INSTALL_HINT}, "
+                 "or point PICPQ_FMNIST_DIR at a directory with the four idx .gz files")
+    xtr, ytr, xte, yte = (read_idx(p) for p in paths)
+    perm = np.random.default_rng(0).permutation(len(xtr))
+    val_idx, tr_idx = perm[:5000], perm[5000:]
+
+    def prep(x, y, limit):
+        x = torch.from_numpy(((x[:limit].astype(np.float32) / 255.0) - MEAN) / STD)
+        return x.unsqueeze(1).contiguous(), torch.from_numpy(y[:limit].astype(np.int64))
+
+    return (prep(xtr[tr_idx], ytr[tr_idx], profile["train_images"]),
+            prep(xtr[val_idx], ytr[val_idx], profile["val_images"]),
+            prep(xte, yte, profile["test_images"]))
+
+
+def augment(x, gen):
+    """Random crop (pad 2) and horizontal flip, per image, on a batch."""
+    b = x.shape[0]
+    padded = F.pad(x, (2, 2, 2, 2))
+    oy = torch.randint(0, 5, (b,), generator=gen)
+    ox = torch.randint(0, 5, (b,), generator=gen)
+    rows = (oy[:, None] + torch.arange(28))[:, None, :, None].expand(b, 1, 28, 32)
+    x = padded.gather(2, rows)
+    cols = (ox[:, None] + torch.arange(28))[:, None, None, :].expand(b, 1, 28, 28)
+    x = x.gather(3, cols)
+    flip = torch.rand(b, generator=gen) < 0.5
+    x[flip] = x[flip].flip(3)
+    return x
+
+
+class Batches:
+    """An endless stream of shuffled, augmented training batches, seeded."""
+
+    def __init__(self, data, batch, seed):
+        self.x, self.y = data
+        self.batch = batch
+        self.gen = torch.Generator().manual_seed(seed)
+        self.order, self.pos = None, 0
+
+    def next(self):
+        n = self.x.shape[0]
+        if self.order is None or self.pos + self.batch > n:
+            self.order, self.pos = torch.randperm(n, generator=self.gen), 0
+        idx = self.order[self.pos:self.pos + self.batch]
+        self.pos += self.batch
+        return augment(self.x[idx], self.gen), self.y[idx]
+
+
+# ---- training and evaluation ------------------------------------------------------------------
+def progress(label, i, total, extra=""):
+    """A one-line progress bar on stderr (tqdm would add a dependency)."""
+    if not sys.stderr.isatty() and i not in (0, total):
+        return
+    width = 30
+    done = int(width * i / max(total, 1))
+    sys.stderr.write(f"\r  {label:<18} [{'#' * done}{'.' * (width - done)}] {i}/{total} {extra}")
+    if i == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def train(model, batches, steps, lr, label, nesterov=True, cosine=True):
+    """SGD (momentum 0.9, weight decay 5e-4) for `steps` steps, cosine lr;
+    a progress bar when `label` is given."""
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4,
+                          nesterov=nesterov)
+    loss = float("nan")
+    for step in range(steps):
+        if cosine:
+            for g in opt.param_groups:
+                g["lr"] = 0.5 * lr * (1 + math.cos(math.pi * step / steps))
+        x, y = batches.next()
+        out = model(x.contiguous(memory_format=torch.channels_last))
+        loss_t = F.cross_entropy(out, y)
+        opt.zero_grad(set_to_none=True)
+        loss_t.backward()
+        opt.step()
+        loss = loss_t.item()
+        if label and (step % 10 == 0 or step + 1 == steps):
+            progress(label, step + 1, steps, f"loss {loss:.3f}")
+    return loss
+
+
+@torch.no_grad()
+def evaluate(model, data, batch):
+    """(top-1 accuracy in %, mean cross-entropy) of the model on data."""
+    model.eval()
+    x, y = data
+    correct, loss = 0, 0.0
+    for i in range(0, x.shape[0], batch):
+        out = model(x[i:i + batch].contiguous(memory_format=torch.channels_last))
+        loss += F.cross_entropy(out, y[i:i + batch], reduction="sum").item()
+        correct += (out.argmax(1) == y[i:i + batch]).sum().item()
+    return 100.0 * correct / x.shape[0], loss / x.shape[0]
+
+
+def cache_dir(args):
+    base = args.cache_dir or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "picpq")
+    os.makedirs(base, exist_ok=True)
+    return base
+
+
+def baseline(args, prof, train_data):
+    """The trained ResNet-20: from the cache, or trained now and cached."""
+    torch.manual_seed(args.seed)
+    model = resnet20().to(memory_format=torch.channels_last)
+    path = os.path.join(cache_dir(args), f"resnet20-fmnist-seed{args.seed}-"
+                        f"n{prof['train_images']}-steps{prof['baseline_steps']}.pt")
+    if os.path.exists(path):
+        model.load_state_dict(torch.load(path))
+        return model, path, True
+    batches = Batches(train_data, prof["batch"], args.seed)
+    train(model, batches, prof["baseline_steps"], 0.1, "baseline")
+    tmp = path + ".tmp"
+    torch.save(model.state_dict(), tmp)
+    os.replace(tmp, path)
+    return model, path, False
+
+
+# ---- PIC-PQ steps -------------------------------------------------------------------------------
+def max_bits_of(desc, blocks_per_stage):
+    """B_l per layer: stem 32, stage s of the ResNet MAX_BITS_BY_STAGE[s], FC 32."""
+    bits = []
+    for layer in desc.layers:
+        if layer.kind == "linear" or not layer.name.startswith("layers."):
+            bits.append(32)
+        else:
+            stage = int(layer.name.split(".")[1]) // blocks_per_stage + 1
+            bits.append(MAX_BITS_BY_STAGE[stage])
+    return bits
+
+
+def calibration_batches(train_data, n_images, seed):
+    """The FP image set: the first n_images of a seeded shuffle, augmented
+    like the training images (METHOD §3.2), in batches of 128."""
+    batches = Batches(train_data, min(128, n_images), seed + 1)
+    return [batches.next()[0].contiguous(memory_format=torch.channels_last)
+            for _ in range(max(1, n_images // batches.batch))]
+
+
+def prune_and_tune(model, desc, plan, batches, steps, lr, label, **kw):
+    small = ptq.apply_plan(model, desc, plan).to(memory_format=torch.channels_last)
+    train(small, batches, steps, lr, label, **kw)
+    return small
+
+
+def run_search(args, prof, model, desc, train_data, fitness_data):
+    """REA over (a, b): each candidate is pruned to the budget, fine-tuned for
+    tau_hat steps (lr 0.01, no Nesterov, constant lr) and scored by its mean
+    validation cross-entropy (METHOD E5)."""
+    net = desc.net
+    plan = picpq.Plan(net)
+    search = picpq.Search(net, args.seed, population=prof["population"],
+                          sample=prof["sample"], generations=prof["generations"])
+    batches = Batches(train_data, prof["batch"], args.seed + 2)
+    trace = []
+    while True:
+        cand = search.ask()
+        if cand is None:
+            break
+        cid, a, b = cand
+        met = plan.compute(a, b, prof["keep_fraction"])
+        small = prune_and_tune(model, desc, plan, batches, prof["tau_hat"], 0.01, None,
+                               nesterov=False, cosine=False)
+        acc, loss = evaluate(small, fitness_data, prof["eval_batch"])
+        search.tell(cid, loss if met else float("inf"))
+        trace.append(dict(id=cid, loss=loss, acc=acc, budget_met=met,
+                          macs=net.macs(plan), best=search.stats()["best_loss"]))
+        progress("search", len(trace), prof["generations"],
+                 f"loss {loss:.3f} best {trace[-1]['best']:.3f}")
+    a, b, loss = search.best()
+    history = search.history().tolist()
+    search.close()
+    return a, b, loss, trace, history, plan
+
+
+def qat(small, desc_small, bits, batches, prof):
+    """Quantization-aware training: activations first, then weights too (METHOD §9.2)."""
+    ptq.quantize_model(small, desc_small, bits, weights=False, activations=True)
+    train(small, batches, prof["qat_a_steps"], 0.01, "QAT activations")
+    ptq.quantize_model(small, desc_small, bits, weights=True, activations=True)
+    train(small, batches, prof["qat_w_steps"], 0.01, "QAT weights+act")
+    return small
+
+
+def compress(model, desc, plan, bits, train_data, prof, seed, label):
+    """Final prune + fine-tune, QAT with `bits`, export. Returns (model, desc, export summary)."""
+    batches = Batches(train_data, prof["batch"], seed + 3)
+    small = prune_and_tune(model, desc, plan, batches, prof["finetune_steps"], 0.01,
+                           f"{label} fine-tune")
+    example = train_data[0][:2].contiguous(memory_format=torch.channels_last)
+    desc_small = ptq.describe(small, example)
+    if [l.name for l in desc_small.layers] != [l.name for l in desc.layers]:
+        raise RuntimeError("the pruned model's layers differ from the original's")
+    qat(small, desc_small, bits, batches, prof)
+    layers, summary = ptq.export(small, desc_small, bits)
+    return small, desc_small, layers, summary
+
+
+def cost_summary(net, plan, bits):
+    return dict(macs=net.macs(plan), params=net.params(plan),
+                bops=net.bops(plan, bits, bits))
+
+
+# ---- baselines of --compare ---------------------------------------------------------------------
+def coupled_groups(desc):
+    """Conv layers grouped by chain (they prune the same channel indices)."""
+    groups = {}
+    for l in desc.convs:
+        groups.setdefault(desc.net.layer_links(l.id)[1], []).append(l.id)
+    return list(groups.values())
+
+
+def uniform_plan(desc, keep_ratio):
+    """Every prunable conv keeps ceil(ratio·n) filters, chosen by the
+    group's summed FP (so coupled layers agree)."""
+    net = desc.net
+    plan = picpq.Plan(net)
+    for group in coupled_groups(desc):
+        width = max(net.layer_channels(l)[1] for l in group)
+        score = np.zeros(width)
+        for l in group:
+            fp = net.scores(l)
+            score[:fp.shape[0]] += fp
+        for l in sorted(group, key=lambda l: -net.layer_channels(l)[1]):
+            n = net.layer_channels(l)[1]
+            keep = np.zeros(n, dtype=bool)
+            keep[np.argsort(-score[:n], kind="stable")[:max(2, math.ceil(keep_ratio * n))]] = True
+            plan.set_keep_mask(l, keep)
+    return plan
+
+
+def uniform_baseline(desc, target_macs, target_bops, max_bits):
+    """Uniform pruning ratio with MACs <= target, then the largest uniform
+    bitwidth (same for all quantized layers) with BOPs <= target."""
+    lo, hi = 0.0, 1.0
+    for _ in range(30):
+        mid = (lo + hi) / 2
+        plan = uniform_plan(desc, mid)
+        if desc.net.macs(plan) <= target_macs:
+            lo = mid
+        else:
+            hi = mid
+        plan.close()
+    plan = uniform_plan(desc, lo)
+    best = None
+    for b in range(2, 9):
+        bits = [32 if m == 32 else b for m in max_bits]
+        if desc.net.bops(plan, bits, bits) <= target_bops:
+            best = bits
+    return plan, best or [32 if m == 32 else 2 for m in max_bits]
+
+
+def global_ranking_baseline(net, keep_fraction, target_bops, max_bits):
+    """(a, b) = (1, 0) (global ranking by raw FP), bits from sparsity with the
+    tau that fits target_bops; if no tau fits at keep_fraction, the largest
+    keep fraction (bisection) at which one does."""
+    ones, zeros = np.ones(net.num_layers), np.zeros(net.num_layers)
+
+    def attempt(kf):
+        plan = picpq.Plan(net)
+        plan.compute(ones, zeros, kf)
+        _, bits, met = picpq.bits_solve(plan, picpq.sparsity_from_plan(plan), max_bits,
+                                        target_bops)
+        return plan, bits, met
+    plan, bits, met = attempt(keep_fraction)
+    if met:
+        return plan, bits
+    plan.close()
+    lo, hi = 0.01, keep_fraction
+    for _ in range(12):
+        mid = (lo + hi) / 2
+        p, _, ok = attempt(mid)
+        p.close()
+        lo, hi = (mid, hi) if ok else (lo, mid)
+    plan, bits, _ = attempt(lo)
+    return plan, bits
+
+
+# ---- reporting ----------------------------------------------------------------------------------
+def table_rows(results):
+    base = results["baseline"]
+    rows = []
+    for name in ["pic-pq"] + [k for k in ("uniform", "global-ab10") if k in results]:
+        r = results[name]
+        rows.append([name, f"{base['test_acc']:.2f}", f"{r['test_acc']:.2f}",
+                     f"{base['test_acc'] - r['test_acc']:.2f}",
+                     f"{r['macs'] / 1e6:.2f} ({100 * r['macs'] / base['macs']:.1f}%)",
+                     f"{r['params'] / 1e3:.1f}k", f"{r['bops'] / 1e9:.3f}G",
+                     f"{base['bops'] / r['bops']:.2f}x",
+                     f"{base['fp32_bytes']} / {r['packed_bytes']}"])
+    return ["method", "base top-1", "top-1", "drop", "MACs (M)", "params", "BOPs",
+            "BOPs ratio", "bytes fp32 / packed"], rows
+
+
+def markdown_table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_report(out, results):
+    header, rows = table_rows(results)
+    layer_rows = [[l["name"], l["channels"], l["kept"], l["max_bits"], l["bits"]]
+                  for l in results["layers"]]
+    text = [f"# PIC-PQ on Fashion-MNIST / ResNet-20 (profile {results['profile']}, "
+            f"seed {results['seed']})", "", markdown_table(header, rows), "",
+            f"Baseline: {results['baseline']['source']}. Time: "
+            f"{results['seconds']['total']:.0f} s "
+            f"({', '.join(f'{k} {v:.0f}' for k, v in results['seconds'].items() if k != 'total')}).",
+            "", "## Per-layer channels and bits", "",
+            markdown_table(["layer", "channels", "kept", "max bits", "bits"], layer_rows), ""]
+    with open(os.path.join(out, "report.md"), "w") as f:
+        f.write("\n".join(text))
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    return markdown_table(header, rows), markdown_table(
+        ["layer", "channels", "kept", "max bits", "bits"], layer_rows)
+
+
+def write_plots(out, results):
+    """search.png (loss of every candidate, best so far) and layers.png."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("  (matplotlib missing: no plots)")
+        return
+    trace = results["search"]["trace"]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot([t["loss"] for t in trace], ".", label="candidate")
+    ax.plot([t["best"] for t in trace], "-", label="best so far")
+    ax.set_xlabel("candidate")
+    ax.set_ylabel("validation loss after tau_hat steps")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "search.png"), dpi=100)
+    plt.close(fig)
+    layers = [l for l in results["layers"] if l["kind"] == "conv"]
+    fig, ax1 = plt.subplots(figsize=(8, 3.5))
+    x = np.arange(len(layers))
+    ax1.bar(x, [l["channels"] for l in layers], color="#ccc", label="original")
+    ax1.bar(x, [l["kept"] for l in layers], color="#4a7", label="kept")
+    ax1.set_xlabel("conv layer")
+    ax1.set_ylabel("channels")
+    ax2 = ax1.twinx()
+    ax2.plot(x, [min(l["bits"], 10) for l in layers], "ro-", label="bits (32 drawn as 10)")
+    ax2.set_ylabel("bits")
+    fig.legend(loc="upper center", ncol=3, fontsize="small")
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
+    fig.savefig(os.path.join(out, "layers.png"), dpi=100)
+    plt.close(fig)
+
+
+# ---- main -------------------------------------------------------------------------------------------
+def step(title):
+    print(f"== {title}", flush=True)
+    return time.time()
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--profile", choices=sorted(PROFILES), default="quick")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="results", help="output directory (default results/)")
+    p.add_argument("--compare", action="store_true",
+                   help="also run uniform pruning+bits and (a,b)=(1,0) at the same BOPs")
+    p.add_argument("--cache-dir", default=None, help="baseline checkpoints (default "
+                   "$XDG_CACHE_HOME/picpq or ~/.cache/picpq)")
+    p.add_argument("--bops-ratio", type=float, default=None,
+                   help="choose tau so that BOPs <= baseline/ratio (profile default; "
+                   "0 = the reference's tau = 1/6)")
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    prof = PROFILES[args.profile]
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    np.random.seed(args.seed)
+    os.makedirs(args.out, exist_ok=True)
+    seconds, t_start = {}, time.time()
+    results = dict(profile=args.profile, seed=args.seed, profile_settings=prof,
+                   library=picpq.version(), torch=torch.__version__)
+
+    t = step("data")
+    train_data, val_data, test_data = load_fmnist(prof)
+    fitness_data = (val_data[0][:prof["fitness_images"]], val_data[1][:prof["fitness_images"]])
+    print(f"  train {len(train_data[1])}, validation {len(val_data[1])}, "
+          f"test {len(test_data[1])} images")
+
+    t = step("1/7 baseline")
+    model, path, cached = baseline(args, prof, train_data)
+    base_acc, _ = evaluate(model, test_data, prof["eval_batch"])
+    example = train_data[0][:2].contiguous(memory_format=torch.channels_last)
+    desc = ptq.describe(model, example)
+    net = desc.net
+    max_bits = max_bits_of(desc, blocks_per_stage=3)
+    base_cost = cost_summary(net, None, [32] * net.num_layers)
+    seconds["baseline"] = time.time() - t
+    conv_numel = [m.weight.numel() for m in (dict(model.named_modules())[l.name]
+                                             for l in desc.layers)]
+    results["baseline"] = dict(test_acc=base_acc, checkpoint=path, fp32_bytes=4 * sum(conv_numel),
+                               source="cached checkpoint " + path if cached else "trained now",
+                               **base_cost)
+    print(f"  {'cached' if cached else 'trained'}: test top-1 {base_acc:.2f}%, "
+          f"{base_cost['macs'] / 1e6:.2f} M MACs, {base_cost['params'] / 1e3:.1f}k params, "
+          f"{base_cost['bops'] / 1e9:.2f} G BOPs")
+
+    t = step("2/7 filter property")
+    calib = calibration_batches(train_data, prof["calib_images"], args.seed)
+    fps = ptq.rank_filters(model, desc, calib, threads=args.threads)
+    seconds["filter_property"] = time.time() - t
+    print(f"  {sum(len(c) for c in calib)} images, {len(fps)} convs, mean FP "
+          f"{np.mean([fp.mean() for fp in fps.values()]):.2f} ({seconds['filter_property']:.0f} s)")
+
+    t = step("3/7 REA search")
+    a, b, best_loss, trace, history, plan = run_search(args, prof, model, desc, train_data,
+                                                       fitness_data)
+    seconds["search"] = time.time() - t
+    results["search"] = dict(best_loss=best_loss, a=a.tolist(), b=b.tolist(), trace=trace,
+                             mean_loss_history=history, lub=net.lub_write(a, b))
+    print(f"  {len(trace)} candidates, best validation loss {best_loss:.4f} "
+          f"({seconds['search']:.0f} s)")
+
+    t = step("4/7 final prune")
+    met = plan.compute(a, b, prof["keep_fraction"])
+    budget, cost = plan.budget()
+    kept = plan.kept_all()
+    print(f"  MACs {net.macs(plan) / 1e6:.2f} M <= budget {budget / 1e6:.2f} M: {met}")
+
+    t5 = step("5/7 bits from sparsity")
+    sparsity = picpq.sparsity_from_plan(plan)
+    ratio = args.bops_ratio if args.bops_ratio is not None else prof["bops_ratio"]
+    if ratio:  # the smallest penalty whose bits meet the BOPs target
+        tau, bits, _ = picpq.bits_solve(plan, sparsity, max_bits, base_cost["bops"] / ratio)
+        bits = bits.tolist()
+    else:      # the reference's penalty
+        tau = 1 / 6
+        bits = picpq.bits_assign(sparsity, max_bits, tau=tau, min_bits=2).tolist()
+    cost = cost_summary(net, plan, bits)
+    print(f"  tau {tau:.4f}, bits {bits}, BOPs {cost['bops'] / 1e9:.3f} G")
+
+    step("4/7 fine-tune, 6/7 QAT, 7/7 export")
+    small, desc_small, layers, export_summary = compress(model, desc, plan, bits, train_data,
+                                                         prof, args.seed, "pic-pq")
+    acc, _ = evaluate(small, test_data, prof["eval_batch"])
+    seconds["finetune_qat_export"] = time.time() - t5
+    results["pic-pq"] = dict(test_acc=acc, budget_met=met, budget=budget, bits=bits, tau=tau,
+                             kept=kept, sparsity=sparsity.tolist(), **cost, **export_summary)
+    results["layers"] = [dict(name=l.name, kind=l.kind, channels=net.layer_channels(l.id)[1],
+                              kept=kept[l.id], max_bits=max_bits[l.id], bits=bits[l.id])
+                         for l in desc.layers]
+    with open(os.path.join(args.out, "model_packed.bin"), "wb") as f:
+        for name, layer in layers.items():
+            f.write(layer["data"])
+    print(f"  test top-1 {acc:.2f}% (drop {base_acc - acc:.2f}), "
+          f"{base_cost['bops'] / cost['bops']:.2f}x BOPs, "
+          f"{export_summary['fp32_bytes']} -> {export_summary['packed_bytes']} bytes")
+
+    seconds["total"] = time.time() - t_start
+    results["seconds"] = seconds
+    write_report(args.out, results)  # PIC-PQ's results stand even if --compare is cut short
+
+    if args.compare:
+        t = step("compare: uniform pruning + uniform bits, and (a, b) = (1, 0)")
+        uplan, ubits = uniform_baseline(desc, net.macs(plan), cost["bops"], max_bits)
+        gplan, gbits = global_ranking_baseline(net, prof["keep_fraction"], cost["bops"],
+                                               max_bits)
+        for name, p, bb in (("uniform", uplan, ubits), ("global-ab10", gplan, gbits.tolist())):
+            m2, _, _, summ = compress(model, desc, p, bb, train_data, prof, args.seed, name)
+            acc2, _ = evaluate(m2, test_data, prof["eval_batch"])
+            results[name] = dict(test_acc=acc2, bits=bb, kept=p.kept_all(),
+                                 **cost_summary(net, p, bb), **summ)
+            print(f"  {name}: test top-1 {acc2:.2f}%, "
+                  f"{base_cost['bops'] / results[name]['bops']:.2f}x BOPs")
+        seconds["compare"] = time.time() - t
+
+    seconds["total"] = time.time() - t_start
+    results["seconds"] = seconds
+    table, layer_table = write_report(args.out, results)
+    write_plots(args.out, results)
+    print("\n" + table + "\n\n" + layer_table)
+    print(f"\nwrote {args.out}/results.json, report.md, search.png, layers.png "
+          f"({seconds['total']:.0f} s)")
+    desc.close()
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,633 @@
+"""One Python class per libpicpq handle: Ranker, Net, Plan, Search.
+
+Every class frees its C object in close() (also on `with` exit and, as a
+fallback, when garbage-collected); using a closed object raises ValueError.
+Arrays go to C without copies when they already are C-contiguous of the
+right dtype; anything else is converted (never reinterpreted)."""
+import ctypes
+import weakref
+
+import numpy as np
+
+from ._errors import StateError
+from ._native import c_status, lib
+from ._handle import _Handle
+from ._tensor import Tensor
+
+OK, DONE, BUDGET_UNMET = 0, 1, 2
+LAYER_CONV, LAYER_LINEAR = 1, 2
+
+
+def param_key(name):
+    """The picpq_param key of a dotted name ("plan.safeguard") or an int key."""
+    if isinstance(name, int):
+        return name
+    key = ctypes.c_int()
+    lib.picpq_param_from_name(name.encode(), ctypes.byref(key))
+    return key.value
+
+
+def as_c_array(values, dtype, name, length=None):
+    """A C-contiguous numpy array of `dtype` (a copy only when needed).
+    Refuses values that would have to be reinterpreted (e.g. floats for ints)."""
+    arr = np.asarray(values)
+    if arr.dtype == object or arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: expected numbers, got dtype {arr.dtype}")
+    if np.dtype(dtype).kind in "iu" and arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+            raise TypeError(f"{name}: expected integers, got non-integral values")
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    if arr.ndim != 1:
+        arr = arr.reshape(-1)
+    if length is not None and arr.shape[0] != length:
+        raise ValueError(f"{name}: expected {length} values, got {arr.shape[0]}")
+    return arr
+
+
+def ptr(arr, ctype):
+    """ctypes pointer to a numpy array's first element."""
+    return arr.ctypes.data_as(ctypes.POINTER(ctype))
+
+
+def _set_param(prefix, handle, key, value):
+    k = param_key(key)
+    kind = ctypes.c_int()
+    lib.picpq_param_range(k, ctypes.byref(kind), None, None, None)
+    if kind.value == 1:
+        if isinstance(value, float) and not value.is_integer():
+            raise TypeError(f"parameter {key} is an integer, got {value}")
+        getattr(lib, f"picpq_{prefix}_set_int")(handle, k, int(value))
+    else:
+        getattr(lib, f"picpq_{prefix}_set_double")(handle, k, float(value))
+
+
+def _get_param(prefix, handle, key):
+    k = param_key(key)
+    kind = ctypes.c_int()
+    lib.picpq_param_range(k, ctypes.byref(kind), None, None, None)
+    if kind.value == 1:
+        v = ctypes.c_int64()
+        getattr(lib, f"picpq_{prefix}_get_int")(handle, k, ctypes.byref(v))
+    else:
+        v = ctypes.c_double()
+        getattr(lib, f"picpq_{prefix}_get_double")(handle, k, ctypes.byref(v))
+    return v.value
+
+
+def matrix_rank(matrix):
+    """Rank of a 2-D float32 matrix by the reference rule (numpy/torch's default
+    tolerance σ1·max(rows, cols)·FLT_EPSILON). Any row stride; columns must be
+    contiguous (other layouts are copied)."""
+    a = np.asarray(matrix)
+    if a.ndim != 2:
+        raise ValueError(f"matrix: expected 2-D, got {a.ndim}-D")
+    if a.dtype != np.float32:
+        raise TypeError(f"matrix: expected float32, got {a.dtype}")
+    if a.strides[1] != 4 or a.strides[0] % 4 or a.strides[0] < 4 * a.shape[1]:
+        a = np.ascontiguousarray(a)
+    rank = ctypes.c_int64()
+    lib.picpq_matrix_rank_f32(ptr(a, ctypes.c_float), a.shape[0], a.shape[1],
+                              a.strides[0] // 4, ctypes.byref(rank))
+    return rank.value
+
+
+class Ranker(_Handle):
+    """Accumulates the filter property (mean feature-map rank per filter,
+    METHOD §3) of every layer over batches of output maps."""
+    _free_name = "picpq_ranker_free"
+    _what = "ranker"
+
+    def __init__(self, channels=None, net=None):
+        """Ranker(channels=[16, 32, ...]) or Ranker(net=net): one accumulator
+        per layer, sized by its number of output channels."""
+        handle = ctypes.c_void_p()
+        if net is not None:
+            lib.picpq_ranker_create_for_net(net.ptr, ctypes.byref(handle))
+            self.channels = [net.layer_channels(l)[1] for l in range(net.num_layers)]
+        else:
+            ch = as_c_array(channels, np.int64, "channels")
+            lib.picpq_ranker_create(ch.shape[0], ptr(ch, ctypes.c_int64), ctypes.byref(handle))
+            self.channels = [int(c) for c in ch]
+        self._ptr = handle.value
+
+    @property
+    def num_layers(self):
+        return len(self.channels)
+
+    def set(self, key, value):
+        """Set "rank.threads", "rank.atol" or "rank.rtol"."""
+        _set_param("ranker", self.ptr, key, value)
+
+    def get(self, key):
+        """Read a rank.* parameter."""
+        return _get_param("ranker", self.ptr, key)
+
+    def reset(self):
+        """Forget every image fed and restore the default parameters."""
+        lib.picpq_ranker_reset(self.ptr)
+
+    def feed(self, layer, maps):
+        """Add a batch of layer outputs [N, C, H, W] (float32 numpy array or
+        CPU torch tensor, any strides, read in place)."""
+        with Tensor(maps) as t:
+            lib.picpq_ranker_feed(self.ptr, layer, t.ptr)
+
+    def filter_property(self, layer):
+        """Mean rank per filter of `layer` (float64 array of its channel count)."""
+        n = self.channels[layer] if 0 <= layer < len(self.channels) else 1
+        out = np.empty(n, dtype=np.float64)
+        lib.picpq_ranker_get(self.ptr, layer, ptr(out, ctypes.c_double), n)
+        return out
+
+    def images(self, layer):
+        """Number of images fed to `layer`."""
+        n = ctypes.c_int64()
+        lib.picpq_ranker_images(self.ptr, layer, ctypes.byref(n))
+        return n.value
+
+    def stats(self):
+        """(certified, fallback): maps decided by the cheap certificate vs by SVD."""
+        c, f = ctypes.c_int64(), ctypes.c_int64()
+        lib.picpq_ranker_stats(self.ptr, ctypes.byref(c), ctypes.byref(f))
+        return c.value, f.value
+
+    def merge(self, other):
+        """Add another ranker's sums and counts (same layers and channels)."""
+        lib.picpq_ranker_merge(self.ptr, other.ptr)
+
+
+class Net(_Handle):
+    """Description of a CNN for pruning: its conv and linear layers (ids in
+    the order added), who feeds whom, which layers prune the same channels,
+    and each prunable layer's filter property. Computes MACs, parameters and
+    BOPs, unpruned or under a Plan. Plans and searches made on a net borrow
+    it: closing the net closes them first."""
+    _free_name = "picpq_net_free"
+    _what = "net"
+
+    def __init__(self):
+        handle = ctypes.c_void_p()
+        lib.picpq_net_create(ctypes.byref(handle))
+        self._ptr = handle.value
+        self._dependents = weakref.WeakSet()
+
+    def close(self):
+        """Close the plans and searches that borrow this net, then the net."""
+        for dep in list(getattr(self, "_dependents", ())):
+            dep.close()
+        super().close()
+
+    def add_conv(self, in_ch, out_ch, kernel, groups=1, out_size=(1, 1)):
+        """Append a conv layer (kernel and out_size are int or (h, w)); returns its id."""
+        kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+        oh, ow = (out_size, out_size) if isinstance(out_size, int) else out_size
+        layer = ctypes.c_int32()
+        lib.picpq_net_add_conv(self.ptr, in_ch, out_ch, kh, kw, groups, oh, ow,
+                               ctypes.byref(layer))
+        return layer.value
+
+    def add_linear(self, in_features, out_features):
+        """Append a fully connected layer; returns its id."""
+        layer = ctypes.c_int32()
+        lib.picpq_net_add_linear(self.ptr, in_features, out_features, ctypes.byref(layer))
+        return layer.value
+
+    def connect(self, producer, consumer):
+        """`consumer`'s inputs are `producer`'s outputs."""
+        lib.picpq_net_connect(self.ptr, producer, consumer)
+
+    def couple(self, a, b):
+        """Conv layers a and b prune the same output channel indices."""
+        lib.picpq_net_couple(self.ptr, a, b)
+
+    def set(self, key, value):
+        """Set a cost convention, e.g. set("net.bops_skip_first", 1)."""
+        _set_param("net", self.ptr, key, value)
+
+    def get(self, key):
+        return _get_param("net", self.ptr, key)
+
+    def set_prunable(self, layer, prunable):
+        lib.picpq_net_set_prunable(self.ptr, layer, int(bool(prunable)))
+
+    def is_prunable(self, layer):
+        v = ctypes.c_int()
+        lib.picpq_net_is_prunable(self.ptr, layer, ctypes.byref(v))
+        return bool(v.value)
+
+    def set_scores(self, layer, fp):
+        """Store a layer's filter property (one value per output channel)."""
+        arr = as_c_array(fp, np.float64, "fp")
+        lib.picpq_net_set_scores(self.ptr, layer, ptr(arr, ctypes.c_double), arr.shape[0])
+
+    def scores(self, layer):
+        n = self.layer_channels(layer)[1]
+        out = np.empty(n, dtype=np.float64)
+        lib.picpq_net_get_scores(self.ptr, layer, ptr(out, ctypes.c_double), n)
+        return out
+
+    @property
+    def num_layers(self):
+        return lib.picpq_net_num_layers(self.ptr)
+
+    def layer_kind(self, layer):
+        """"conv" or "linear"."""
+        v = ctypes.c_int()
+        lib.picpq_net_layer_kind(self.ptr, layer, ctypes.byref(v))
+        return "conv" if v.value == LAYER_CONV else "linear"
+
+    def layer_channels(self, layer):
+        """(in_ch, out_ch) as declared."""
+        i, o = ctypes.c_int64(), ctypes.c_int64()
+        lib.picpq_net_layer_channels(self.ptr, layer, ctypes.byref(i), ctypes.byref(o))
+        return i.value, o.value
+
+    def layer_geometry(self, layer):
+        """(kh, kw, groups, out_h, out_w) as declared (1s for a linear layer)."""
+        v = [ctypes.c_int64() for _ in range(5)]
+        lib.picpq_net_layer_geometry(self.ptr, layer, *[ctypes.byref(x) for x in v])
+        return tuple(x.value for x in v)
+
+    def layer_links(self, layer):
+        """(producer or -1, chain): layers with equal chain prune the same indices."""
+        p, c = ctypes.c_int32(), ctypes.c_int32()
+        lib.picpq_net_layer_links(self.ptr, layer, ctypes.byref(p), ctypes.byref(c))
+        return p.value, c.value
+
+    def validate(self):
+        """Raise if the description is inconsistent (names the layers)."""
+        lib.picpq_net_validate(self.ptr)
+
+    def _cost(self, func, plan):
+        if plan is not None and plan.net is not self:
+            raise ValueError("the plan was made on another net")
+        v = ctypes.c_double()
+        func(self.ptr, plan.ptr if plan is not None else None, ctypes.byref(v))
+        return v.value
+
+    def macs(self, plan=None):
+        """Multiply-accumulates, unpruned or under `plan`."""
+        return self._cost(lib.picpq_net_macs, plan)
+
+    def params(self, plan=None):
+        """Conv and linear weight count, unpruned or under `plan`."""
+        return self._cost(lib.picpq_net_params, plan)
+
+    def bops(self, plan=None, wbits=None, abits=None):
+        """Bit operations Σ MACs·wbits·abits; bits None = 32 everywhere.
+        Pass abits=wbits for the reference's convention."""
+        if plan is not None and plan.net is not self:
+            raise ValueError("the plan was made on another net")
+        n = self.num_layers
+        w = as_c_array(wbits, np.int32, "wbits", n) if wbits is not None else None
+        a = as_c_array(abits, np.int32, "abits", n) if abits is not None else None
+        v = ctypes.c_double()
+        lib.picpq_net_bops(self.ptr, plan.ptr if plan is not None else None,
+                           ptr(w, ctypes.c_int32) if w is not None else None,
+                           ptr(a, ctypes.c_int32) if a is not None else None, ctypes.byref(v))
+        return v.value
+
+    def _ab(self, a, b):
+        n = self.num_layers
+        return as_c_array(a, np.float64, "a", n), as_c_array(b, np.float64, "b", n)
+
+    def lub_write(self, a, b):
+        """(a, b) in the reference's --lub text format."""
+        a, b = self._ab(a, b)
+        needed = ctypes.c_size_t()
+        lib.picpq_lub_write(self.ptr, ptr(a, ctypes.c_double), ptr(b, ctypes.c_double),
+                            a.shape[0], None, 0, ctypes.byref(needed))
+        buf = ctypes.create_string_buffer(needed.value)
+        lib.picpq_lub_write(self.ptr, ptr(a, ctypes.c_double), ptr(b, ctypes.c_double),
+                            a.shape[0], buf, needed.value, ctypes.byref(needed))
+        return buf.value.decode()
+
+    def lub_read(self, text):
+        """Parse the --lub text format: returns (a, b) arrays per layer."""
+        raw = text.encode() if isinstance(text, str) else bytes(text)
+        n = self.num_layers
+        a, b = np.empty(n), np.empty(n)
+        lib.picpq_lub_read(self.ptr, raw, len(raw), ptr(a, ctypes.c_double),
+                           ptr(b, ctypes.c_double), n)
+        return a, b
+
+
+class Plan(_Handle):
+    """A pruning plan on a Net: which filters each layer keeps. compute()
+    ranks all filters globally by I = a·FP + b and removes the least
+    important ones until the MACs budget is met (METHOD §5)."""
+    _free_name = "picpq_plan_free"
+    _what = "plan"
+
+    def __init__(self, net, **params):
+        """Plan(net, faithful=1, safeguard=0.1, ...): parameters by short name."""
+        handle = ctypes.c_void_p()
+        lib.picpq_plan_create(net.ptr, ctypes.byref(handle))
+        self._ptr = handle.value
+        self.net = net  # the C plan borrows the net: keep it alive
+        net._dependents.add(self)
+        for key, value in params.items():
+            self.set("plan." + key, value)
+
+    def set(self, key, value):
+        _set_param("plan", self.ptr, key, value)
+
+    def get(self, key):
+        return _get_param("plan", self.ptr, key)
+
+    def compute(self, a, b, keep_fraction):
+        """Plan for importances a[l]·FP + b[l] within keep_fraction of the
+        unpruned MACs. Returns True if the budget is met, False if the
+        safeguard quotas ran out first (the plan is then the most pruned allowed)."""
+        a, b = self.net._ab(a, b)
+        status = lib.picpq_plan_compute(self.ptr, ptr(a, ctypes.c_double),
+                                        ptr(b, ctypes.c_double), float(keep_fraction))
+        return status == OK
+
+    def importance(self, layer, a, b):
+        """The importances compute() would use for one layer's filters."""
+        n = self.net.layer_channels(layer)[1]
+        out = np.empty(n)
+        lib.picpq_plan_importance(self.ptr, layer, float(a), float(b),
+                                  ptr(out, ctypes.c_double), n)
+        return out
+
+    def budget(self):
+        """(budget, cost) of the last compute()."""
+        budget, cost = ctypes.c_double(), ctypes.c_double()
+        lib.picpq_plan_budget(self.ptr, ctypes.byref(budget), ctypes.byref(cost))
+        return budget.value, cost.value
+
+    def kept(self, layer):
+        """Number of filters kept in `layer`."""
+        v = ctypes.c_int64()
+        lib.picpq_plan_kept(self.ptr, layer, ctypes.byref(v))
+        return v.value
+
+    def keep_mask(self, layer):
+        """Boolean array: True where the layer keeps the filter."""
+        n = self.net.layer_channels(layer)[1]
+        mask = np.empty(n, dtype=np.uint8)
+        lib.picpq_plan_keep_mask(self.ptr, layer, ptr(mask, ctypes.c_uint8), n)
+        return mask.astype(bool)
+
+    def set_keep_mask(self, layer, mask):
+        """Set a layer's kept filters by hand (also its equal-width coupled layers)."""
+        arr = np.asarray(mask)
+        if arr.dtype.kind not in "biu":
+            raise TypeError("mask: expected booleans or 0/1 integers")
+        if arr.dtype.kind != "b" and (arr.min(initial=0) < 0 or arr.max(initial=0) > 1):
+            raise ValueError("mask: values must be 0 or 1")
+        m = np.ascontiguousarray(arr.astype(np.uint8).reshape(-1))
+        lib.picpq_plan_set_keep_mask(self.ptr, layer, ptr(m, ctypes.c_uint8), m.shape[0])
+
+    def kept_all(self):
+        """Kept filter count of every layer (a list indexed by layer id)."""
+        return [self.kept(l) for l in range(self.net.num_layers)]
+
+
+def compute_multi(plans, a, b, keep_fractions):
+    """Several plans (same net and parameters) for several budgets from one
+    ranking. Returns a list of booleans (budget met)."""
+    plans = list(plans)
+    if not plans:
+        raise ValueError("plans: at least one plan is needed")
+    a, b = plans[0].net._ab(a, b)
+    kf = as_c_array(keep_fractions, np.float64, "keep_fractions", len(plans))
+    arr = (ctypes.c_void_p * len(plans))(*[p.ptr for p in plans])
+    statuses = (ctypes.c_int * len(plans))()
+    lib.picpq_plan_compute_multi(arr, len(plans), ptr(a, ctypes.c_double),
+                                 ptr(b, ctypes.c_double), ptr(kf, ctypes.c_double), statuses)
+    return [s == OK for s in statuses]
+
+
+class Search(_Handle):
+    """Regularized evolutionary search over the (a, b) of a Net (METHOD §6),
+    driven by ask()/tell(): the host evaluates each candidate (prune,
+    fine-tune, validation loss) and reports the loss."""
+    _free_name = "picpq_search_free"
+    _what = "search"
+
+    def __init__(self, net, seed=0, _handle=None, **params):
+        """Search(net, seed, population=64, sample=16, generations=400, ...)."""
+        if _handle is None:
+            handle = ctypes.c_void_p()
+            lib.picpq_search_create(net.ptr, int(seed) & (2**64 - 1), ctypes.byref(handle))
+            _handle = handle.value
+        self._ptr = _handle
+        self.net = net  # borrowed by the C search
+        net._dependents.add(self)
+        for key, value in params.items():
+            self.set("search." + key, value)
+
+    def set(self, key, value):
+        _set_param("search", self.ptr, key, value)
+
+    def get(self, key):
+        return _get_param("search", self.ptr, key)
+
+    def _buffers(self):
+        n = self.net.num_layers
+        return np.empty(n), np.empty(n), n
+
+    def ask(self):
+        """The next candidate as (id, a, b), or None when all are issued."""
+        a, b, n = self._buffers()
+        cid = ctypes.c_uint64()
+        status = lib.picpq_search_ask(self.ptr, ctypes.byref(cid), ptr(a, ctypes.c_double),
+                                      ptr(b, ctypes.c_double), n)
+        return None if status == DONE else (cid.value, a, b)
+
+    def tell(self, cid, loss):
+        """Report a candidate's loss (NaN or inf = failed evaluation)."""
+        lib.picpq_search_tell(self.ptr, cid, float(loss))
+
+    def best(self):
+        """(a, b, loss) of the best candidate told so far."""
+        a, b, n = self._buffers()
+        loss = ctypes.c_double()
+        lib.picpq_search_best(self.ptr, ptr(a, ctypes.c_double), ptr(b, ctypes.c_double), n,
+                              ctypes.byref(loss))
+        return a, b, loss.value
+
+    @property
+    def num_pending(self):
+        return lib.picpq_search_num_pending(self.ptr)
+
+    def pending(self, i):
+        """The i-th issued-but-untold candidate as (id, a, b)."""
+        a, b, n = self._buffers()
+        cid = ctypes.c_uint64()
+        lib.picpq_search_pending(self.ptr, i, ctypes.byref(cid), ptr(a, ctypes.c_double),
+                                 ptr(b, ctypes.c_double), n)
+        return cid.value, a, b
+
+    def stats(self):
+        """dict(issued, told, failed, best_loss)."""
+        v = [ctypes.c_int64(), ctypes.c_int64(), ctypes.c_int64()]
+        best = ctypes.c_double()
+        lib.picpq_search_stats(self.ptr, *[ctypes.byref(x) for x in v], ctypes.byref(best))
+        return dict(issued=v[0].value, told=v[1].value, failed=v[2].value, best_loss=best.value)
+
+    def history(self):
+        """Mean population loss after each tell (float64 array)."""
+        count = ctypes.c_int64()
+        lib.picpq_search_history(self.ptr, None, 0, ctypes.byref(count))
+        out = np.empty(count.value)
+        if count.value:
+            lib.picpq_search_history(self.ptr, ptr(out, ctypes.c_double), count.value,
+                                     ctypes.byref(count))
+        return out
+
+    def save(self):
+        """The whole search state as bytes (resume with Search.load)."""
+        needed = ctypes.c_size_t()
+        lib.picpq_search_save(self.ptr, None, 0, ctypes.byref(needed))
+        buf = ctypes.create_string_buffer(needed.value)
+        lib.picpq_search_save(self.ptr, buf, needed.value, ctypes.byref(needed))
+        return buf.raw[:needed.value]
+
+    @classmethod
+    def load(cls, net, blob):
+        """A search restored from save()'s bytes, over the same net."""
+        raw = bytes(blob)
+        handle = ctypes.c_void_p()
+        lib.picpq_search_load(net.ptr, raw, len(raw), ctypes.byref(handle))
+        return cls(net, _handle=handle.value)
+
+
+# ---- quantizer ----------------------------------------------------------------------------------
+def _f32_tensor(x, name):
+    import numpy
+    arr = x.detach().numpy() if hasattr(x, "detach") else x
+    if not isinstance(arr, numpy.ndarray) or arr.dtype != numpy.float32:
+        raise TypeError(f"{name}: expected a float32 array or tensor")
+    return Tensor(x)
+
+
+def quantize_weights(w, bits, out=None):
+    """METHOD (E7) weight quantizer. In place when out is None (w must be
+    writable float32), else written into out (same shape)."""
+    with _f32_tensor(w, "w") as src:
+        if out is None:
+            lib.picpq_quantize_weights(src.ptr, int(bits))
+            return w
+        with _f32_tensor(out, "out") as dst:
+            lib.picpq_quantize_weights_into(src.ptr, dst.ptr, int(bits))
+        return out
+
+
+def quantize_activations(x, bits, out=None):
+    """METHOD (E8) activation quantizer, in place or into out."""
+    with _f32_tensor(x, "x") as src:
+        if out is None:
+            lib.picpq_quantize_activations(src.ptr, int(bits))
+            return x
+        with _f32_tensor(out, "out") as dst:
+            lib.picpq_quantize_activations_into(src.ptr, dst.ptr, int(bits))
+        return out
+
+
+def weights_export(w, bits):
+    """Integer codes of the weight quantizer: (codes int8 in C order, levels,
+    magnitude); the quantized weight is magnitude·codes/levels."""
+    with _f32_tensor(w, "w") as t:
+        n = lib.picpq_tensor_numel(t.ptr)
+        codes = np.empty(n, dtype=np.int8)
+        levels, mag = ctypes.c_int32(), ctypes.c_float()
+        lib.picpq_weights_export(t.ptr, int(bits), ptr(codes, ctypes.c_int8), n,
+                                 ctypes.byref(levels), ctypes.byref(mag))
+    return codes, levels.value, mag.value
+
+
+def quantize_linear(w, bits):
+    """Per-output-channel symmetric linear codes: (codes, scales)."""
+    with _f32_tensor(w, "w") as t:
+        n = lib.picpq_tensor_numel(t.ptr)
+        n_out = lib.picpq_tensor_dim(t.ptr, 0)
+        codes, scales = np.empty(n, dtype=np.int8), np.empty(n_out, dtype=np.float32)
+        lib.picpq_quantize_linear(t.ptr, int(bits), ptr(codes, ctypes.c_int8), n,
+                                  ptr(scales, ctypes.c_float), n_out)
+    return codes, scales
+
+
+def pack_bits(codes, bits):
+    """Pack signed codes of `bits` bits each into bytes (little-endian bit stream)."""
+    c = as_c_array(codes, np.int8, "codes")
+    needed = ctypes.c_size_t()
+    lib.picpq_pack_bits(ptr(c, ctypes.c_int8), c.shape[0], int(bits), None, 0,
+                        ctypes.byref(needed))
+    buf = np.zeros(needed.value, dtype=np.uint8)
+    lib.picpq_pack_bits(ptr(c, ctypes.c_int8), c.shape[0], int(bits), ptr(buf, ctypes.c_uint8),
+                        needed.value, ctypes.byref(needed))
+    return buf.tobytes()
+
+
+def unpack_bits(data, bits, n):
+    """Inverse of pack_bits: n int8 codes."""
+    raw = np.frombuffer(bytes(data), dtype=np.uint8)
+    out = np.empty(n, dtype=np.int8)
+    lib.picpq_unpack_bits(ptr(raw, ctypes.c_uint8) if raw.size else None, raw.shape[0],
+                          int(bits), ptr(out, ctypes.c_int8), n)
+    return out
+
+
+def packed_size(numel, bits):
+    """Bytes of a packed model: per tensor ⌈numel·bits/8⌉, or 4·numel at 32 bits."""
+    ne = as_c_array(numel, np.int64, "numel")
+    b = as_c_array(bits, np.int32, "bits", ne.shape[0])
+    out = ctypes.c_int64()
+    lib.picpq_packed_size(ne.shape[0], ptr(ne, ctypes.c_int64), ptr(b, ctypes.c_int32),
+                          ctypes.byref(out))
+    return out.value
+
+
+def sparsity_l1(w_orig, w_pruned):
+    """‖W_pruned‖₁ / ‖W_orig‖₁ (METHOD §7.1)."""
+    s = ctypes.c_double()
+    with Tensor(w_orig) as a, Tensor(w_pruned) as b:
+        lib.picpq_sparsity_l1(a.ptr, b.ptr, ctypes.byref(s))
+    return s.value
+
+
+def sparsity_l1_masked(w_orig, out_keep=None, in_keep=None):
+    """sparsity_l1 of the sub-tensor kept by boolean masks over axes 0 and 1."""
+    s = ctypes.c_double()
+    om = as_c_array(out_keep, np.uint8, "out_keep") if out_keep is not None else None
+    im = as_c_array(in_keep, np.uint8, "in_keep") if in_keep is not None else None
+    with Tensor(w_orig) as t:
+        lib.picpq_sparsity_l1_masked(t.ptr, ptr(om, ctypes.c_uint8) if om is not None else None,
+                                     om.shape[0] if om is not None else 0,
+                                     ptr(im, ctypes.c_uint8) if im is not None else None,
+                                     im.shape[0] if im is not None else 0, ctypes.byref(s))
+    return s.value
+
+
+def sparsity_from_plan(plan):
+    """Kept-filter ratio n'/n of every layer (METHOD §7.2)."""
+    out = np.empty(plan.net.num_layers)
+    lib.picpq_sparsity_from_plan(plan.net.ptr, plan.ptr, ptr(out, ctypes.c_double))
+    return out
+
+
+def bits_assign(sparsity, max_bits, tau, min_bits=2):
+    """q_l = B_l − ⌈τ/s_l⌉ (B_l when s_l = 1; 32 stays 32), raised to min_bits."""
+    s = as_c_array(sparsity, np.float64, "sparsity")
+    mb = as_c_array(max_bits, np.int32, "max_bits", s.shape[0])
+    out = np.empty(s.shape[0], dtype=np.int32)
+    lib.picpq_bits_assign(s.shape[0], ptr(s, ctypes.c_double), ptr(mb, ctypes.c_int32),
+                          float(tau), int(min_bits), ptr(out, ctypes.c_int32))
+    return out
+
+
+def bits_solve(plan, sparsity, max_bits, max_bops, min_bits=2):
+    """The τ whose bits give the largest BOPs <= max_bops: (tau, bits, met)."""
+    n = plan.net.num_layers
+    s = as_c_array(sparsity, np.float64, "sparsity", n)
+    mb = as_c_array(max_bits, np.int32, "max_bits", n)
+    tau = ctypes.c_double()
+    out = np.empty(n, dtype=np.int32)
+    status = lib.picpq_bits_solve(plan.net.ptr, plan.ptr, ptr(s, ctypes.c_double),
+                                  ptr(mb, ctypes.c_int32), int(min_bits), float(max_bops),
+                                  ctypes.byref(tau), ptr(out, ctypes.c_int32))
+    return tau.value, out, status == OK

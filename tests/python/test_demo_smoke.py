@@ -1,0 +1,73 @@
+"""The main job's smoke profile runs end to end with consistent numbers."""
+import json
+import os
+import sys
+
+import pytest
+
+torch = pytest.importorskip("torch")
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATA = os.environ.get("PICPQ_FMNIST_DIR", "/usr/share/datasets/fashion-mnist")
+if not os.path.exists(os.path.join(DATA, "train-images-idx3-ubyte.gz")):
+    pytest.skip("Fashion-MNIST is not installed", allow_module_level=True)
+sys.path.insert(0, os.path.join(HERE, "..", "..", "examples", "python"))
+import compress_fmnist  # noqa: E402
+
+
+def test_smoke_profile(tmp_path):
+    out = tmp_path / "out"
+    results = compress_fmnist.main(["--profile", "smoke", "--seed", "1", "--out", str(out),
+                                    "--threads", "1",
+                                    "--cache-dir", str(tmp_path / "cache")])
+    base, pq = results["baseline"], results["pic-pq"]
+    assert pq["budget_met"] and pq["macs"] <= pq["budget"] + 1e-6
+    assert pq["budget"] == pytest.approx(0.5 * base["macs"])
+    assert pq["bops"] < base["bops"] and pq["macs"] < base["macs"]
+    assert pq["packed_bytes"] < base["fp32_bytes"]
+    assert all(b in (2, 3, 4, 5, 6, 7, 8, 32) for b in pq["bits"])
+    assert len(results["search"]["trace"]) == compress_fmnist.PROFILES["smoke"]["generations"]
+    on_disk = json.loads((out / "results.json").read_text())
+    assert on_disk["pic-pq"]["bops"] == pq["bops"]
+    for f in ("report.md", "search.png", "layers.png", "model_packed.bin"):
+        assert (out / f).stat().st_size > 0
+    assert (out / "model_packed.bin").stat().st_size == pq["packed_bytes"]
+
+
+def test_compare_baselines_meet_the_same_costs():
+    """--compare's baselines (the training part is the same code as above)."""
+    import numpy as np
+    import picpq
+    import picpq.torch as pt
+    from picpq.torch.models import resnet20
+    desc = pt.describe(resnet20(), torch.zeros(1, 1, 28, 28))
+    net = desc.net
+    rng = np.random.default_rng(0)
+    for l in desc.convs:
+        net.set_scores(l.id, rng.uniform(0, 28, net.layer_channels(l.id)[1]))
+    max_bits = compress_fmnist.max_bits_of(desc, 3)
+    assert max_bits == [32] + [8] * 6 + [6] * 6 + [4] * 6 + [32]
+    base_bops = net.bops()
+    target_macs, target_bops = 0.5 * net.macs(), base_bops / 40
+    uplan, ubits = compress_fmnist.uniform_baseline(desc, target_macs, target_bops, max_bits)
+    assert net.macs(uplan) <= target_macs and net.bops(uplan, ubits, ubits) <= target_bops
+    assert len({b for b in ubits if b != 32}) == 1
+    for group in compress_fmnist.coupled_groups(desc):   # coupled layers agree
+        widths = {}
+        for l in group:
+            widths.setdefault(net.layer_channels(l)[1], set()).add(
+                uplan.keep_mask(l).tobytes())
+        assert all(len(v) == 1 for v in widths.values())
+    gplan, gbits = compress_fmnist.global_ranking_baseline(net, 0.5, target_bops, max_bits)
+    assert net.bops(gplan, gbits, gbits) <= target_bops
+    assert net.macs(gplan) <= 0.5 * net.macs()
+    desc.close()
+
+
+def test_missing_dataset_is_explained(tmp_path):
+    import subprocess
+    env = dict(os.environ, PICPQ_FMNIST_DIR=str(tmp_path / "none"))
+    proc = subprocess.run([sys.executable, compress_fmnist.__file__, "--profile", "smoke",
+                           "--out", str(tmp_path / "out")], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "Fashion-MNIST not found" in proc.stderr and "dataset-fashion-mnist" in proc.stderr

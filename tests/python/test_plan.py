@@ -1,0 +1,262 @@
+"""Plans against a pure-Python transcription of the greedy rule (METHOD §5),
+MACs/BOPs by hand, the search driven from Python."""
+import math
+
+import numpy as np
+import pytest
+
+import picpq
+
+
+def build(convs, linear=None, couples=()):
+    """convs: (in, out, k, oh, ow, producer or -1); linear: (in, out, producer)."""
+    net = picpq.Net()
+    for cin, cout, k, oh, ow, prod in convs:
+        layer = net.add_conv(cin, cout, k, 1, (oh, ow))
+        if prod >= 0:
+            net.connect(prod, layer)
+    if linear:
+        fc = net.add_linear(linear[0], linear[1])
+        net.connect(linear[2], fc)
+    for a, b in couples:
+        net.couple(a, b)
+    return net
+
+
+def quota(n, safeguard):
+    return n - 1 if safeguard == 0 else min(math.floor(n * (1 - safeguard)), n - 2)
+
+
+def greedy_faithful(convs, chains, imp, budget, safeguard, num_classes):
+    """METHOD §5.5 verbatim: chain scores summed in float32, stable sort,
+    quota per layer, the §5.2 cost tested (strict <) at entries 0, 10, 20, ..."""
+    n = [c[1] for c in convs]
+    ins = [c[0] for c in convs]
+    cmap = [c[2] * c[2] * c[3] * c[4] for c in convs]
+    nxt = {i: [j for j, c in enumerate(convs) if c[5] == i] for i in range(len(convs))}
+    q = [quota(x, safeguard) for x in n]
+    chain_of = {l: ch for ch in chains for l in ch}
+    entries, seen = [], set()
+    for l in range(len(convs)):
+        if l in seen:
+            continue
+        ch = chain_of.get(l, [l])
+        seen.update(ch)
+        for j in range(max(n[m] for m in ch)):
+            s = np.float32(0)
+            for m in ch:
+                if j < n[m]:
+                    s = np.float32(s + np.float32(imp[m][j]))
+            entries.append((ch, j, s))
+    entries.sort(key=lambda e: e[2])
+    out, inn, removed = list(n), list(ins), []
+    for idx, (ch, j, _) in enumerate(entries):
+        for m in ch:
+            if q[m] > 0 and j < n[m]:
+                removed.append((m, j))
+                q[m] -= 1
+                out[m] -= 1
+                for c in nxt[m]:
+                    inn[c] -= 1
+        if idx % 10 == 0:
+            cost = sum(cmap[k] * inn[k] * out[k] for k in range(len(convs)))
+            if cost + out[-1] * num_classes < budget:
+                break
+        if sum(q) <= 0:
+            break
+    return removed
+
+
+def masks_of(plan, layers):
+    return [plan.keep_mask(l) for l in range(layers)]
+
+
+def expected_masks(convs, removed):
+    masks = [np.ones(c[1], dtype=bool) for c in convs]
+    for l, j in removed:
+        masks[l][j] = False
+    return masks
+
+
+T4 = [(3, 4, 1, 10, 10, -1), (4, 4, 1, 5, 10, 0), (4, 4, 1, 5, 5, 1)]
+T4_FP = [[3, 1, 4, 2], [10, 12, 11, 9], [5, 7, 6, 8]]
+
+
+@pytest.mark.parametrize("safeguard,kept", [(0.0, [[2], [1], [3]]),
+                                             (0.5, [[0, 2], [1, 2], [1, 3]])])
+def test_t4_faithful(safeguard, kept):
+    with build(T4, (4, 10, 2)) as net:
+        for l, fp in enumerate(T4_FP):
+            net.set_scores(l, fp)
+        assert net.macs() == 2440
+        plan = picpq.Plan(net, faithful=1, safeguard=safeguard)
+        plan.compute([1, 0.5, 1, 1], [0, 0, -1, 0], 0.5)
+        assert [np.flatnonzero(m).tolist() for m in masks_of(plan, 3)] == kept
+        imp = [plan.importance(l, a, b) for l, (a, b) in enumerate([(1, 0), (0.5, 0), (1, -1)])]
+        removed = greedy_faithful(T4, [], imp, 1220, safeguard, 10)
+        for got, exp in zip(masks_of(plan, 3), expected_masks(T4, removed)):
+            np.testing.assert_array_equal(got, exp)
+
+
+def test_t5_chain_order():
+    convs = [(3, 4, 1, 1, 1, -1), (4, 4, 1, 1, 1, 0), (4, 8, 1, 1, 1, 1)]
+    fps = [[1, 5, 2, 6], [3, 3.5, 0.5, 4], [2, 1, 2, 1, 0.2, 0.3, 9, 9]]
+    imp = [np.array(f, dtype=np.float64) for f in fps]
+    removed = greedy_faithful(convs, [[0, 2]], imp, 0, 0.0, 0)
+    assert removed == [(2, 4), (2, 5), (1, 2), (0, 0), (2, 0), (1, 0), (1, 1), (0, 2), (2, 2),
+                       (0, 1), (2, 1), (2, 3), (2, 6)]  # METHOD T5
+    net = picpq.Net()
+    for cin, cout, k, oh, ow, prod in convs:
+        net.add_conv(cin, cout, k, 1, (oh, ow))
+    net.couple(0, 2)
+    for l, fp in enumerate(fps):
+        net.set_scores(l, fp)
+    plan = picpq.Plan(net, faithful=1, safeguard=0.0, num_classes=0)
+    met = plan.compute([1, 1, 1], [0, 0, 0], 1e-9)
+    assert not met  # quotas run out before a budget of ~0
+    for got, exp in zip(masks_of(plan, 3), expected_masks(convs, removed)):
+        np.testing.assert_array_equal(got, exp)
+    net.close()
+
+
+def random_net(rng):
+    """A VGG-like chain of convs plus a coupled pair, random widths and FP."""
+    convs, prev = [], -1
+    size = 16
+    for i in range(6):
+        cout = int(rng.choice([4, 8, 12, 16]))
+        cin = 3 if prev < 0 else convs[prev][1]
+        convs.append((cin, cout, 3, size, size, prev))
+        prev = i
+        if i % 2:
+            size //= 2
+    return convs
+
+
+def test_random_nets_faithful_match_transcription():
+    rng = np.random.default_rng(7)
+    for trial in range(6):
+        convs = random_net(rng)
+        widths = [c[1] for c in convs]
+        pair = [l for l in range(len(convs)) if widths[l] == widths[0] and l != 0][:1]
+        chains = [[0] + pair] if pair else []
+        with picpq.Net() as net:
+            for cin, cout, k, oh, ow, prod in convs:
+                l = net.add_conv(cin, cout, k, 1, (oh, ow))
+                if prod >= 0:
+                    net.connect(prod, l)
+            fc = net.add_linear(widths[-1], 10)
+            net.connect(len(convs) - 1, fc)
+            for ch in chains:
+                net.couple(ch[0], ch[1])
+            for l, n in enumerate(widths):
+                net.set_scores(l, rng.integers(0, 200, n) / 8.0)  # exact in float32
+            a = np.exp(rng.normal(size=net.num_layers))
+            b = rng.normal(size=net.num_layers)
+            keep = float(rng.uniform(0.2, 0.8))
+            plan = picpq.Plan(net, faithful=1)
+            plan.compute(a, b, keep)
+            imp = [plan.importance(l, a[l], b[l]) for l in range(len(convs))]
+            removed = greedy_faithful(convs, chains, imp, keep * net.macs(), 0.1, 10)
+            for got, exp in zip(masks_of(plan, len(convs)), expected_masks(convs, removed)):
+                np.testing.assert_array_equal(got, exp)
+
+
+def test_default_mode_meets_budget_and_bops_by_hand():
+    with build(T4, (4, 10, 2)) as net:
+        for l, fp in enumerate(T4_FP):
+            net.set_scores(l, fp)
+        plan = picpq.Plan(net)
+        assert plan.compute([1, 1, 1, 1], [0, 0, 0, 0], 0.5)
+        budget, cost = plan.budget()
+        assert budget == 1220 and cost <= budget and net.macs(plan) == cost
+        kept = plan.kept_all()
+        macs = 100 * 3 * kept[0] + 50 * kept[0] * kept[1] + 25 * kept[1] * kept[2] + kept[2] * 10
+        assert net.macs(plan) == macs
+        bits = [8, 6, 4, 32]
+        assert net.bops(plan, bits, bits) == (100 * 3 * kept[0] * 64 + 50 * kept[0] * kept[1] * 36
+                                              + 25 * kept[1] * kept[2] * 16
+                                              + kept[2] * 10 * 1024)
+        assert net.params(plan) == 3 * kept[0] + kept[0] * kept[1] + kept[1] * kept[2] + kept[2] * 10
+        s = picpq.sparsity_from_plan(plan)
+        np.testing.assert_array_equal(s, [kept[0] / 4, kept[1] / 4, kept[2] / 4, 1.0])
+
+
+def test_set_keep_mask_and_compute_multi():
+    with build(T4, (4, 10, 2)) as net:
+        for l, fp in enumerate(T4_FP):
+            net.set_scores(l, fp)
+        plan = picpq.Plan(net)
+        plan.set_keep_mask(1, [1, 0, 0, 1])
+        assert plan.kept(1) == 2 and plan.keep_mask(1).tolist() == [True, False, False, True]
+        with pytest.raises(picpq.ArgumentError):
+            plan.set_keep_mask(1, [0, 0, 0, 0])
+        with pytest.raises(picpq.ArgumentError):
+            plan.set_keep_mask(1, [1, 1, 1])
+        with pytest.raises(TypeError):
+            plan.set_keep_mask(1, [0.5, 1, 1, 1])
+        p2 = picpq.Plan(net)
+        one = [1, 1, 1, 1]
+        zero = [0, 0, 0, 0]
+        met = picpq.compute_multi([plan, p2], one, zero, [0.9, 0.3])
+        ref = picpq.Plan(net)
+        ref.compute(one, zero, 0.3)
+        assert met[0] and p2.kept_all() == ref.kept_all()
+
+
+def test_search_ask_tell_save_load_lub():
+    with build(T4, (4, 10, 2)) as net:
+        for l, fp in enumerate(T4_FP):
+            net.set_scores(l, fp)
+        s = picpq.Search(net, seed=3, population=4, sample=2, generations=8)
+        told = []
+        for _ in range(5):
+            cid, a, b = s.ask()
+            assert a[3] == 1 and b[3] == 0  # the linear layer is not searched
+            s.tell(cid, float(np.sum(a)))
+            told.append(float(np.sum(a)))
+        cid, a, b = s.ask()  # left pending
+        blob = s.save()
+        s2 = picpq.Search.load(net, blob)
+        assert s2.num_pending == 1 and s2.pending(0)[0] == cid
+        np.testing.assert_array_equal(s2.pending(0)[1], a)
+        assert s.ask()[1].tolist() == s2.ask()[1].tolist()   # continues identically
+        assert s.best()[2] == min(told) == s.stats()["best_loss"]
+        assert len(s.history()) == 5
+        a, b, _ = s.best()
+        a2, b2 = net.lub_read(net.lub_write(a, b))
+        np.testing.assert_array_equal(a2, a)
+        np.testing.assert_array_equal(b2, b)
+        with pytest.raises(picpq.StateError):
+            s.tell(cid + 1000, 1.0)
+        with pytest.raises(picpq.StateError):
+            picpq.Search.load(net, blob[:-3])
+        with pytest.raises(picpq.StateError, match="line"):
+            net.lub_read("1 2\n3\n")
+        with pytest.raises(picpq.StateError):
+            s.set("search.population", 8)      # after the first ask
+    assert s.closed and s2.closed             # closing the net closed them
+
+
+def test_net_errors_carry_the_message():
+    with picpq.Net() as net:
+        with pytest.raises(picpq.ArgumentError, match="groups"):
+            net.add_conv(6, 4, 3, groups=4)
+        c = net.add_conv(3, 8, 3, out_size=4)
+        d = net.add_conv(4, 8, 3, out_size=4)
+        with pytest.raises(picpq.ArgumentError):
+            net.connect(c, d)                 # 8 outputs into 4 inputs
+        with pytest.raises(picpq.ArgumentError):
+            net.set_scores(c, [1.0] * 7)
+        with pytest.raises(picpq.NumericalError):
+            net.set_scores(c, [1.0] * 7 + [float("nan")])
+        with pytest.raises(ValueError):
+            net.bops(None, [8, 8, 8], None)    # wrong length, caught in Python
+        with pytest.raises(picpq.ArgumentError, match="bits|1..32|layer"):
+            net.bops(None, [8, 0], [8, 8])
+        plan = picpq.Plan(net)
+        net.add_linear(8, 2)                   # the plan's net changed
+        with pytest.raises(picpq.StateError):
+            plan.kept(0)
+        with pytest.raises(TypeError):
+            net.set("net.bops_skip_first", 0.5)
