@@ -324,31 +324,36 @@ PICPQ_API picpq_status picpq_tensor_wrap(void *data, picpq_dtype dtype, int32_t 
                                          picpq_tensor **out);
 
 /** @brief picpq_tensor_wrap() with an allocator for the handle itself.
- *  Thread safety: safe. @since 0.1 */
+ *  @return as picpq_tensor_wrap(). Thread safety: safe. @since 0.1 */
 PICPQ_API picpq_status picpq_tensor_wrap_ex(void *data, picpq_dtype dtype, int32_t ndim,
                                             const int64_t *shape, const int64_t *strides_bytes,
                                             const picpq_allocator *alloc, picpq_tensor **out);
 
 /** @brief Free a tensor (its data too when owned). NULL is a no-op.
- *  Views of it must be freed first or not used again. @since 0.1 */
+ *  Views of it must be freed first or not used again.
+ *  Thread safety: not with other calls on @p t. @since 0.1 */
 PICPQ_API void picpq_tensor_free(picpq_tensor *t);
 
 /** @brief First element (owned or borrowed memory); NULL for a NULL tensor.
  *  Thread safety: const, safe. @since 0.1 */
 PICPQ_API void *picpq_tensor_data(const picpq_tensor *t);
-/** @brief Element type; 0 for a NULL tensor. @since 0.1 */
+/** @brief Element type; 0 for a NULL tensor. Thread safety: const, safe. @since 0.1 */
 PICPQ_API picpq_dtype picpq_tensor_dtype(const picpq_tensor *t);
-/** @brief Number of dimensions; 0 for a NULL tensor. @since 0.1 */
+/** @brief Number of dimensions; 0 for a NULL tensor. Thread safety: const, safe. @since 0.1 */
 PICPQ_API int32_t picpq_tensor_ndim(const picpq_tensor *t);
-/** @brief Size of @p axis; 0 for a NULL tensor or an axis out of range. @since 0.1 */
+/** @brief Size of @p axis; 0 for a NULL tensor or an axis out of range.
+ *  Thread safety: const, safe. @since 0.1 */
 PICPQ_API int64_t picpq_tensor_dim(const picpq_tensor *t, int32_t axis);
-/** @brief Byte stride of @p axis; 0 for a NULL tensor or an axis out of range. @since 0.1 */
+/** @brief Byte stride of @p axis; 0 for a NULL tensor or an axis out of range.
+ *  Thread safety: const, safe. @since 0.1 */
 PICPQ_API int64_t picpq_tensor_stride(const picpq_tensor *t, int32_t axis);
-/** @brief Number of elements; 0 for a NULL tensor. @since 0.1 */
+/** @brief Number of elements; 0 for a NULL tensor. Thread safety: const, safe. @since 0.1 */
 PICPQ_API int64_t picpq_tensor_numel(const picpq_tensor *t);
-/** @brief 1 if the tensor is C-contiguous, 0 otherwise (and for NULL). @since 0.1 */
+/** @brief 1 if the tensor is C-contiguous, 0 otherwise (and for NULL).
+ *  Thread safety: const, safe. @since 0.1 */
 PICPQ_API int picpq_tensor_is_contiguous(const picpq_tensor *t);
-/** @brief 1 if the tensor owns its memory, 0 if it borrows it (wrap, view). @since 0.1 */
+/** @brief 1 if the tensor owns its memory, 0 if it borrows it (wrap, view).
+ *  Thread safety: const, safe. @since 0.1 */
 PICPQ_API int picpq_tensor_owns_data(const picpq_tensor *t);
 
 /**
@@ -605,6 +610,47 @@ PICPQ_API picpq_status picpq_ranker_stats(const picpq_ranker *rk, int64_t *certi
  * Thread safety: @p dst not used concurrently; @p src const. @since 0.1
  */
 PICPQ_API picpq_status picpq_ranker_merge(picpq_ranker *dst, const picpq_ranker *src);
+
+/**
+ * @brief Serialize a ranker (channel counts, parameters, statistics
+ *        counters, image counts and integer rank sums) into a little-endian
+ *        blob with magic, version and CRC-32 (docs/FORMATS.md, "Ranker
+ *        state"). Scratch is not saved.
+ *
+ * A ranker loaded from it gives bit-identical picpq_ranker_get() results and
+ * merges exactly: shards of a calibration saved in several processes, loaded
+ * and merged, equal one pass over everything.
+ * @param[in]  rk     the ranker.
+ * @param[out] buf    NULL to query the size, else @p cap bytes.
+ * @param[in]  cap    capacity of @p buf in bytes.
+ * @param[out] needed the blob's size in bytes; written even when the call
+ *   fails with ::PICPQ_E_SHAPE.
+ * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL @p rk or @p needed);
+ *   ::PICPQ_E_SHAPE (@p cap too small; @p buf untouched);
+ *   ::PICPQ_E_INTERNAL (size overflow: cannot happen for a ranker that exists).
+ * Thread safety: const, safe. @since 0.1
+ */
+PICPQ_API picpq_status picpq_ranker_save(const picpq_ranker *rk, void *buf, size_t cap,
+                                         size_t *needed);
+
+/**
+ * @brief Recreate a ranker saved by picpq_ranker_save().
+ * @param[in]  buf, len the blob (read only during the call).
+ * @param[out] out the ranker (NULL on failure); free with picpq_ranker_free().
+ * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL @p buf or @p out);
+ *   ::PICPQ_E_FORMAT (truncated, padded, corrupted, foreign or
+ *   unsupported-version data, or values out of range; the message says
+ *   which); ::PICPQ_E_NOMEM.
+ * Thread safety: safe. @since 0.1
+ */
+PICPQ_API picpq_status picpq_ranker_load(const void *buf, size_t len, picpq_ranker **out);
+
+/** @brief picpq_ranker_load() with an allocator (NULL = malloc/free), used
+ *         for the handle and all its later scratch.
+ *  @return as picpq_ranker_load(), plus ::PICPQ_E_INVALID_ARG for an
+ *  allocator with a NULL hook. Thread safety: safe. @since 0.1 */
+PICPQ_API picpq_status picpq_ranker_load_ex(const void *buf, size_t len,
+                                            const picpq_allocator *alloc, picpq_ranker **out);
 /**@}*/
 
 /* ===================================================================== */
@@ -906,7 +952,8 @@ PICPQ_API picpq_status picpq_plan_create(const picpq_net *net, picpq_plan **out)
 PICPQ_API picpq_status picpq_plan_create_ex(const picpq_net *net, const picpq_allocator *alloc,
                                             picpq_plan **out);
 
-/** @brief Free a plan (never the net). NULL is a no-op. @since 0.1 */
+/** @brief Free a plan (never the net). NULL is a no-op.
+ *  Thread safety: not with other calls on @p p. @since 0.1 */
 PICPQ_API void picpq_plan_free(picpq_plan *p);
 
 /**

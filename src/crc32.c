@@ -1,6 +1,10 @@
-/* CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320, as zlib's crc32),
- * with a 16-entry table: small, constant, and fast enough for saved states. */
+/* The envelope shared by every saved state (docs/FORMATS.md): magic,
+ * version, flags, total length, body, CRC-32 (IEEE 802.3, reflected
+ * polynomial 0xEDB88320, as zlib's crc32; a 16-entry table: small, constant,
+ * and fast enough for saved states). */
 #include "picpq_internal.h"
+
+#include <string.h>
 
 static const uint32_t nibble_table[16] = {
     0x00000000u, 0x1db71064u, 0x3b6e20c8u, 0x26d930acu, 0x76dc4190u, 0x6b6b51f4u,
@@ -18,4 +22,37 @@ uint32_t picpq__crc32(uint32_t crc, const void *data, size_t len)
         crc = (crc >> 4) ^ nibble_table[crc & 15u];
     }
     return ~crc;
+}
+
+static uint64_t read_le(const unsigned char *p, int bytes)
+{
+    uint64_t v = 0;
+    int i;
+    for (i = bytes - 1; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+
+picpq_status picpq__state_check(const unsigned char *p, size_t len, const unsigned char magic[8],
+                                uint32_t version, size_t min_len, const char *what)
+{
+    uint64_t got_version, flags, total;
+    if (len < min_len) return picpq__fail(PICPQ_E_FORMAT, "%s: truncated (%zu bytes)", what, len);
+    if (memcmp(p, magic, 8) != 0)
+        return picpq__fail(PICPQ_E_FORMAT, "%s: bad magic: not a libpicpq %s", what, what);
+    got_version = read_le(p + 8, 4);
+    flags = read_le(p + 12, 4);
+    total = read_le(p + 16, 8);
+    if (got_version != version)
+        return picpq__fail(PICPQ_E_FORMAT,
+                           "%s: format version %lu is not supported (this library reads %lu)",
+                           what, (unsigned long)got_version, (unsigned long)version);
+    if (flags != 0) return picpq__fail(PICPQ_E_FORMAT, "%s: unknown flags 0x%lx", what,
+                                       (unsigned long)flags);
+    if (total != (uint64_t)len)
+        return picpq__fail(PICPQ_E_FORMAT,
+                           "%s: the header says %llu bytes, the buffer has %zu (truncated or "
+                           "padded)", what, (unsigned long long)total, len);
+    if (read_le(p + len - 4, 4) != picpq__crc32(0, p, len - 4))
+        return picpq__fail(PICPQ_E_FORMAT, "%s: checksum mismatch (corrupted)", what);
+    return PICPQ_OK;
 }

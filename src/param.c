@@ -103,6 +103,12 @@ picpq_status picpq__param_check_key(picpq_param key, int group, picpq_param_type
     return check_key(key, group, type, &unused);
 }
 
+int picpq__param_value_ok(picpq_param key, double value)
+{
+    const picpq__param_desc *d = picpq__param_find(key);
+    return d != NULL && isfinite(value) && value >= d->lo && value <= d->hi;
+}
+
 picpq_status picpq__param_check_int(picpq_param key, int group, int64_t value)
 {
     const picpq__param_desc *d;

@@ -61,6 +61,8 @@ const picpq__param_desc *picpq__param_find(picpq_param key);
  * [group, group + 99]: unknown key, wrong group or type -> INVALID_ARG, value
  * outside the range (or non-finite) -> OUT_OF_RANGE, with a message. */
 picpq_status picpq__param_check_int(picpq_param key, int group, int64_t value);
+/* 1 if `value` is finite and inside the key's range (loading saved states). */
+int picpq__param_value_ok(picpq_param key, double value);
 /* The key part of those checks alone, for the get_int/get_double getters. */
 picpq_status picpq__param_check_key(picpq_param key, int group, picpq_param_type type);
 picpq_status picpq__param_check_double(picpq_param key, int group, double value);
@@ -275,6 +277,11 @@ int picpq__rng_valid(const picpq__rng *r);             /* a state a loaded blob 
 
 /* CRC-32 of zlib (crc32.c); start with crc = 0. */
 uint32_t picpq__crc32(uint32_t crc, const void *data, size_t len);
+/* Validate a saved state's envelope (crc32.c): at least min_len bytes, the
+ * magic, this version, no flags, the total length, the trailing CRC-32.
+ * PICPQ_E_FORMAT with a message starting "<what>: " otherwise. */
+picpq_status picpq__state_check(const unsigned char *p, size_t len, const unsigned char magic[8],
+                                uint32_t version, size_t min_len, const char *what);
 
 /* Schedule of METHOD §6, exposed for the T7 tests (search.c). */
 double picpq__search_step(int64_t g, int64_t generations, double anneal); /* 1 - g/(anneal*G) */

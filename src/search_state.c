@@ -316,32 +316,6 @@ static int get_genome(reader *r, picpq_search *s, int64_t idx, int64_t *max_init
 
 #define BAD(...) picpq__fail(PICPQ_E_FORMAT, "search state: " __VA_ARGS__)
 
-static picpq_status read_header(const unsigned char *p, size_t len)
-{
-    reader r;
-    uint32_t version, flags;
-    uint64_t total;
-    if (len < HEADER_BYTES + CRC_BYTES) return BAD("truncated (%zu bytes)", len);
-    if (memcmp(p, MAGIC, 8) != 0) return BAD("bad magic: not a libpicpq search state");
-    r.p = p;
-    r.len = len;
-    r.pos = 8;
-    r.short_read = 0;
-    version = get_u32(&r);
-    flags = get_u32(&r);
-    total = get_u64(&r);
-    if (version != FORMAT_VERSION)
-        return BAD("format version %lu is not supported (this library reads %u)",
-                   (unsigned long)version, FORMAT_VERSION);
-    if (flags != 0) return BAD("unknown flags 0x%lx", (unsigned long)flags);
-    if (total != (uint64_t)len)
-        return BAD("the header says %llu bytes, the buffer has %zu (truncated or padded)",
-                   (unsigned long long)total, len);
-    r.pos = len - CRC_BYTES;
-    if (get_u32(&r) != picpq__crc32(0, p, len - CRC_BYTES)) return BAD("checksum mismatch (corrupted)");
-    return PICPQ_OK;
-}
-
 /* The blob must describe the same prunable layers, channels and FP scores. */
 static picpq_status read_net_fingerprint(reader *r, const picpq_search *s)
 {
@@ -358,18 +332,6 @@ static picpq_status read_net_fingerprint(reader *r, const picpq_search *s)
     }
     if (get_u32(r) != s->scores_crc) return BAD("saved for a net with different FP scores");
     return r->short_read ? BAD("truncated net description") : PICPQ_OK;
-}
-
-static int int_in_range(picpq_param key, int64_t v)
-{
-    const picpq__param_desc *d = picpq__param_find(key);
-    return (double)v >= d->lo && (double)v <= d->hi;
-}
-
-static int double_in_range(picpq_param key, double v)
-{
-    const picpq__param_desc *d = picpq__param_find(key);
-    return isfinite(v) && v >= d->lo && v <= d->hi;
 }
 
 static picpq_status read_params(reader *r, picpq_search *s)
@@ -390,14 +352,14 @@ static picpq_status read_params(reader *r, picpq_search *s)
     has_spare = get_u32(r);
     s->rng.has_spare = has_spare > 1 ? 2 : (int)has_spare; /* 2 fails picpq__rng_valid */
     if (r->short_read) return BAD("truncated parameters");
-    if (!int_in_range(PICPQ_SEARCH_POPULATION, s->population) ||
-        !int_in_range(PICPQ_SEARCH_SAMPLE, s->sample) ||
-        !int_in_range(PICPQ_SEARCH_GENERATIONS, s->generations) ||
-        !int_in_range(PICPQ_SEARCH_IDENTITY, s->identity) ||
-        !double_in_range(PICPQ_SEARCH_SIGMA, s->sigma) ||
-        !double_in_range(PICPQ_SEARCH_MUTATE_FRACTION, s->mutate_fraction) ||
-        !double_in_range(PICPQ_SEARCH_ANNEAL, s->anneal) ||
-        !double_in_range(PICPQ_SEARCH_SHIFT_SCALE, s->shift_scale))
+    if (!picpq__param_value_ok(PICPQ_SEARCH_POPULATION, s->population) ||
+        !picpq__param_value_ok(PICPQ_SEARCH_SAMPLE, s->sample) ||
+        !picpq__param_value_ok(PICPQ_SEARCH_GENERATIONS, s->generations) ||
+        !picpq__param_value_ok(PICPQ_SEARCH_IDENTITY, s->identity) ||
+        !picpq__param_value_ok(PICPQ_SEARCH_SIGMA, s->sigma) ||
+        !picpq__param_value_ok(PICPQ_SEARCH_MUTATE_FRACTION, s->mutate_fraction) ||
+        !picpq__param_value_ok(PICPQ_SEARCH_ANNEAL, s->anneal) ||
+        !picpq__param_value_ok(PICPQ_SEARCH_SHIFT_SCALE, s->shift_scale))
         return BAD("a parameter is outside its range");
     if (!picpq__rng_valid(&s->rng)) return BAD("invalid generator state");
     return PICPQ_OK;
@@ -534,7 +496,9 @@ picpq_status picpq_search_load_ex(const picpq_net *net, const void *buf, size_t 
     *out = NULL;
     PICPQ__REQUIRE(net, "net");
     PICPQ__REQUIRE(buf, "buf");
-    if ((st = read_header(buf, len)) != PICPQ_OK) return st;
+    st = picpq__state_check(buf, len, MAGIC, FORMAT_VERSION, HEADER_BYTES + CRC_BYTES,
+                            "search state");
+    if (st != PICPQ_OK) return st;
     if ((st = picpq_search_create_ex(net, 0, alloc, &s)) != PICPQ_OK) return st;
     r.p = buf;
     r.len = len - CRC_BYTES;

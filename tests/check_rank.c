@@ -810,6 +810,343 @@ START_TEST(test_create_for_net)
 }
 END_TEST
 
+/* ---- saved state (rank_state.c) ------------------------------------------ */
+
+/* Offsets in the blob of new_ranker() (channels {N_CH, 2}), from the table
+ * in docs/FORMATS.md: 24-byte header, n_layers, 2 channel counts, threads,
+ * atol, rtol, 2 statistics, 2 image counts, N_CH + 2 sums, CRC. */
+enum {
+    OFF_LAYERS = 24, OFF_CH = 28, OFF_THREADS = 44, OFF_ATOL = 52, OFF_RTOL = 60,
+    OFF_STATS = 68, OFF_IMAGES = 84, OFF_SUMS = 100, STATE_LEN = 100 + 8 * (N_CH + 2) + 4
+};
+
+static unsigned char *save_state(const picpq_ranker *rk, size_t *len)
+{
+    unsigned char *buf;
+    ck_assert_status(picpq_ranker_save(rk, NULL, 0, len), PICPQ_OK);
+    buf = malloc(*len);
+    ck_assert_status(picpq_ranker_save(rk, buf, *len, len), PICPQ_OK);
+    return buf;
+}
+
+static void patch_u64(unsigned char *p, uint64_t v)
+{
+    int k;
+    for (k = 0; k < 8; k++) p[k] = (unsigned char)(v >> (8 * k));
+}
+
+static void patch_f64(unsigned char *p, double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, 8);
+    patch_u64(p, u);
+}
+
+/* Recompute the trailing CRC so that a test reaches the checks behind it. */
+static void reseal(unsigned char *buf, size_t len)
+{
+    uint32_t crc = picpq__crc32(0, buf, len - 4);
+    int k;
+    for (k = 0; k < 4; k++) buf[len - 4 + k] = (unsigned char)(crc >> (8 * k));
+}
+
+static void expect_format_error(const unsigned char *buf, size_t len, const char *words)
+{
+    picpq_ranker *rk = (picpq_ranker *)&rk;
+    ck_assert_status(picpq_ranker_load(buf, len, &rk), PICPQ_E_FORMAT);
+    ck_assert_ptr_null(rk);
+    ck_assert_msg(strstr(picpq_last_error(), words) != NULL, "message '%s' lacks '%s'",
+                  picpq_last_error(), words);
+}
+
+/* A ranker fed N_IMG maps of fill_maps into layer 0, with non-default parameters. */
+static picpq_ranker *fed_ranker(picpq_tensor **t)
+{
+    static float maps[N_IMG * N_CH * H * W];
+    const int64_t shape[4] = {N_IMG, N_CH, H, W};
+    picpq_ranker *rk = new_ranker();
+    fill_maps(maps);
+    ck_assert_status(picpq_tensor_wrap(maps, PICPQ_F32, 4, shape, NULL, t), PICPQ_OK);
+    ck_assert_status(picpq_ranker_feed(rk, 0, *t), PICPQ_OK);
+    ck_assert_status(picpq_ranker_set_int(rk, PICPQ_RANK_THREADS, 3), PICPQ_OK);
+    ck_assert_status(picpq_ranker_set_double(rk, PICPQ_RANK_ATOL, 0.25), PICPQ_OK);
+    ck_assert_status(picpq_ranker_set_double(rk, PICPQ_RANK_RTOL, 0.5), PICPQ_OK);
+    return rk;
+}
+
+/* The exact bytes of a one-layer ranker, built by Python from the
+ * documented layout: struct.pack('<8sIIQIqqddqqqq', b'PQRANKER', 1, 0, 96,
+ * 1, 1, 2, 0.5, -1.0, 1, 0, 1, 2) followed by its zlib.crc32 as '<I'. */
+START_TEST(test_state_layout)
+{
+    static const unsigned char expected[96] = {
+        0x50, 0x51, 0x52, 0x41, 0x4e, 0x4b, 0x45, 0x52, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x60, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0xe0, 0x3f, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf0, 0xbf,
+        0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0xee, 0xba, 0x65, 0x95};
+    const int64_t ch[1] = {1};
+    picpq_ranker *rk, *back = NULL;
+    unsigned char *buf;
+    size_t len;
+    double fp[1];
+    ck_assert_status(picpq_ranker_create(1, ch, &rk), PICPQ_OK);
+    ck_assert_status(picpq_ranker_set_int(rk, PICPQ_RANK_THREADS, 2), PICPQ_OK);
+    ck_assert_status(picpq_ranker_set_double(rk, PICPQ_RANK_ATOL, 0.5), PICPQ_OK);
+    rk->sums[0] = 2; /* white-box: one image of rank 2, one certified map */
+    rk->images[0] = 1;
+    rk->n_fast = 1;
+    buf = save_state(rk, &len);
+    ck_assert_uint_eq(len, sizeof expected);
+    ck_assert_mem_eq(buf, expected, sizeof expected);
+    ck_assert_status(picpq_ranker_load(expected, sizeof expected, &back), PICPQ_OK);
+    ck_assert_status(picpq_ranker_get(back, 0, fp, 1), PICPQ_OK);
+    ck_assert_double_eq(fp[0], 2);
+    free(buf);
+    picpq_ranker_free(rk);
+    picpq_ranker_free(back);
+}
+END_TEST
+
+START_TEST(test_state_round_trip)
+{
+    picpq_tensor *t;
+    picpq_ranker *rk = fed_ranker(&t), *back = NULL;
+    unsigned char small[STATE_LEN], *buf, *again;
+    size_t len = 0, needed = 0, len2;
+    double f1[N_CH], f2[N_CH], fp1[2], d;
+    int64_t v, images, cert[2], fall[2];
+    ck_assert_status(picpq_ranker_save(rk, NULL, 0, &needed), PICPQ_OK);
+    ck_assert_uint_eq(needed, STATE_LEN);
+    /* too small: needed written, buffer untouched */
+    memset(small, 0xab, sizeof small);
+    needed = 0;
+    ck_assert_status(picpq_ranker_save(rk, small, STATE_LEN - 1, &needed), PICPQ_E_SHAPE);
+    ck_assert_uint_eq(needed, STATE_LEN);
+    for (v = 0; v < STATE_LEN; v++) ck_assert_int_eq(small[v], 0xab);
+    buf = save_state(rk, &len);
+    ck_assert_mem_eq(buf, "PQRANKER", 8);
+    ck_assert_status(picpq_ranker_load(buf, len, &back), PICPQ_OK);
+    ck_assert_mem_eq(back->sums, rk->sums, (N_CH + 2) * sizeof(int64_t));
+    ck_assert_status(picpq_ranker_images(back, 0, &images), PICPQ_OK);
+    ck_assert_int_eq(images, N_IMG);
+    ck_assert_status(picpq_ranker_images(back, 1, &images), PICPQ_OK);
+    ck_assert_int_eq(images, 0);
+    ck_assert_status(picpq_ranker_get_int(back, PICPQ_RANK_THREADS, &v), PICPQ_OK);
+    ck_assert_int_eq(v, 3);
+    ck_assert_status(picpq_ranker_get_double(back, PICPQ_RANK_ATOL, &d), PICPQ_OK);
+    ck_assert_double_eq(d, 0.25);
+    ck_assert_status(picpq_ranker_get_double(back, PICPQ_RANK_RTOL, &d), PICPQ_OK);
+    ck_assert_double_eq(d, 0.5);
+    ck_assert_status(picpq_ranker_stats(rk, &cert[0], &fall[0]), PICPQ_OK);
+    ck_assert_status(picpq_ranker_stats(back, &cert[1], &fall[1]), PICPQ_OK);
+    ck_assert_int_eq(cert[0] + fall[0], N_IMG * N_CH);
+    ck_assert_int_eq(cert[1], cert[0]);
+    ck_assert_int_eq(fall[1], fall[0]);
+    fp_of(rk, f1);
+    fp_of(back, f2);
+    ck_assert_mem_eq(f1, f2, sizeof f1);
+    ck_assert_status(picpq_ranker_get(back, 1, fp1, 2), PICPQ_E_BAD_STATE);
+    /* a loaded ranker saves back to the same bytes, and feeds on (new scratch) */
+    again = save_state(back, &len2);
+    ck_assert_uint_eq(len2, len);
+    ck_assert_mem_eq(again, buf, len);
+    ck_assert_status(picpq_ranker_feed(rk, 0, t), PICPQ_OK);
+    ck_assert_status(picpq_ranker_feed(back, 0, t), PICPQ_OK);
+    ck_assert_mem_eq(back->sums, rk->sums, (N_CH + 2) * sizeof(int64_t));
+    free(buf);
+    free(again);
+    picpq_tensor_free(t);
+    picpq_ranker_free(rk);
+    picpq_ranker_free(back);
+}
+END_TEST
+
+/* Calibration split over three "processes": each saves, the blobs are
+ * loaded and merged, and the FP equals one ranker fed everything, bit for bit. */
+START_TEST(test_state_sharded_merge)
+{
+    enum { SHARDS = 3 };
+    static float maps[SHARDS][N_IMG * N_CH * H * W];
+    const int64_t shape[4] = {N_IMG, N_CH, H, W};
+    picpq_ranker *one = new_ranker(), *loaded[SHARDS];
+    double f1[N_CH], fm[N_CH];
+    int64_t images;
+    int i;
+    for (i = 0; i < SHARDS; i++) {
+        picpq_ranker *shard = new_ranker();
+        picpq_tensor *t;
+        unsigned char *buf;
+        size_t len;
+        fill_maps(maps[i]); /* the generator moves on: three different batches */
+        ck_assert_status(picpq_tensor_wrap(maps[i], PICPQ_F32, 4, shape, NULL, &t), PICPQ_OK);
+        ck_assert_status(picpq_ranker_feed(one, 0, t), PICPQ_OK);
+        ck_assert_status(picpq_ranker_feed(shard, 0, t), PICPQ_OK);
+        buf = save_state(shard, &len);
+        ck_assert_status(picpq_ranker_load(buf, len, &loaded[i]), PICPQ_OK);
+        free(buf);
+        picpq_tensor_free(t);
+        picpq_ranker_free(shard);
+    }
+    ck_assert_status(picpq_ranker_merge(loaded[0], loaded[1]), PICPQ_OK);
+    ck_assert_status(picpq_ranker_merge(loaded[0], loaded[2]), PICPQ_OK);
+    ck_assert_mem_eq(loaded[0]->sums, one->sums, (N_CH + 2) * sizeof(int64_t));
+    ck_assert_status(picpq_ranker_images(loaded[0], 0, &images), PICPQ_OK);
+    ck_assert_int_eq(images, SHARDS * N_IMG);
+    fp_of(one, f1);
+    fp_of(loaded[0], fm);
+    ck_assert_mem_eq(f1, fm, sizeof f1);
+    for (i = 0; i < SHARDS; i++) picpq_ranker_free(loaded[i]);
+    picpq_ranker_free(one);
+}
+END_TEST
+
+START_TEST(test_state_truncated_and_corrupted)
+{
+    picpq_tensor *t;
+    picpq_ranker *rk = fed_ranker(&t);
+    unsigned char *buf, *copy;
+    size_t len, n;
+    int bit;
+    buf = save_state(rk, &len);
+    copy = malloc(len + 1);
+    for (n = 0; n < len; n++) {
+        memcpy(copy, buf, n);
+        expect_format_error(copy, n, n < 72 ? "truncated" : "buffer has");
+    }
+    memcpy(copy, buf, len);
+    copy[len] = 0;
+    expect_format_error(copy, len + 1, "padded");
+    for (n = 0; n < len; n++)
+        for (bit = 0; bit < 8; bit++) {
+            picpq_ranker *out = (picpq_ranker *)&out;
+            memcpy(copy, buf, len);
+            copy[n] ^= (unsigned char)(1u << bit);
+            ck_assert_status(picpq_ranker_load(copy, len, &out), PICPQ_E_FORMAT);
+            ck_assert_ptr_null(out);
+        }
+    memcpy(copy, buf, len);
+    copy[8] = 2; /* a future version, correctly sealed */
+    reseal(copy, len);
+    expect_format_error(copy, len, "version 2");
+    memcpy(copy, buf, len);
+    copy[12] = 1;
+    reseal(copy, len);
+    expect_format_error(copy, len, "flags");
+    memcpy(copy, buf, len);
+    memcpy(copy, "PQSEARCH", 8); /* a search state is not a ranker state */
+    expect_format_error(copy, len, "magic");
+    free(copy);
+    free(buf);
+    picpq_tensor_free(t);
+    picpq_ranker_free(rk);
+}
+END_TEST
+
+/* Sealed blobs (valid CRC) with values no ranker can have. */
+START_TEST(test_state_invalid_values)
+{
+    static const struct {
+        int off;
+        int is_double;
+        double value;
+        const char *words;
+    } cases[] = {
+        {OFF_LAYERS, 0, 0, "layers do not fit"},
+        {OFF_LAYERS, 0, 3, "need"},
+        {OFF_LAYERS, 0, 1e6, "layers do not fit"},
+        {OFF_CH, 0, 0, "layer 0 has 0 channels"},
+        {OFF_CH + 8, 0, -1, "layer 1 has -1 channels"},
+        {OFF_CH, 0, 4, "need"},
+        {OFF_CH, 0, 1e15, "promise more"},
+        {OFF_THREADS, 0, 1025, "parameter"},
+        {OFF_THREADS, 0, -1, "parameter"},
+        {OFF_ATOL, 1, -0.5, "parameter"},
+        {OFF_ATOL, 1, NAN, "parameter"},
+        {OFF_RTOL, 1, 1.5, "parameter"},
+        {OFF_RTOL, 1, INFINITY, "parameter"},
+        {OFF_STATS, 0, -1, "statistics"},
+        {OFF_STATS + 8, 0, -2, "statistics"},
+        {OFF_IMAGES, 0, -3, "layer 0 has a negative image count"},
+        {OFF_SUMS + 8 * 2, 0, -1, "filter 2 has a negative rank sum"},
+        {OFF_SUMS + 8 * N_CH, 0, 1, "layer 1 has a rank sum but no image"},
+    };
+    picpq_tensor *t;
+    picpq_ranker *rk = fed_ranker(&t);
+    unsigned char *buf, *copy;
+    size_t len, i;
+    buf = save_state(rk, &len);
+    copy = malloc(len);
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        memcpy(copy, buf, len);
+        if (cases[i].off == OFF_LAYERS) {
+            const uint32_t n = (uint32_t)cases[i].value;
+            int k;
+            for (k = 0; k < 4; k++) copy[OFF_LAYERS + k] = (unsigned char)(n >> (8 * k));
+        } else if (cases[i].is_double) {
+            patch_f64(copy + cases[i].off, cases[i].value);
+        } else {
+            patch_u64(copy + cases[i].off, (uint64_t)(int64_t)cases[i].value);
+        }
+        reseal(copy, len);
+        expect_format_error(copy, len, cases[i].words);
+    }
+    free(copy);
+    free(buf);
+    picpq_tensor_free(t);
+    picpq_ranker_free(rk);
+}
+END_TEST
+
+START_TEST(test_state_errors_and_allocation)
+{
+    picpq_tensor *t;
+    picpq_ranker *rk = fed_ranker(&t), *out = (picpq_ranker *)&out;
+    test_alloc unused;
+    picpq_allocator no_free = test_alloc_make(&unused, 0);
+    unsigned char *buf;
+    size_t len, needed = 7;
+    long n;
+    no_free.free = NULL;
+    buf = save_state(rk, &len);
+    ck_assert_status(picpq_ranker_save(NULL, buf, len, &needed), PICPQ_E_INVALID_ARG);
+    ck_assert_uint_eq(needed, 7);
+    ck_assert_status(picpq_ranker_save(rk, buf, len, NULL), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_ranker_load(NULL, len, &out), PICPQ_E_INVALID_ARG);
+    ck_assert_ptr_null(out);
+    ck_assert_status(picpq_ranker_load(buf, len, NULL), PICPQ_E_INVALID_ARG);
+    out = (picpq_ranker *)&out;
+    ck_assert_status(picpq_ranker_load_ex(buf, len, &no_free, &out), PICPQ_E_INVALID_ARG);
+    ck_assert_ptr_null(out);
+    for (n = 1;; n++) {
+        test_alloc ta;
+        picpq_allocator a = test_alloc_make(&ta, n);
+        picpq_status s;
+        out = (picpq_ranker *)&n;
+        s = picpq_ranker_load_ex(buf, len, &a, &out);
+        if (s == PICPQ_OK) {
+            /* the loaded handle keeps the allocator for its scratch */
+            ta.fail_at = 0;
+            ck_assert_status(picpq_ranker_feed(out, 0, t), PICPQ_OK);
+            ck_assert_int_gt(ta.live, 5);
+            picpq_ranker_free(out);
+            ck_assert_int_eq(ta.live, 0);
+            break;
+        }
+        ck_assert_int_eq(s, PICPQ_E_NOMEM);
+        ck_assert_str_ne(picpq_last_error(), "");
+        ck_assert_ptr_null(out);
+        ck_assert_int_eq(ta.live, 0);
+    }
+    ck_assert_int_eq(n, 7); /* channel scratch, handle, 4 arrays, then success */
+    free(buf);
+    picpq_tensor_free(t);
+    picpq_ranker_free(rk);
+}
+END_TEST
+
 Suite *rank_suite(void)
 {
     Suite *s = suite_create("rank");
@@ -837,6 +1174,15 @@ Suite *rank_suite(void)
     tcase_add_test(tc, test_create_allocation_failures);
     tcase_add_test(tc, test_feed_allocation_failures);
     tcase_add_test(tc, test_create_for_net);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("state");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_state_layout);
+    tcase_add_test(tc, test_state_round_trip);
+    tcase_add_test(tc, test_state_sharded_merge);
+    tcase_add_test(tc, test_state_truncated_and_corrupted);
+    tcase_add_test(tc, test_state_invalid_values);
+    tcase_add_test(tc, test_state_errors_and_allocation);
     suite_add_tcase(s, tc);
     return s;
 }

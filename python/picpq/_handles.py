@@ -155,6 +155,29 @@ class Ranker(_Handle):
         """Add another ranker's sums and counts (same layers and channels)."""
         lib.picpq_ranker_merge(self.ptr, other.ptr)
 
+    def save(self):
+        """The ranker's state (sums, image counts, parameters, statistics) as
+        bytes; another process restores it with Ranker.load and merges."""
+        needed = ctypes.c_size_t()
+        lib.picpq_ranker_save(self.ptr, None, 0, ctypes.byref(needed))
+        buf = ctypes.create_string_buffer(needed.value)
+        lib.picpq_ranker_save(self.ptr, buf, needed.value, ctypes.byref(needed))
+        return buf.raw[:needed.value]
+
+    @classmethod
+    def load(cls, data):
+        """A ranker restored from save()'s bytes."""
+        raw = bytes(data)
+        handle = ctypes.c_void_p()
+        lib.picpq_ranker_load(raw, len(raw), ctypes.byref(handle))
+        self = cls.__new__(cls)
+        self._ptr = handle.value
+        # the C library validated the blob: layer count at byte 24, then the
+        # channel counts (docs/FORMATS.md, "Ranker state")
+        n = int(np.frombuffer(raw, "<u4", 1, 24)[0])
+        self.channels = [int(c) for c in np.frombuffer(raw, "<i8", n, 28)]
+        return self
+
 
 class Net(_Handle):
     """Description of a CNN for pruning: its conv and linear layers (ids in

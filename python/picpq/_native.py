@@ -105,6 +105,10 @@ _SIGNATURES = {
     "picpq_ranker_images": (c_status, [ctypes.c_void_p, ctypes.c_int32, c_int64_p]),
     "picpq_ranker_stats": (c_status, [ctypes.c_void_p, c_int64_p, c_int64_p]),
     "picpq_ranker_merge": (c_status, [ctypes.c_void_p, ctypes.c_void_p]),
+    "picpq_ranker_save": (c_status, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t,
+                                     c_size_t_p]),
+    "picpq_ranker_load": (c_status, [ctypes.c_char_p, ctypes.c_size_t, c_void_pp]),
+    "picpq_ranker_load_ex": (c_status, [ctypes.c_char_p, ctypes.c_size_t, c_alloc_p, c_void_pp]),
     # net
     "picpq_net_create": (c_status, [c_void_pp]),
     "picpq_net_create_ex": (c_status, [c_alloc_p, c_void_pp]),

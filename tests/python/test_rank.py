@@ -93,3 +93,34 @@ def test_ranker_errors():
         rk.feed(0, np.zeros((1, 2, 3, 3), np.float32))
     with pytest.raises(picpq.ArgumentError):
         picpq.Ranker([4, 0])
+
+
+def test_ranker_save_load_sharded_merge():
+    # calibration split over 3 rankers ("processes"): save, load, merge ==
+    # one ranker fed everything, bit for bit
+    rng = np.random.default_rng(8)
+    batches = [np.stack([np.stack([low_rank(rng, 7, 9, int(rng.integers(0, 8)))
+                                   for _ in range(4)]) for _ in range(3)])
+               for _ in range(6)]                              # 6 batches [3, 4, 7, 9]
+    with picpq.Ranker([4, 2]) as one:
+        for b in batches:
+            one.feed(0, b)
+        blobs = []
+        for k in range(3):
+            with picpq.Ranker([4, 2]) as shard:
+                shard.set("rank.atol", 0.0)
+                for b in batches[k::3]:
+                    shard.feed(0, b)
+                blobs.append(shard.save())
+        assert blobs[0][:8] == b"PQRANKER"
+        merged = picpq.Ranker.load(blobs[0])
+        assert merged.channels == [4, 2]
+        for blob in blobs[1:]:
+            with picpq.Ranker.load(blob) as part:
+                merged.merge(part)
+        with merged:
+            assert merged.images(0) == one.images(0) == 18
+            assert merged.filter_property(0).tobytes() == one.filter_property(0).tobytes()
+            assert picpq.Ranker.load(merged.save()).save() == merged.save()
+    with pytest.raises(picpq.StateError, match="truncated"):  # PICPQ_E_FORMAT = -41
+        picpq.Ranker.load(blobs[0][:-1])

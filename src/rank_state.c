@@ -1,0 +1,221 @@
+/* Save and load a ranker: a versioned little-endian blob with a CRC-32,
+ * holding the integer rank sums, image counts, parameters and statistics,
+ * so that shards of a calibration run in other processes merge exactly.
+ * The layout is documented in docs/FORMATS.md ("Ranker state"); keep the
+ * two in step. Scratch is not saved: feed regrows it on demand. */
+#include "picpq_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+static const unsigned char MAGIC[8] = {'P', 'Q', 'R', 'A', 'N', 'K', 'E', 'R'};
+#define FORMAT_VERSION 1u
+#define HEADER_BYTES 24 /* magic, version, flags, total length */
+#define FIXED_BYTES 44  /* n_layers, threads, atol, rtol, certified, fallback */
+#define CRC_BYTES 4
+
+/* ---- writing ---------------------------------------------------------- */
+
+static unsigned char *put_u32(unsigned char *p, uint32_t v)
+{
+    int k;
+    for (k = 0; k < 4; k++) *p++ = (unsigned char)(v >> (8 * k));
+    return p;
+}
+
+static unsigned char *put_u64(unsigned char *p, uint64_t v)
+{
+    int k;
+    for (k = 0; k < 8; k++) *p++ = (unsigned char)(v >> (8 * k));
+    return p;
+}
+
+static unsigned char *put_f64(unsigned char *p, double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, 8); /* IEEE 754 binary64, stored as its little-endian bits */
+    return put_u64(p, u);
+}
+
+static int64_t total_filters(const picpq_ranker *rk)
+{
+    return rk->first[rk->n_layers - 1] + rk->channels[rk->n_layers - 1];
+}
+
+/* Blob size for n_layers layers and `filters` filters in all. The ranker
+ * already holds 8 bytes per layer and per filter in memory, so the sum
+ * cannot overflow for a ranker that exists; the loader checks it. */
+static int blob_size(int64_t n_layers, int64_t filters, size_t *size)
+{
+    int64_t words, bytes;
+    if (!picpq__add_i64(2 * n_layers, filters, &words) || !picpq__mul_i64(words, 8, &bytes) ||
+        !picpq__add_i64(bytes, HEADER_BYTES + FIXED_BYTES + CRC_BYTES, &bytes))
+        return 0;
+    return picpq__i64_to_size(bytes, size);
+}
+
+static void write_state(const picpq_ranker *rk, unsigned char *buf, size_t total)
+{
+    unsigned char *p = buf;
+    const int64_t filters = total_filters(rk);
+    int64_t i;
+    memcpy(p, MAGIC, 8);
+    p = put_u32(p + 8, FORMAT_VERSION);
+    p = put_u32(p, 0); /* flags */
+    p = put_u64(p, (uint64_t)total);
+    p = put_u32(p, (uint32_t)rk->n_layers);
+    for (i = 0; i < rk->n_layers; i++) p = put_u64(p, (uint64_t)rk->channels[i]);
+    p = put_u64(p, (uint64_t)rk->threads);
+    p = put_f64(p, rk->atol);
+    p = put_f64(p, rk->rtol);
+    p = put_u64(p, (uint64_t)rk->n_fast);
+    p = put_u64(p, (uint64_t)rk->n_fallback);
+    for (i = 0; i < rk->n_layers; i++) p = put_u64(p, (uint64_t)rk->images[i]);
+    for (i = 0; i < filters; i++) p = put_u64(p, (uint64_t)rk->sums[i]);
+    put_u32(p, picpq__crc32(0, buf, (size_t)(p - buf)));
+}
+
+picpq_status picpq_ranker_save(const picpq_ranker *rk, void *buf, size_t cap, size_t *needed)
+{
+    size_t total;
+    picpq__clear_error();
+    PICPQ__REQUIRE(rk, "rk");
+    PICPQ__REQUIRE(needed, "needed");
+    if (!blob_size(rk->n_layers, total_filters(rk), &total))
+        return picpq__fail(PICPQ_E_INTERNAL, "ranker: state size overflows");
+    *needed = total;
+    if (buf == NULL) return PICPQ_OK;
+    if (cap < total)
+        return picpq__fail(PICPQ_E_SHAPE, "cap = %zu bytes, the state needs %zu", cap, total);
+    write_state(rk, buf, total);
+    return PICPQ_OK;
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+/* Reads never run past the end: every length is checked against the
+ * header's total (= the buffer length) before the fields are decoded. */
+static uint32_t get_u32(const unsigned char **p)
+{
+    uint32_t v = 0;
+    int k;
+    for (k = 0; k < 4; k++) v |= (uint32_t)(*p)[k] << (8 * k);
+    *p += 4;
+    return v;
+}
+
+static uint64_t get_u64(const unsigned char **p)
+{
+    uint64_t v = 0;
+    int k;
+    for (k = 0; k < 8; k++) v |= (uint64_t)(*p)[k] << (8 * k);
+    *p += 8;
+    return v;
+}
+
+static double get_f64(const unsigned char **p)
+{
+    uint64_t u = get_u64(p);
+    double v;
+    memcpy(&v, &u, 8);
+    return v;
+}
+
+#define BAD(...) picpq__fail(PICPQ_E_FORMAT, "ranker state: " __VA_ARGS__)
+
+/* Channel counts: each >= 1, and together exactly as many sums as the
+ * buffer holds (checked before anything is allocated). */
+static picpq_status read_channels(const unsigned char *p, size_t len, int32_t *n_layers)
+{
+    const unsigned char *q = p + HEADER_BYTES;
+    const size_t body = len - HEADER_BYTES - FIXED_BYTES - CRC_BYTES;
+    uint32_t n = get_u32(&q), l;
+    size_t expected;
+    int64_t total = 0;
+    if (n < 1 || n > INT32_MAX || (size_t)n > body / 16)
+        return BAD("%lu layers do not fit in %zu bytes", (unsigned long)n, len);
+    for (l = 0; l < n; l++) {
+        const int64_t ch = (int64_t)get_u64(&q);
+        if (ch < 1) return BAD("layer %lu has %lld channels", (unsigned long)l, (long long)ch);
+        if (!picpq__add_i64(total, ch, &total) || (uint64_t)total > (uint64_t)(body / 8))
+            return BAD("the channel counts promise more sums than the buffer holds");
+    }
+    if (!blob_size(n, total, &expected) || expected != len)
+        return BAD("%lld filters need %zu bytes, the buffer has %zu", (long long)total,
+                   expected, len);
+    *n_layers = (int32_t)n;
+    return PICPQ_OK;
+}
+
+/* Parameters, statistics, counts and sums into a fresh ranker rk (whose
+ * channels came from the blob). q points just past the channel counts. */
+static picpq_status read_body(const unsigned char *q, picpq_ranker *rk)
+{
+    const int64_t filters = total_filters(rk);
+    int64_t i;
+    rk->threads = (int64_t)get_u64(&q);
+    rk->atol = get_f64(&q);
+    rk->rtol = get_f64(&q);
+    rk->n_fast = (int64_t)get_u64(&q);
+    rk->n_fallback = (int64_t)get_u64(&q);
+    if (!picpq__param_value_ok(PICPQ_RANK_THREADS, (double)rk->threads) ||
+        !picpq__param_value_ok(PICPQ_RANK_ATOL, rk->atol) ||
+        !picpq__param_value_ok(PICPQ_RANK_RTOL, rk->rtol))
+        return BAD("a parameter is outside its range");
+    if (rk->n_fast < 0 || rk->n_fallback < 0) return BAD("negative statistics counters");
+    for (i = 0; i < rk->n_layers; i++) {
+        rk->images[i] = (int64_t)get_u64(&q);
+        if (rk->images[i] < 0)
+            return BAD("layer %lld has a negative image count", (long long)i);
+    }
+    for (i = 0; i < filters; i++) {
+        rk->sums[i] = (int64_t)get_u64(&q);
+        if (rk->sums[i] < 0) return BAD("filter %lld has a negative rank sum", (long long)i);
+    }
+    /* a layer without images has nothing to sum */
+    for (i = 0; i < rk->n_layers; i++) {
+        int64_t c;
+        for (c = 0; rk->images[i] == 0 && c < rk->channels[i]; c++)
+            if (rk->sums[rk->first[i] + c] != 0)
+                return BAD("layer %lld has a rank sum but no image", (long long)i);
+    }
+    return PICPQ_OK;
+}
+
+picpq_status picpq_ranker_load_ex(const void *buf, size_t len, const picpq_allocator *alloc,
+                                  picpq_ranker **out)
+{
+    const unsigned char *p = buf, *q;
+    picpq_allocator a;
+    picpq_ranker *rk = NULL;
+    int64_t *channels;
+    int32_t n_layers = 0, l;
+    picpq_status st;
+    picpq__clear_error();
+    PICPQ__REQUIRE(out, "out");
+    *out = NULL;
+    PICPQ__REQUIRE(buf, "buf");
+    if ((st = picpq__allocator_init(&a, alloc)) != PICPQ_OK) return st;
+    st = picpq__state_check(p, len, MAGIC, FORMAT_VERSION, HEADER_BYTES + FIXED_BYTES + CRC_BYTES,
+                            "ranker state");
+    if (st != PICPQ_OK) return st;
+    if ((st = read_channels(p, len, &n_layers)) != PICPQ_OK) return st;
+    channels = picpq__calloc(&a, (size_t)n_layers, sizeof *channels);
+    if (channels == NULL) return picpq__fail(PICPQ_E_NOMEM, "ranker: out of memory");
+    q = p + HEADER_BYTES + 4;
+    for (l = 0; l < n_layers; l++) channels[l] = (int64_t)get_u64(&q);
+    st = picpq_ranker_create_ex(n_layers, channels, alloc, &rk);
+    picpq__free(&a, channels);
+    if (st != PICPQ_OK) return st;
+    if ((st = read_body(q, rk)) != PICPQ_OK) {
+        picpq_ranker_free(rk);
+        return st;
+    }
+    *out = rk;
+    return PICPQ_OK;
+}
+
+picpq_status picpq_ranker_load(const void *buf, size_t len, picpq_ranker **out)
+{
+    return picpq_ranker_load_ex(buf, len, NULL, out);
+}
