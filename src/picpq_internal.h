@@ -275,9 +275,20 @@ uint64_t picpq__rng_below(picpq__rng *r, uint64_t n);  /* unbiased in [0, n), n 
 double picpq__rng_normal(picpq__rng *r);               /* N(0, 1) */
 int picpq__rng_valid(const picpq__rng *r);             /* a state a loaded blob may hold */
 
-/* CRC-32 of zlib (crc32.c); start with crc = 0. */
+/* Saved states (state.c): a 24-byte header (magic, version, flags, total
+ * length), the body, a trailing CRC-32 of everything before it. */
+/* CRC-32 of zlib; start with crc = 0. */
 uint32_t picpq__crc32(uint32_t crc, const void *data, size_t len);
-/* Validate a saved state's envelope (crc32.c): at least min_len bytes, the
+/* Little-endian fixed-width integers (bytes <= 8) and doubles as their bits. */
+void picpq__le_put(unsigned char *p, uint64_t v, int bytes);
+uint64_t picpq__le_get(const unsigned char *p, int bytes);
+uint64_t picpq__f64_bits(double v);
+double picpq__f64_from_bits(uint64_t u);
+/* Write the header of a `total`-byte state; write its CRC once the body is in. */
+void picpq__state_open(unsigned char *buf, const unsigned char magic[8], uint32_t version,
+                       size_t total);
+void picpq__state_seal(unsigned char *buf, size_t total);
+/* Validate a saved state's envelope: at least min_len bytes, the
  * magic, this version, no flags, the total length, the trailing CRC-32.
  * PICPQ_E_FORMAT with a message starting "<what>: " otherwise. */
 picpq_status picpq__state_check(const unsigned char *p, size_t len, const unsigned char magic[8],

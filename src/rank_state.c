@@ -6,7 +6,6 @@
 #include "picpq_internal.h"
 
 #include <math.h>
-#include <string.h>
 
 static const unsigned char MAGIC[8] = {'P', 'Q', 'R', 'A', 'N', 'K', 'E', 'R'};
 #define FORMAT_VERSION 1u
@@ -18,23 +17,14 @@ static const unsigned char MAGIC[8] = {'P', 'Q', 'R', 'A', 'N', 'K', 'E', 'R'};
 
 static unsigned char *put_u32(unsigned char *p, uint32_t v)
 {
-    int k;
-    for (k = 0; k < 4; k++) *p++ = (unsigned char)(v >> (8 * k));
-    return p;
+    picpq__le_put(p, v, 4);
+    return p + 4;
 }
 
 static unsigned char *put_u64(unsigned char *p, uint64_t v)
 {
-    int k;
-    for (k = 0; k < 8; k++) *p++ = (unsigned char)(v >> (8 * k));
-    return p;
-}
-
-static unsigned char *put_f64(unsigned char *p, double v)
-{
-    uint64_t u;
-    memcpy(&u, &v, 8); /* IEEE 754 binary64, stored as its little-endian bits */
-    return put_u64(p, u);
+    picpq__le_put(p, v, 8);
+    return p + 8;
 }
 
 static int64_t total_filters(const picpq_ranker *rk)
@@ -59,20 +49,17 @@ static void write_state(const picpq_ranker *rk, unsigned char *buf, size_t total
     unsigned char *p = buf;
     const int64_t filters = total_filters(rk);
     int64_t i;
-    memcpy(p, MAGIC, 8);
-    p = put_u32(p + 8, FORMAT_VERSION);
-    p = put_u32(p, 0); /* flags */
-    p = put_u64(p, (uint64_t)total);
-    p = put_u32(p, (uint32_t)rk->n_layers);
+    picpq__state_open(buf, MAGIC, FORMAT_VERSION, total);
+    p = put_u32(p + HEADER_BYTES, (uint32_t)rk->n_layers);
     for (i = 0; i < rk->n_layers; i++) p = put_u64(p, (uint64_t)rk->channels[i]);
     p = put_u64(p, (uint64_t)rk->threads);
-    p = put_f64(p, rk->atol);
-    p = put_f64(p, rk->rtol);
+    p = put_u64(p, picpq__f64_bits(rk->atol));
+    p = put_u64(p, picpq__f64_bits(rk->rtol));
     p = put_u64(p, (uint64_t)rk->n_fast);
     p = put_u64(p, (uint64_t)rk->n_fallback);
     for (i = 0; i < rk->n_layers; i++) p = put_u64(p, (uint64_t)rk->images[i]);
     for (i = 0; i < filters; i++) p = put_u64(p, (uint64_t)rk->sums[i]);
-    put_u32(p, picpq__crc32(0, buf, (size_t)(p - buf)));
+    picpq__state_seal(buf, total);
 }
 
 picpq_status picpq_ranker_save(const picpq_ranker *rk, void *buf, size_t cap, size_t *needed)
@@ -97,28 +84,19 @@ picpq_status picpq_ranker_save(const picpq_ranker *rk, void *buf, size_t cap, si
  * header's total (= the buffer length) before the fields are decoded. */
 static uint32_t get_u32(const unsigned char **p)
 {
-    uint32_t v = 0;
-    int k;
-    for (k = 0; k < 4; k++) v |= (uint32_t)(*p)[k] << (8 * k);
     *p += 4;
-    return v;
+    return (uint32_t)picpq__le_get(*p - 4, 4);
 }
 
 static uint64_t get_u64(const unsigned char **p)
 {
-    uint64_t v = 0;
-    int k;
-    for (k = 0; k < 8; k++) v |= (uint64_t)(*p)[k] << (8 * k);
     *p += 8;
-    return v;
+    return picpq__le_get(*p - 8, 8);
 }
 
 static double get_f64(const unsigned char **p)
 {
-    uint64_t u = get_u64(p);
-    double v;
-    memcpy(&v, &u, 8);
-    return v;
+    return picpq__f64_from_bits(get_u64(p));
 }
 
 #define BAD(...) picpq__fail(PICPQ_E_FORMAT, "ranker state: " __VA_ARGS__)

@@ -20,14 +20,14 @@ typedef struct writer {
 
 static void put_u64(writer *w, uint64_t v)
 {
-    int k;
-    for (k = 0; k < 8; k++) w->p[w->pos++] = (unsigned char)(v >> (8 * k));
+    picpq__le_put(w->p + w->pos, v, 8);
+    w->pos += 8;
 }
 
 static void put_u32(writer *w, uint32_t v)
 {
-    int k;
-    for (k = 0; k < 4; k++) w->p[w->pos++] = (unsigned char)(v >> (8 * k));
+    picpq__le_put(w->p + w->pos, v, 4);
+    w->pos += 4;
 }
 
 static void put_i64(writer *w, int64_t v)
@@ -37,9 +37,7 @@ static void put_i64(writer *w, int64_t v)
 
 static void put_f64(writer *w, double v)
 {
-    uint64_t u;
-    memcpy(&u, &v, 8); /* IEEE 754 binary64, stored as its little-endian bits */
-    put_u64(w, u);
+    put_u64(w, picpq__f64_bits(v));
 }
 
 static void put_f64s(writer *w, const double *v, int64_t n)
@@ -128,11 +126,8 @@ static void write_state(const picpq_search *s, writer *w, size_t total)
 {
     int64_t i;
     int k;
-    memcpy(w->p, MAGIC, 8);
-    w->pos = 8;
-    put_u32(w, FORMAT_VERSION);
-    put_u32(w, 0); /* flags */
-    put_u64(w, (uint64_t)total);
+    picpq__state_open(w->p, MAGIC, FORMAT_VERSION, total);
+    w->pos = HEADER_BYTES;
     /* the net it belongs to */
     put_u32(w, (uint32_t)s->n_layers);
     put_u32(w, (uint32_t)s->L);
@@ -178,7 +173,8 @@ static void write_state(const picpq_search *s, writer *w, size_t total)
         put_genome(w, s, s->filled + s->has_best + i);
     }
     put_f64s(w, s->history, s->told);
-    put_u32(w, picpq__crc32(0, w->p, w->pos));
+    picpq__state_seal(w->p, total);
+    w->pos += CRC_BYTES;
 }
 
 picpq_status picpq_search_save(const picpq_search *s, void *buf, size_t cap, size_t *needed)
@@ -208,30 +204,26 @@ typedef struct reader {
     int short_read; /* set once a read ran past the end */
 } reader;
 
-static uint64_t get_u64(reader *r)
+/* The next `bytes` little-endian bytes; 0 and short_read past the end. */
+static uint64_t get_le(reader *r, int bytes)
 {
-    uint64_t v = 0;
-    int k;
-    if (r->len - r->pos < 8) {
+    if (r->len - r->pos < (size_t)bytes) {
         r->short_read = 1;
         r->pos = r->len;
         return 0;
     }
-    for (k = 0; k < 8; k++) v |= (uint64_t)r->p[r->pos++] << (8 * k);
-    return v;
+    r->pos += (size_t)bytes;
+    return picpq__le_get(r->p + r->pos - bytes, bytes);
+}
+
+static uint64_t get_u64(reader *r)
+{
+    return get_le(r, 8);
 }
 
 static uint32_t get_u32(reader *r)
 {
-    uint32_t v = 0;
-    int k;
-    if (r->len - r->pos < 4) {
-        r->short_read = 1;
-        r->pos = r->len;
-        return 0;
-    }
-    for (k = 0; k < 4; k++) v |= (uint32_t)r->p[r->pos++] << (8 * k);
-    return v;
+    return (uint32_t)get_le(r, 4);
 }
 
 static int64_t get_i64(reader *r)
@@ -241,10 +233,7 @@ static int64_t get_i64(reader *r)
 
 static double get_f64(reader *r)
 {
-    uint64_t u = get_u64(r);
-    double v;
-    memcpy(&v, &u, 8);
-    return v;
+    return picpq__f64_from_bits(get_u64(r));
 }
 
 /* Canonical unsigned LEB128 (no redundant high zero bytes), so that every

@@ -24,12 +24,46 @@ uint32_t picpq__crc32(uint32_t crc, const void *data, size_t len)
     return ~crc;
 }
 
-static uint64_t read_le(const unsigned char *p, int bytes)
+void picpq__le_put(unsigned char *p, uint64_t v, int bytes)
+{
+    int i;
+    for (i = 0; i < bytes; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+uint64_t picpq__le_get(const unsigned char *p, int bytes)
 {
     uint64_t v = 0;
     int i;
     for (i = bytes - 1; i >= 0; i--) v = (v << 8) | p[i];
     return v;
+}
+
+uint64_t picpq__f64_bits(double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, 8); /* IEEE 754 binary64, stored as its little-endian bits */
+    return u;
+}
+
+double picpq__f64_from_bits(uint64_t u)
+{
+    double v;
+    memcpy(&v, &u, 8);
+    return v;
+}
+
+void picpq__state_open(unsigned char *buf, const unsigned char magic[8], uint32_t version,
+                       size_t total)
+{
+    memcpy(buf, magic, 8);
+    picpq__le_put(buf + 8, version, 4);
+    picpq__le_put(buf + 12, 0, 4); /* flags */
+    picpq__le_put(buf + 16, (uint64_t)total, 8);
+}
+
+void picpq__state_seal(unsigned char *buf, size_t total)
+{
+    picpq__le_put(buf + total - 4, picpq__crc32(0, buf, total - 4), 4);
 }
 
 picpq_status picpq__state_check(const unsigned char *p, size_t len, const unsigned char magic[8],
@@ -39,9 +73,9 @@ picpq_status picpq__state_check(const unsigned char *p, size_t len, const unsign
     if (len < min_len) return picpq__fail(PICPQ_E_FORMAT, "%s: truncated (%zu bytes)", what, len);
     if (memcmp(p, magic, 8) != 0)
         return picpq__fail(PICPQ_E_FORMAT, "%s: bad magic: not a libpicpq %s", what, what);
-    got_version = read_le(p + 8, 4);
-    flags = read_le(p + 12, 4);
-    total = read_le(p + 16, 8);
+    got_version = picpq__le_get(p + 8, 4);
+    flags = picpq__le_get(p + 12, 4);
+    total = picpq__le_get(p + 16, 8);
     if (got_version != version)
         return picpq__fail(PICPQ_E_FORMAT,
                            "%s: format version %lu is not supported (this library reads %lu)",
@@ -52,7 +86,7 @@ picpq_status picpq__state_check(const unsigned char *p, size_t len, const unsign
         return picpq__fail(PICPQ_E_FORMAT,
                            "%s: the header says %llu bytes, the buffer has %zu (truncated or "
                            "padded)", what, (unsigned long long)total, len);
-    if (read_le(p + len - 4, 4) != picpq__crc32(0, p, len - 4))
+    if (picpq__le_get(p + len - 4, 4) != picpq__crc32(0, p, len - 4))
         return picpq__fail(PICPQ_E_FORMAT, "%s: checksum mismatch (corrupted)", what);
     return PICPQ_OK;
 }
