@@ -14,6 +14,19 @@ typedef struct plan_budget {
     int32_t plan;
 } plan_budget;
 
+/* (a, b) of one layer, and the scores they apply to. */
+static picpq_status check_layer_ab(const picpq_net *net, int32_t l, double a, double b)
+{
+    if (!isfinite(a) || !isfinite(b))
+        return picpq__fail(PICPQ_E_NONFINITE, "layer %d: a = %g, b = %g must be finite", (int)l,
+                           a, b);
+    if (a <= 0) return picpq__fail(PICPQ_E_OUT_OF_RANGE, "layer %d: a = %g must be > 0", (int)l, a);
+    if (net->layers[l].scores == NULL)
+        return picpq__fail(PICPQ_E_BAD_STATE, "layer %d has no scores (picpq_net_set_scores)",
+                           (int)l);
+    return PICPQ_OK;
+}
+
 /* Every input of a compute call, checked before anything changes. */
 static picpq_status check_inputs(const picpq_plan *p, const double *a, const double *b)
 {
@@ -25,14 +38,7 @@ static picpq_status check_inputs(const picpq_plan *p, const double *a, const dou
     if ((s = picpq__plan_check_net(p)) != PICPQ_OK) return s;
     for (l = 0; l < p->n; l++) {
         if (!net->layers[l].prunable) continue;
-        if (!isfinite(a[l]) || !isfinite(b[l]))
-            return picpq__fail(PICPQ_E_NONFINITE, "layer %d: a = %g, b = %g must be finite",
-                               (int)l, a[l], b[l]);
-        if (a[l] <= 0)
-            return picpq__fail(PICPQ_E_OUT_OF_RANGE, "layer %d: a = %g must be > 0", (int)l, a[l]);
-        if (net->layers[l].scores == NULL)
-            return picpq__fail(PICPQ_E_BAD_STATE, "layer %d is prunable but has no scores",
-                               (int)l);
+        if ((s = check_layer_ab(net, l, a[l], b[l])) != PICPQ_OK) return s;
     }
     return PICPQ_OK;
 }
@@ -93,21 +99,13 @@ static picpq_status compute_importances(picpq_plan *p, const double *a, const do
 picpq_status picpq_plan_importance(const picpq_plan *p, int32_t layer, double a, double b,
                                    double *imp, int64_t n)
 {
-    const picpq__layer *L;
     picpq_status s;
     picpq__clear_error();
     PICPQ__REQUIRE(p, "p");
     PICPQ__REQUIRE(imp, "imp");
     if ((s = picpq__plan_check_layer(p, layer)) != PICPQ_OK) return s;
     if ((s = picpq__plan_check_len(p, layer, n)) != PICPQ_OK) return s;
-    L = &p->net->layers[layer];
-    if (!isfinite(a) || !isfinite(b))
-        return picpq__fail(PICPQ_E_NONFINITE, "layer %d: a = %g, b = %g must be finite",
-                           (int)layer, a, b);
-    if (a <= 0)
-        return picpq__fail(PICPQ_E_OUT_OF_RANGE, "layer %d: a = %g must be > 0", (int)layer, a);
-    if (L->scores == NULL)
-        return picpq__fail(PICPQ_E_BAD_STATE, "layer %d has no scores", (int)layer);
+    if ((s = check_layer_ab(p->net, layer, a, b)) != PICPQ_OK) return s;
     /* all-or-nothing: write only once every value is known to be finite */
     if ((s = layer_importances(p, layer, a, b, NULL)) != PICPQ_OK) return s;
     return layer_importances(p, layer, a, b, imp);
