@@ -225,26 +225,39 @@ def prune_and_tune(model, desc, plan, batches, steps, lr, label, **kw):
     return small
 
 
+def evaluate_candidate(model, desc, plan, a, b, prof, train_data, fitness_data, seed):
+    """The fitness of one (a, b) (METHOD E5): prune to the budget, fine-tune
+    tau_hat steps (lr 0.01, no Nesterov, constant lr), mean validation
+    cross-entropy. Every candidate sees the same batches (common random
+    numbers), so the result depends only on (a, b) and the seed, not on the
+    order or the process that evaluates it. Returns (loss, acc, budget_met);
+    the loss is +inf when the budget cannot be met."""
+    met = plan.compute(a, b, prof["keep_fraction"])
+    if not met:
+        return float("inf"), 0.0, False
+    torch.manual_seed(seed + 2)
+    batches = Batches(train_data, prof["batch"], seed + 2)
+    small = prune_and_tune(model, desc, plan, batches, prof["tau_hat"], 0.01, None,
+                           nesterov=False, cosine=False)
+    acc, loss = evaluate(small, fitness_data, prof["eval_batch"])
+    return loss, acc, True
+
+
 def run_search(args, prof, model, desc, train_data, fitness_data):
-    """REA over (a, b): each candidate is pruned to the budget, fine-tuned for
-    tau_hat steps (lr 0.01, no Nesterov, constant lr) and scored by its mean
-    validation cross-entropy (METHOD E5)."""
+    """REA over (a, b), every candidate scored by evaluate_candidate."""
     net = desc.net
     plan = picpq.Plan(net)
     search = picpq.Search(net, args.seed, population=prof["population"],
                           sample=prof["sample"], generations=prof["generations"])
-    batches = Batches(train_data, prof["batch"], args.seed + 2)
     trace = []
     while True:
         cand = search.ask()
         if cand is None:
             break
         cid, a, b = cand
-        met = plan.compute(a, b, prof["keep_fraction"])
-        small = prune_and_tune(model, desc, plan, batches, prof["tau_hat"], 0.01, None,
-                               nesterov=False, cosine=False)
-        acc, loss = evaluate(small, fitness_data, prof["eval_batch"])
-        search.tell(cid, loss if met else float("inf"))
+        loss, acc, met = evaluate_candidate(model, desc, plan, a, b, prof, train_data,
+                                            fitness_data, args.seed)
+        search.tell(cid, loss)
         trace.append(dict(id=cid, loss=loss, acc=acc, budget_met=met,
                           macs=net.macs(plan), best=search.stats()["best_loss"]))
         progress("search", len(trace), prof["generations"],
