@@ -19,7 +19,9 @@ PKG_CONFIG ?= pkg-config
 CFLAGS ?= -std=c99 -O2 -g -Wall -Wextra -Wpedantic -Werror
 LDFLAGS ?=
 DEPS ?= 1
-DEPS_GROUPS ?= core python torch
+DEPS_GROUPS ?= core python torch mpi
+MPICC ?= mpicc
+MPIRUN ?= mpirun
 
 # LAPACKE gives only -llapacke on Debian 12: openblas adds CBLAS and the LAPACK core.
 LAPACK_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags lapacke openblas 2>/dev/null)
@@ -46,14 +48,15 @@ HDR = include/picpq.h src/picpq_internal.h $(wildcard src/*.h)
 TEST_SRC = $(filter-out tests/check_main.c,$(wildcard tests/check_*.c))
 TEST_SUPPORT = tests/check_main.c tests/testutil.c
 TEST_BIN = build/tests/check_picpq
-EXAMPLE_SRC = $(wildcard examples/c/*.c)
+EXAMPLE_MPI_SRC = examples/c/search_mpi.c
+EXAMPLE_SRC = $(filter-out $(EXAMPLE_MPI_SRC),$(wildcard examples/c/*.c))
 EXAMPLE_BIN = $(EXAMPLE_SRC:examples/c/%.c=build/examples/%)
 PUBLIC_BIN = build/tests/public_api
 
 ASAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 ASAN_OBJ = $(SRC:src/%.c=build/asan/%.o)
 
-.PHONY: all deps check check-nodeps check-valgrind check-asan check-python examples demo \
+.PHONY: all deps check check-nodeps check-valgrind check-asan check-python check-mpi examples examples-mpi demo \
         bench docs install uninstall abi-dump abi-check clean
 
 all: $(STATIC) $(SHARED) lib/picpq.pc
@@ -105,6 +108,15 @@ build/examples/%: examples/c/%.c include/picpq.h $(SHARED) | build/examples
 
 examples: $(EXAMPLE_BIN)
 
+# The MPI master/worker example needs mpicc (Open MPI): DEPS_GROUPS=mpi.
+build/examples/search_mpi: $(EXAMPLE_MPI_SRC) include/picpq.h $(SHARED) | build/examples
+	$(MPICC) -Iinclude $(CFLAGS) -D_POSIX_C_SOURCE=200809L -o $@ $< -Llib -lpicpq -lm \
+	  -Wl,-rpath,'$$ORIGIN/../../lib'
+
+examples-mpi:
+	@if command -v $(MPICC) >/dev/null 2>&1; then $(MAKE) --no-print-directory build/examples/search_mpi; \
+	else echo "examples-mpi: $(MPICC) not found (scripts/install-deps.sh mpi), skipped"; fi
+
 check: deps
 	@$(MAKE) --no-print-directory check-nodeps
 
@@ -117,6 +129,14 @@ check-nodeps: all $(TEST_BIN) $(PUBLIC_BIN) $(EXAMPLE_BIN)
 	@for e in $(EXAMPLE_BIN); do echo "== $$e"; $$e > build/examples/last.log 2>&1 \
 	  || { cat build/examples/last.log; echo "FAILED: $$e"; exit 1; }; done
 	@$(MAKE) --no-print-directory check-python
+	@$(MAKE) --no-print-directory check-mpi
+
+# The scale-out tests run only where Open MPI is installed (scripts/install-deps.sh mpi).
+check-mpi: all examples-mpi
+	@if command -v $(MPIRUN) >/dev/null 2>&1 && $(PYTHON) -c 'import pytest' 2>/dev/null; then \
+	  PICPQ_LIBRARY=$(CURDIR)/lib/libpicpq.so MPIRUN=$(MPIRUN) $(PYTHON) -m pytest -q \
+	    -p no:cacheprovider tests/mpi; \
+	else echo "check-mpi: $(MPIRUN) or pytest not found, MPI tests skipped"; fi
 
 check-python: all
 	@if [ -d tests/python ] && $(PYTHON) -c 'import pytest' 2>/dev/null; then \

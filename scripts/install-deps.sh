@@ -2,7 +2,7 @@
 # Install the Debian packages libpicpq needs. Idempotent: nothing happens when
 # everything is present, and `apt-get update` runs at most once.
 #
-#   scripts/install-deps.sh [GROUP...]     default groups: core python torch
+#   scripts/install-deps.sh [GROUP...]     default groups: core python torch mpi
 #
 #   core    build and C tests: compiler, OpenBLAS, LAPACKE, Check, pkg-config,
 #           abigail-tools (make abi-check), valgrind (make check-valgrind)
@@ -30,7 +30,7 @@ pkgs_for() {
     esac
 }
 
-[ $# -gt 0 ] || set -- core python torch
+[ $# -gt 0 ] || set -- core python torch mpi
 wanted=""
 for g in "$@"; do wanted="$wanted $(pkgs_for "$g")"; done
 

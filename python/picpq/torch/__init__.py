@@ -24,7 +24,8 @@ import picpq
 from .models import ShortcutA
 
 __all__ = ["ActQuant", "Description", "UnsupportedModel", "WeightQuant", "apply_plan",
-           "describe", "export", "mask_model", "quantize_model", "rank_filters"]
+           "describe", "export", "feed_ranker", "mask_model", "quantize_model", "rank_filters",
+           "set_filter_properties"]
 
 
 class UnsupportedModel(ValueError):
@@ -327,30 +328,42 @@ def _add_residual(desc, args, values, where):
 
 # ---- filter property ----------------------------------------------------------------------------
 @torch.no_grad()
-def rank_filters(model, desc, batches, threads=1):
+def feed_ranker(ranker, model, desc, batches):
     """Feed every conv's output maps (before its batch norm) of each batch
-    to one picpq.Ranker, in eval mode, and store the filter properties in
-    desc.net. Returns {layer id: FP array}. `batches` yields input tensors."""
+    to `ranker` (a picpq.Ranker over desc.net), in eval mode. A shard of the
+    images fed here and merged with the other shards' rankers gives exactly
+    the filter properties of one pass over all of them."""
     modules = dict(model.named_modules())
-    convs = desc.convs
-    with picpq.Ranker(net=desc.net) as ranker:
-        ranker.set("rank.threads", threads)
-        hooks = [modules[l.name].register_forward_hook(
-            lambda mod, inp, out, layer=l.id: ranker.feed(layer, out.detach().float()))
-            for l in convs]
-        was_training = model.training
-        model.eval()
-        try:
-            for x in batches:
-                model(x)
-        finally:
-            for h in hooks:
-                h.remove()
-            model.train(was_training)
-        fps = {l.id: ranker.filter_property(l.id) for l in convs}
+    hooks = [modules[l.name].register_forward_hook(
+        lambda mod, inp, out, layer=l.id: ranker.feed(layer, out.detach().float()))
+        for l in desc.convs]
+    was_training = model.training
+    model.eval()
+    try:
+        for x in batches:
+            model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+
+
+def set_filter_properties(ranker, desc):
+    """Store the ranker's filter properties as desc.net's scores.
+    Returns {layer id: FP array}."""
+    fps = {l.id: ranker.filter_property(l.id) for l in desc.convs}
     for layer, fp in fps.items():
         desc.net.set_scores(layer, fp)
     return fps
+
+
+def rank_filters(model, desc, batches, threads=1):
+    """One pass over `batches` (input tensors): the filter property of every
+    conv, stored in desc.net. Returns {layer id: FP array}."""
+    with picpq.Ranker(net=desc.net) as ranker:
+        ranker.set("rank.threads", threads)
+        feed_ranker(ranker, model, desc, batches)
+        return set_filter_properties(ranker, desc)
 
 
 # ---- surgery --------------------------------------------------------------------------------------

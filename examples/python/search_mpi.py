@@ -1,0 +1,478 @@
+#!/usr/bin/env python3
+"""PIC-PQ's (a, b) search spread over MPI processes: rank 0 owns the
+picpq.Search, every other rank evaluates candidates (prune its copy of the
+ResNet-20, fine-tune tau_hat steps, validation loss) for the Fashion-MNIST
+setup of compress_fmnist.py, and the filter properties come from a sharded
+calibration pass merged exactly.
+
+    mpirun -np 3 /usr/bin/python3 examples/python/search_mpi.py --out run1
+    mpirun -np 3 /usr/bin/python3 examples/python/search_mpi.py --out run1 --resume
+
+Guarantees (docs/SCALING.md): every told result is saved (write + fsync +
+rename) before the worker gets its next candidate; --resume continues from the
+last save and re-dispatches the candidates that were out; a worker that dies
+(mpirun --enable-recovery), times out, raises or reports a non-finite loss
+costs only its candidate; results for ids a worker was not given, or given
+twice, are logged and ignored.
+"""
+import argparse
+import base64
+import hashlib
+import json
+import math
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import compress_fmnist as job  # noqa: E402  (exits with a hint when torch/picpq are missing)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import picpq  # noqa: E402
+import picpq.torch as ptq  # noqa: E402
+
+TAG_WORK, TAG_STOP, TAG_RESULT = 1, 2, 3
+FORMAT, VERSION = "picpq-search-mpi", 1
+SEARCH_KEYS = ("population", "sample", "generations", "tau_hat")
+MPI = None  # mpi4py.MPI, imported by main(): importing it initializes MPI
+
+
+def import_mpi():
+    global MPI
+    try:
+        from mpi4py import MPI as mpi
+    except ImportError:
+        sys.exit("search_mpi: mpi4py is missing; install it with `sh scripts/install-deps.sh "
+                 "mpi` (Debian packages openmpi-bin, libopenmpi-dev, python3-mpi4py)")
+    MPI = mpi
+    return MPI
+
+
+def log(msg):
+    sys.stderr.write(f"search_mpi[{MPI.COMM_WORLD.Get_rank()}]: {msg}\n")
+    sys.stderr.flush()
+
+
+# ---- durable checkpoint (rank 0) ------------------------------------------------------------------
+class CheckpointError(Exception):
+    """A checkpoint that cannot be resumed from."""
+
+
+def _digest(body):
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def save_checkpoint(path, settings, search, told):
+    """Write the checkpoint atomically: PATH.tmp, fsync, the old PATH kept as
+    PATH.prev (PATH itself never goes missing), rename, fsync the directory."""
+    body = dict(format=FORMAT, version=VERSION, settings=settings, told=told,
+                search=base64.b64encode(search.save()).decode("ascii"))
+    body["sha256"] = _digest(body)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(body, f)
+        f.flush()
+        os.fsync(f.fileno())
+    if os.path.exists(path):
+        if os.path.exists(path + ".prev.tmp"):
+            os.unlink(path + ".prev.tmp")
+        os.link(path, path + ".prev.tmp")
+        os.replace(path + ".prev.tmp", path + ".prev")
+    os.replace(tmp, path)
+    dfd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def read_checkpoint(path):
+    """(settings, search blob, told list) of a checkpoint; CheckpointError if it is
+    missing, truncated or corrupt. Never modifies the file."""
+    try:
+        with open(path, "rb") as f:
+            body = json.loads(f.read().decode("utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError("no such file") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"not a complete checkpoint (truncated or corrupt: {exc})") from None
+    if not isinstance(body, dict) or body.get("format") != FORMAT:
+        raise CheckpointError(f"not a {FORMAT} checkpoint")
+    if body.get("version") != VERSION:
+        raise CheckpointError(f"checkpoint version {body.get('version')} (this program reads {VERSION})")
+    digest = body.pop("sha256", None)
+    if digest != _digest(body):
+        raise CheckpointError("checksum mismatch (the file was modified or damaged)")
+    return body["settings"], base64.b64decode(body["search"]), body["told"]
+
+
+def resume_hint(path):
+    prev = path + ".prev"
+    try:
+        read_checkpoint(prev)
+        return f"; the previous good state is {prev}: `cp {prev} {path}` and resume again"
+    except CheckpointError:
+        return ""
+
+
+# ---- setup common to every rank -------------------------------------------------------------------
+def settings_of(args):
+    prof = dict(job.PROFILES[args.profile])
+    for key in SEARCH_KEYS:
+        if getattr(args, key) is not None:
+            prof[key] = getattr(args, key)
+    return dict(profile=args.profile, seed=args.seed, threads=args.threads,
+                search={k: prof[k] for k in SEARCH_KEYS}, prof=prof)
+
+
+def shard(images, rank, size):
+    """This rank's contiguous share of the calibration images."""
+    n = images.shape[0]
+    return images[rank * n // size:(rank + 1) * n // size]
+
+
+def calibrate(comm, model, desc, train_data, prof, seed, threads):
+    """Sharded FP: each rank ranks its share of the calibration images, rank 0
+    merges the saved rankers (integer sums: exact) and every rank gets the
+    merged filter properties as its net's scores."""
+    images = torch.cat(job.calibration_batches(train_data, prof["calib_images"], seed))
+    mine = shard(images, comm.Get_rank(), comm.Get_size())
+    with picpq.Ranker(net=desc.net) as ranker:
+        ranker.set("rank.threads", threads)
+        ptq.feed_ranker(ranker, model, desc, mine.split(128))
+        blobs = comm.gather(ranker.save(), root=0)
+    merged = None
+    if comm.Get_rank() == 0:
+        with picpq.Ranker.load(blobs[0]) as total:
+            for blob in blobs[1:]:
+                with picpq.Ranker.load(blob) as part:
+                    total.merge(part)
+            merged = {l.id: total.filter_property(l.id) for l in desc.convs}
+    merged = comm.bcast(merged, root=0)
+    for layer, fp in merged.items():
+        desc.net.set_scores(layer, fp)
+    return merged
+
+
+def setup(comm, cfg, args):
+    """Data, baseline model (trained once by rank 0 if not cached), its
+    description and the sharded filter properties, on every rank."""
+    prof = cfg["prof"]
+    train_data, val_data, _ = job.load_fmnist(prof)
+    fitness = (val_data[0][:prof["fitness_images"]], val_data[1][:prof["fitness_images"]])
+    job_args = argparse.Namespace(seed=cfg["seed"], cache_dir=args.cache_dir)
+    if comm.Get_rank() == 0:
+        job.baseline(job_args, prof, train_data)  # cached for the other ranks
+    comm.Barrier()
+    model, _, _ = job.baseline(job_args, prof, train_data)
+    example = train_data[0][:2].contiguous(memory_format=torch.channels_last)
+    desc = ptq.describe(model, example)
+    fps = calibrate(comm, model, desc, train_data, prof, cfg["seed"], cfg["threads"])
+    return model, desc, train_data, fitness, fps
+
+
+# ---- worker ---------------------------------------------------------------------------------------
+def parse_faults(specs, rank):
+    """--inject KIND:RANK:K -> {K: KIND} for this rank (a testing aid)."""
+    faults = {}
+    for spec in specs:
+        kind, r, k = spec.split(":")
+        if kind not in ("nan", "dup", "unknown", "die", "hang", "raise"):
+            raise SystemExit(f"search_mpi: unknown fault kind {kind!r}")
+        if int(r) == rank:
+            faults[int(k)] = kind
+    return faults
+
+
+def wait_for_master(comm, timeout):
+    """Poll for the master's next message; None after `timeout` seconds."""
+    status = MPI.Status()
+    deadline = time.time() + timeout
+    while not comm.Iprobe(source=0, tag=MPI.ANY_TAG, status=status):
+        if time.time() > deadline:
+            return None
+        time.sleep(0.005)
+    return comm.recv(source=0, tag=status.Get_tag()), status.Get_tag()
+
+
+def worker(comm, cfg, args, model, desc, train_data, fitness):
+    plan = picpq.Plan(desc.net)
+    faults = parse_faults(args.inject, comm.Get_rank())
+    count = 0
+    while True:
+        got = wait_for_master(comm, args.master_timeout)
+        if got is None:
+            log(f"no word from rank 0 for {args.master_timeout:.0f} s: it is gone, exiting")
+            return 1
+        msg, tag = got
+        if tag == TAG_STOP:
+            return 0
+        cid, a, b = msg
+        count += 1
+        fault = faults.get(count)
+        if fault == "die":
+            os._exit(9)
+        start = time.time()
+        try:
+            if fault == "raise":
+                raise RuntimeError("injected evaluation error")
+            loss, _, _ = job.evaluate_candidate(model, desc, plan, a, b, cfg["prof"],
+                                                train_data, fitness, cfg["seed"])
+        except Exception as exc:  # the candidate fails, the worker carries on
+            log(f"candidate {cid} failed: {exc}")
+            loss = math.nan
+        if fault == "hang":
+            time.sleep(args.eval_timeout + 1)
+        if fault == "nan":
+            loss = math.nan
+        if fault == "unknown":
+            comm.send((cid + 1_000_000, 0.5, 0.0), dest=0, tag=TAG_RESULT)
+        report = (cid, loss, time.time() - start)
+        comm.send(report, dest=0, tag=TAG_RESULT)
+        if fault == "dup":
+            comm.send(report, dest=0, tag=TAG_RESULT)
+
+
+# ---- master ---------------------------------------------------------------------------------------
+class Master:
+    """Rank 0: hands out candidates, tells results, saves after each tell."""
+
+    def __init__(self, comm, args, cfg, search, told):
+        self.comm, self.args, self.cfg = comm, args, cfg
+        self.search, self.told = search, told
+        self.queue = [search.pending(i) for i in range(search.num_pending)]  # re-dispatched first
+        self.exhausted = False
+        self.idle = list(range(1, comm.Get_size()))
+        self.busy = {}       # worker -> (id, sent at)
+        self.lost = set()    # workers that timed out
+        self.busy_seconds = {w: 0.0 for w in self.idle}
+        if self.queue:
+            log(f"re-dispatching {len(self.queue)} pending candidate(s): "
+                f"{[c[0] for c in self.queue]}")
+
+    def next_candidate(self):
+        if self.queue:
+            return self.queue.pop(0)
+        if not self.exhausted:
+            cand = self.search.ask()
+            self.exhausted = cand is None
+            return cand
+        return None
+
+    def dispatch(self):
+        while self.idle:
+            cand = self.next_candidate()
+            if cand is None:
+                return
+            w = self.idle.pop(0)
+            self.comm.send(cand, dest=w, tag=TAG_WORK)
+            self.busy[w] = (cand[0], time.time())
+
+    def commit(self, cid, loss, worker, seconds, note=None):
+        """Tell, then make it durable; only then may the worker get more work."""
+        self.search.tell(cid, loss)
+        entry = dict(id=cid, loss=loss if math.isfinite(loss) else None, rank=worker,
+                     seconds=round(seconds, 3))
+        if note:
+            entry["note"] = note
+        self.told.append(entry)
+        save_checkpoint(self.args.state, self.cfg, self.search, self.told)
+        print(f"told {cid} {loss:.6g} rank {worker}", flush=True)
+
+    def receive(self, worker, report):
+        try:
+            cid, loss, seconds = report
+            cid, loss, seconds = int(cid), float(loss), float(seconds)
+        except (TypeError, ValueError):
+            log(f"rank {worker} sent a malformed report {report!r}: ignored")
+            return
+        if worker in self.lost:  # it came back: its candidate was already told as failed
+            self.lost.discard(worker)
+            self.idle.append(worker)
+            log(f"rank {worker} is back; its late result for id {cid} is ignored")
+            return
+        if worker not in self.busy or self.busy[worker][0] != cid:
+            log(f"rank {worker} reported id {cid}, which it was not given or which was "
+                "already told: ignored")
+            return
+        del self.busy[worker]
+        self.busy_seconds[worker] += seconds
+        if not math.isfinite(loss):
+            log(f"rank {worker}: non-finite loss for id {cid}: a failed evaluation")
+        try:
+            self.commit(cid, loss, worker, seconds)
+        except picpq.PicpqError as exc:
+            log(f"tell({cid}) refused: {exc}: ignored")
+        self.idle.append(worker)
+
+    def expire(self):
+        """Candidates out for longer than --eval-timeout are failed evaluations.
+        Returns whether any expired."""
+        now = time.time()
+        late = [(w, cid, sent) for w, (cid, sent) in self.busy.items()
+                if now - sent > self.args.eval_timeout]
+        for w, cid, sent in late:
+            del self.busy[w]
+            self.lost.add(w)
+            log(f"rank {w} did not report id {cid} within {self.args.eval_timeout:g} s: "
+                "told as a failed evaluation; it gets no more work unless it reports back")
+            self.commit(cid, math.nan, w, now - sent, note="timeout")
+        return bool(late)
+
+    def run(self):
+        """Serve the workers until every candidate is told (0), or until no
+        worker is left and none came back within --eval-timeout (3)."""
+        status = MPI.Status()
+        start = last_event = time.time()
+        while True:
+            self.dispatch()
+            if not self.busy and self.exhausted and not self.queue:
+                break
+            if self.comm.Iprobe(source=MPI.ANY_SOURCE, tag=TAG_RESULT, status=status):
+                w = status.Get_source()
+                self.receive(w, self.comm.recv(source=w, tag=TAG_RESULT))
+                last_event = time.time()
+                continue
+            if self.expire():
+                last_event = time.time()
+            if (not self.busy and not self.idle
+                    and time.time() - last_event > self.args.eval_timeout):
+                log("no worker is left; every told result is saved: run again with --resume")
+                return 3
+            time.sleep(0.002)
+        for w in range(1, self.comm.Get_size()):
+            if w in self.lost:  # maybe dead: never wait on it
+                self.comm.isend(None, dest=w, tag=TAG_STOP).Free()
+            else:
+                self.comm.send(None, dest=w, tag=TAG_STOP)
+        self.wall = time.time() - start
+        return 0
+
+    def report(self, desc):
+        a, b, loss = self.search.best()
+        stats = self.search.stats()
+        workers = self.comm.Get_size() - 1
+        util = sum(self.busy_seconds.values()) / max(self.wall * workers, 1e-9)
+        summary = dict(stats=stats, best_loss=loss, a=a.tolist(), b=b.tolist(),
+                       wall_seconds=self.wall, workers=workers, utilization=util,
+                       settings=self.cfg, told=self.told)
+        out = os.path.dirname(os.path.abspath(self.args.state))
+        with open(os.path.join(out, "search_results.json"), "w") as f:
+            json.dump(summary, f, indent=1)
+        with open(os.path.join(out, "best.lub"), "w") as f:
+            f.write(desc.net.lub_write(a, b))
+        print(f"done: issued {stats['issued']} told {stats['told']} failed {stats['failed']} "
+              f"best {loss:.6g}; {workers} workers, utilization {100 * util:.0f}% "
+              f"(this session {self.wall:.1f} s)", flush=True)
+
+
+def open_search(args, cfg, net):
+    """A new search, or the checkpoint's when resuming: (search, told)."""
+    if args.resume:
+        _, blob, told = read_checkpoint(args.state)
+        return picpq.Search.load(net, blob), told
+    s = cfg["search"]
+    search = picpq.Search(net, cfg["seed"], population=s["population"], sample=s["sample"],
+                          generations=s["generations"])
+    return search, []
+
+
+def check_state_path(args):
+    """Rank 0, before any work: None if we may go on, else the refusal."""
+    if not args.resume:
+        if os.path.exists(args.state):
+            return (f"{args.state} exists: pass --resume to continue that search, or remove "
+                    "it to start over")
+        return None
+    try:  # the digest covers the search bytes too; picpq_search_load re-checks them
+        saved, _, _ = read_checkpoint(args.state)
+    except CheckpointError as exc:
+        return (f"cannot resume from {args.state}: {exc}; the file is left as it is"
+                + resume_hint(args.state))
+    wanted = settings_of(args)
+    for key in ("profile", "seed"):
+        if args.explicit[key] and saved[key] != wanted[key]:
+            return (f"{args.state} was made with --{key} {saved[key]}, not {wanted[key]}; "
+                    "drop the option to continue it")
+    return None
+
+
+# ---- main -------------------------------------------------------------------------------------------
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--profile", choices=sorted(job.PROFILES), default="quick",
+                   help="data, model and search sizes of compress_fmnist.py (default quick)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="results-mpi", help="directory of the checkpoint and "
+                   "results (default results-mpi/)")
+    p.add_argument("--state", default=None, help="checkpoint file (default OUT/search.ckpt)")
+    p.add_argument("--resume", action="store_true", help="continue the search in --state")
+    for key in SEARCH_KEYS:
+        p.add_argument("--" + key.replace("_", "-"), type=int, default=None,
+                       help=f"override the profile's {key}")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per rank (default 1)")
+    p.add_argument("--eval-timeout", type=float, default=3600.0,
+                   help="seconds after which an unreported candidate is a failed evaluation")
+    p.add_argument("--master-timeout", type=float, default=7200.0,
+                   help="seconds a worker waits for rank 0 before it gives up")
+    p.add_argument("--cache-dir", default=None, help="baseline checkpoints (as compress_fmnist)")
+    p.add_argument("--calibrate-only", action="store_true",
+                   help="stop after the sharded calibration, writing OUT/fp.npz")
+    p.add_argument("--inject", action="append", default=[], metavar="KIND:RANK:K",
+                   help="testing aid: worker RANK's K-th evaluation does KIND "
+                   "(nan, dup, unknown, die, hang, raise)")
+    args = p.parse_args(argv)
+    args.explicit = {k: any(a.startswith("--" + k) for a in (argv or sys.argv[1:]))
+                     for k in ("profile", "seed")}
+    args.state = args.state or os.path.join(args.out, "search.ckpt")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    comm = import_mpi().COMM_WORLD
+    rank, size = comm.Get_rank(), comm.Get_size()
+    refusal = None
+    if rank == 0:
+        os.makedirs(os.path.dirname(os.path.abspath(args.state)), exist_ok=True)
+        refusal = check_state_path(args) if not args.calibrate_only else None
+        if refusal is None and size < 2 and not args.calibrate_only:
+            refusal = "needs at least 2 MPI processes (rank 0 searches, the others evaluate)"
+    refusal = comm.bcast(refusal, root=0)
+    if refusal:
+        if rank == 0:
+            log(refusal)
+        return 2
+
+    cfg = settings_of(args)
+    if args.resume:  # the saved settings rule (rank 0 checked the file above)
+        cfg = comm.bcast(read_checkpoint(args.state)[0] if rank == 0 else None, root=0)
+    torch.set_num_threads(cfg["threads"])
+    torch.manual_seed(cfg["seed"])
+    model, desc, train_data, fitness, fps = setup(comm, cfg, args)
+    if args.calibrate_only:
+        if rank == 0:
+            np.savez(os.path.join(args.out, "fp.npz"), **{str(k): v for k, v in fps.items()})
+            print(f"calibration: {len(fps)} convs from {size} shards", flush=True)
+        return 0
+    if rank != 0:
+        return worker(comm, cfg, args, model, desc, train_data, fitness)
+
+    search, told = open_search(args, cfg, desc.net)
+    if not args.resume:
+        save_checkpoint(args.state, cfg, search, told)
+    with open(args.state + ".pid", "w") as f:
+        f.write(f"{os.getpid()}\n")
+    print(f"master pid {os.getpid()}: {size - 1} workers, {len(told)} told so far", flush=True)
+    master = Master(comm, args, cfg, search, told)
+    code = master.run()
+    if code != 0:
+        comm.Abort(code)  # lost workers may still be running: end the whole job
+    master.report(desc)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
