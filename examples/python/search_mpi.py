@@ -16,8 +16,6 @@ costs only its candidate; results for ids a worker was not given, or given
 twice, are logged and ignored.
 """
 import argparse
-import base64
-import hashlib
 import json
 import math
 import os
@@ -27,14 +25,16 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import compress_fmnist as job  # noqa: E402  (exits with a hint when torch/picpq are missing)
+from search_checkpoint import (CheckpointError, read_checkpoint, resume_hint,  # noqa: E402
+                               save_checkpoint)
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import picpq  # noqa: E402
 import picpq.torch as ptq  # noqa: E402
+from picpq.torch.models import resnet20  # noqa: E402
 
 TAG_WORK, TAG_STOP, TAG_RESULT = 1, 2, 3
-FORMAT, VERSION = "picpq-search-mpi", 1
 SEARCH_KEYS = ("population", "sample", "generations", "tau_hat")
 MPI = None  # mpi4py.MPI, imported by main(): importing it initializes MPI
 
@@ -53,68 +53,6 @@ def import_mpi():
 def log(msg):
     sys.stderr.write(f"search_mpi[{MPI.COMM_WORLD.Get_rank()}]: {msg}\n")
     sys.stderr.flush()
-
-
-# ---- durable checkpoint (rank 0) ------------------------------------------------------------------
-class CheckpointError(Exception):
-    """A checkpoint that cannot be resumed from."""
-
-
-def _digest(body):
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-
-
-def save_checkpoint(path, settings, search, told):
-    """Write the checkpoint atomically: PATH.tmp, fsync, the old PATH kept as
-    PATH.prev (PATH itself never goes missing), rename, fsync the directory."""
-    body = dict(format=FORMAT, version=VERSION, settings=settings, told=told,
-                search=base64.b64encode(search.save()).decode("ascii"))
-    body["sha256"] = _digest(body)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(body, f)
-        f.flush()
-        os.fsync(f.fileno())
-    if os.path.exists(path):
-        if os.path.exists(path + ".prev.tmp"):
-            os.unlink(path + ".prev.tmp")
-        os.link(path, path + ".prev.tmp")
-        os.replace(path + ".prev.tmp", path + ".prev")
-    os.replace(tmp, path)
-    dfd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-
-
-def read_checkpoint(path):
-    """(settings, search blob, told list) of a checkpoint; CheckpointError if it is
-    missing, truncated or corrupt. Never modifies the file."""
-    try:
-        with open(path, "rb") as f:
-            body = json.loads(f.read().decode("utf-8"))
-    except FileNotFoundError:
-        raise CheckpointError("no such file") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"not a complete checkpoint (truncated or corrupt: {exc})") from None
-    if not isinstance(body, dict) or body.get("format") != FORMAT:
-        raise CheckpointError(f"not a {FORMAT} checkpoint")
-    if body.get("version") != VERSION:
-        raise CheckpointError(f"checkpoint version {body.get('version')} (this program reads {VERSION})")
-    digest = body.pop("sha256", None)
-    if digest != _digest(body):
-        raise CheckpointError("checksum mismatch (the file was modified or damaged)")
-    return body["settings"], base64.b64decode(body["search"]), body["told"]
-
-
-def resume_hint(path):
-    prev = path + ".prev"
-    try:
-        read_checkpoint(prev)
-        return f"; the previous good state is {prev}: `cp {prev} {path}` and resume again"
-    except CheckpointError:
-        return ""
 
 
 # ---- setup common to every rank -------------------------------------------------------------------
@@ -157,16 +95,17 @@ def calibrate(comm, model, desc, train_data, prof, seed, threads):
 
 
 def setup(comm, cfg, args):
-    """Data, baseline model (trained once by rank 0 if not cached), its
-    description and the sharded filter properties, on every rank."""
+    """Data, the baseline model (rank 0's, trained there if not cached, sent
+    to all), its description and the sharded filter properties, on every rank."""
     prof = cfg["prof"]
     train_data, val_data, _ = job.load_fmnist(prof)
     fitness = (val_data[0][:prof["fitness_images"]], val_data[1][:prof["fitness_images"]])
-    job_args = argparse.Namespace(seed=cfg["seed"], cache_dir=args.cache_dir)
-    if comm.Get_rank() == 0:
-        job.baseline(job_args, prof, train_data)  # cached for the other ranks
-    comm.Barrier()
-    model, _, _ = job.baseline(job_args, prof, train_data)
+    weights = None
+    if comm.Get_rank() == 0:  # from rank 0's cache (or trained there): no shared disk needed
+        job_args = argparse.Namespace(seed=cfg["seed"], cache_dir=args.cache_dir)
+        weights = job.baseline(job_args, prof, train_data)[0].state_dict()
+    model = resnet20().to(memory_format=torch.channels_last)
+    model.load_state_dict(comm.bcast(weights, root=0))
     example = train_data[0][:2].contiguous(memory_format=torch.channels_last)
     desc = ptq.describe(model, example)
     fps = calibrate(comm, model, desc, train_data, prof, cfg["seed"], cfg["threads"])
@@ -174,16 +113,19 @@ def setup(comm, cfg, args):
 
 
 # ---- worker ---------------------------------------------------------------------------------------
-def parse_faults(specs, rank):
-    """--inject KIND:RANK:K -> {K: KIND} for this rank (a testing aid)."""
-    faults = {}
-    for spec in specs:
-        kind, r, k = spec.split(":")
-        if kind not in ("nan", "dup", "unknown", "die", "hang", "raise"):
-            raise SystemExit(f"search_mpi: unknown fault kind {kind!r}")
-        if int(r) == rank:
-            faults[int(k)] = kind
-    return faults
+FAULTS = ("nan", "dup", "unknown", "die", "hang", "raise")
+
+
+def fault_spec(text):
+    """--inject KIND:RANK:K (a testing aid) as (kind, rank, k)."""
+    try:
+        kind, rank, k = text.split(":")
+        if kind in FAULTS and int(rank) >= 1 and int(k) >= 1:
+            return kind, int(rank), int(k)
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"{text!r} is not KIND:RANK:K with KIND one of "
+                                     f"{', '.join(FAULTS)} and RANK, K >= 1")
 
 
 def wait_for_master(comm, timeout):
@@ -199,7 +141,7 @@ def wait_for_master(comm, timeout):
 
 def worker(comm, cfg, args, model, desc, train_data, fitness):
     plan = picpq.Plan(desc.net)
-    faults = parse_faults(args.inject, comm.Get_rank())
+    faults = {k: kind for kind, rank, k in args.inject if rank == comm.Get_rank()}
     count = 0
     while True:
         got = wait_for_master(comm, args.master_timeout)
@@ -421,6 +363,7 @@ def parse_args(argv=None):
     p.add_argument("--calibrate-only", action="store_true",
                    help="stop after the sharded calibration, writing OUT/fp.npz")
     p.add_argument("--inject", action="append", default=[], metavar="KIND:RANK:K",
+                   type=fault_spec,
                    help="testing aid: worker RANK's K-th evaluation does KIND "
                    "(nan, dup, unknown, die, hang, raise)")
     args = p.parse_args(argv)

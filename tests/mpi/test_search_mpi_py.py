@@ -23,7 +23,7 @@ if not os.path.exists(os.path.join(DATA, "train-images-idx3-ubyte.gz")):
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 SCRIPT = os.path.join(ROOT, "examples", "python", "search_mpi.py")
 sys.path.insert(0, os.path.join(ROOT, "examples", "python"))
-import search_mpi  # noqa: E402
+import search_checkpoint  # noqa: E402
 
 
 def command(tmp_path, *extra, np=3, recovery=False):
@@ -45,7 +45,7 @@ def told_lines(stdout):
 
 
 def checkpoint(tmp_path):
-    return search_mpi.read_checkpoint(str(tmp_path / "run" / "search.ckpt"))
+    return search_checkpoint.read_checkpoint(str(tmp_path / "run" / "search.ckpt"))
 
 
 def test_smoke_search_completes(tmp_path):
@@ -71,8 +71,8 @@ def test_killed_master_resumes_and_tells_each_evaluation_once(tmp_path):
     while time.time() < deadline and proc.poll() is None:
         if pidfile.exists() and ckpt.exists():
             try:
-                told_before = search_mpi.read_checkpoint(str(ckpt))[2]
-            except search_mpi.CheckpointError:
+                told_before = search_checkpoint.read_checkpoint(str(ckpt))[2]
+            except search_checkpoint.CheckpointError:
                 told_before = []  # not possible with rename, but never mind a race here
             if len(told_before) >= 4:
                 os.kill(int(pidfile.read_text()), signal.SIGKILL)

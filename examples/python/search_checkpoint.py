@@ -1,0 +1,74 @@
+"""The durable checkpoint of a search driven from Python (search_mpi.py's
+rank 0): settings, every told result and the picpq search state, written
+atomically after each tell and checked on load.
+
+File: one JSON object {format, version, settings, told, search (base64 of
+picpq_search_save), sha256 (of the rest, keys sorted)}; docs/SCALING.md.
+"""
+import base64
+import hashlib
+import json
+import os
+
+FORMAT, VERSION = "picpq-search-mpi", 1
+
+
+class CheckpointError(Exception):
+    """A checkpoint that cannot be resumed from."""
+
+
+def _digest(body):
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def save_checkpoint(path, settings, search, told):
+    """Write the checkpoint atomically: PATH.tmp, fsync, the old PATH kept as
+    PATH.prev (PATH itself never goes missing), rename, fsync the directory."""
+    body = dict(format=FORMAT, version=VERSION, settings=settings, told=told,
+                search=base64.b64encode(search.save()).decode("ascii"))
+    body["sha256"] = _digest(body)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(body, f)
+        f.flush()
+        os.fsync(f.fileno())
+    if os.path.exists(path):
+        if os.path.exists(path + ".prev.tmp"):
+            os.unlink(path + ".prev.tmp")
+        os.link(path, path + ".prev.tmp")
+        os.replace(path + ".prev.tmp", path + ".prev")
+    os.replace(tmp, path)
+    dfd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def read_checkpoint(path):
+    """(settings, search blob, told list) of a checkpoint; CheckpointError if it is
+    missing, truncated or corrupt. Never modifies the file."""
+    try:
+        with open(path, "rb") as f:
+            body = json.loads(f.read().decode("utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError("no such file") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"not a complete checkpoint (truncated or corrupt: {exc})") from None
+    if not isinstance(body, dict) or body.get("format") != FORMAT:
+        raise CheckpointError(f"not a {FORMAT} checkpoint")
+    if body.get("version") != VERSION:
+        raise CheckpointError(f"checkpoint version {body.get('version')} (this program reads {VERSION})")
+    digest = body.pop("sha256", None)
+    if digest != _digest(body):
+        raise CheckpointError("checksum mismatch (the file was modified or damaged)")
+    return body["settings"], base64.b64decode(body["search"]), body["told"]
+
+
+def resume_hint(path):
+    prev = path + ".prev"
+    try:
+        read_checkpoint(prev)
+        return f"; the previous good state is {prev}: `cp {prev} {path}` and resume again"
+    except CheckpointError:
+        return ""
