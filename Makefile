@@ -103,13 +103,13 @@ $(TEST_BIN): $(TEST_SRC) $(TEST_SUPPORT) tests/testutil.h build/tests/suites.inc
 $(PUBLIC_BIN): tests/abi/public_api.c include/picpq.h $(SHARED) | build/tests
 	$(CC) -Iinclude $(CFLAGS) -o $@ $< -Llib -lpicpq -Wl,-rpath,'$$ORIGIN/../../lib'
 
-build/examples/%: examples/c/%.c include/picpq.h $(SHARED) | build/examples
+build/examples/%: examples/c/%.c include/picpq.h $(wildcard examples/c/*.h) $(SHARED) | build/examples
 	$(CC) -Iinclude $(CFLAGS) -o $@ $< -Llib -lpicpq -lm -Wl,-rpath,'$$ORIGIN/../../lib'
 
 examples: $(EXAMPLE_BIN)
 
 # The MPI master/worker example needs mpicc (Open MPI): DEPS_GROUPS=mpi.
-build/examples/search_mpi: $(EXAMPLE_MPI_SRC) include/picpq.h $(SHARED) | build/examples
+build/examples/search_mpi: $(EXAMPLE_MPI_SRC) include/picpq.h examples/c/synthetic_fitness.h $(SHARED) | build/examples
 	$(MPICC) -Iinclude $(CFLAGS) -D_POSIX_C_SOURCE=200809L -o $@ $< -Llib -lpicpq -lm \
 	  -Wl,-rpath,'$$ORIGIN/../../lib'
 

@@ -52,14 +52,13 @@
 #include <unistd.h>
 
 #include "picpq.h"
+#include "synthetic_fitness.h"
 
-#define NCONV 5
-#define NLAYERS (NCONV + 1)
 #define MAX_INJECT 16
 enum { TAG_WORK = 1, TAG_STOP = 2, TAG_RESULT = 3 };
 enum { W_IDLE, W_BUSY, W_DEAD };
 
-typedef struct { uint64_t id; double a[NLAYERS], b[NLAYERS]; } work_msg;
+typedef struct { uint64_t id; double a[SYNTH_NLAYERS], b[SYNTH_NLAYERS]; } work_msg;
 typedef struct { uint64_t id; double loss; } result_msg;
 typedef struct { char kind[8]; int rank, k; } fault;
 
@@ -143,48 +142,6 @@ bad:
     return 0;
 }
 
-/* ---- the net and the SYNTHETIC fitness (as examples/c/search.c) ------- */
-static picpq_status build_net(picpq_net **out)
-{
-    static const int64_t in[NCONV] = {3, 16, 32, 32, 64}, ch[NCONV] = {16, 32, 32, 64, 64};
-    static const int64_t hw[NCONV] = {32, 16, 16, 8, 8};
-    picpq_net *net = NULL;
-    picpq_status st;
-    int32_t l, id;
-    if ((st = picpq_net_create(&net)) != PICPQ_OK) return st;
-    for (l = 0; l < NCONV && st == PICPQ_OK; l++) {
-        double fp[64];
-        int64_t i;
-        st = picpq_net_add_conv(net, in[l], ch[l], 3, 3, 1, hw[l], hw[l], &id);
-        for (i = 0; i < ch[l]; i++) fp[i] = (double)((i * 37 + l * 11) % ch[l]) / (double)ch[l] * hw[l];
-        if (st == PICPQ_OK) st = picpq_net_set_scores(net, id, fp, ch[l]);
-        if (st == PICPQ_OK && l > 0) st = picpq_net_connect(net, l - 1, l);
-    }
-    if (st == PICPQ_OK) st = picpq_net_add_linear(net, 64, 10, &id);
-    if (st == PICPQ_OK) st = picpq_net_connect(net, NCONV - 1, id);
-    if (st != PICPQ_OK) picpq_net_free(net);
-    else *out = net;
-    return st;
-}
-
-/* Sensitive early and late layers: the optimum prunes layers 2 and 4
- * (0-based) most, within the MACs budget.
- * A plan the library refuses is a failed evaluation (NaN). */
-static double synthetic_loss(const picpq_net *net, picpq_plan *plan, const work_msg *w, double budget)
-{
-    static const double sensitivity[NCONV] = {3.0, 1.0, 0.3, 2.0, 0.2};
-    double loss = 0.1;
-    int32_t l;
-    if (picpq_plan_compute(plan, w->a, w->b, budget) < 0) return NAN;
-    for (l = 0; l < NCONV; l++) {
-        int64_t in_ch, out_ch, kept;
-        if (picpq_net_layer_channels(net, l, &in_ch, &out_ch) != PICPQ_OK ||
-            picpq_plan_kept(plan, l, &kept) != PICPQ_OK) return NAN;
-        loss += sensitivity[l] * pow(1.0 - (double)kept / (double)out_ch, 2);
-    }
-    return loss;
-}
-
 /* Heavy-tailed evaluation time: log-normal with mean eval_ms, sigma 1, cut
  * at 10 x the mean (0.3 % of the draws) so that a healthy worker stays far
  * from --eval-timeout. */
@@ -244,7 +201,7 @@ static int run_worker(const options *o, const picpq_net *net, picpq_plan *plan)
         if (status.MPI_TAG == TAG_STOP) return 0;
         f = fault_at(o, g_rank, ++k);
         if (strcmp(f, "die") == 0) _exit(9);
-        loss = synthetic_loss(net, plan, &w, o->budget);
+        loss = synthetic_loss(net, plan, w.a, w.b, o->budget);
         sleep_s(1e-3 * lognormal_ms(&rng, o->eval_ms));
         if (strcmp(f, "hang") == 0) sleep_s(3 * o->eval_timeout);
         if (strcmp(f, "nan") == 0) loss = NAN;
@@ -376,12 +333,12 @@ static int load_state(master *m, const picpq_net *net)
 static int collect_pending(master *m)
 {
     int64_t i, n = picpq_search_num_pending(m->s);
-    double a[NLAYERS], b[NLAYERS];
+    double a[SYNTH_NLAYERS], b[SYNTH_NLAYERS];
     picpq_status st;
     if (n > 0 && (m->redo = malloc((size_t)n * sizeof *m->redo)) == NULL)
         return fail("resume", PICPQ_E_NOMEM);
     for (i = 0; i < n; i++)
-        if ((st = picpq_search_pending(m->s, i, &m->redo[i], a, b, NLAYERS)) != PICPQ_OK)
+        if ((st = picpq_search_pending(m->s, i, &m->redo[i], a, b, SYNTH_NLAYERS)) != PICPQ_OK)
             return fail("pending", st);
     m->nredo = n;
     return 0;
@@ -424,7 +381,7 @@ static picpq_status find_pending(const picpq_search *s, uint64_t id, work_msg *w
     int64_t i, n = picpq_search_num_pending(s);
     picpq_status st;
     for (i = 0; i < n; i++)
-        if ((st = picpq_search_pending(s, i, &w->id, w->a, w->b, NLAYERS)) != PICPQ_OK || w->id == id)
+        if ((st = picpq_search_pending(s, i, &w->id, w->a, w->b, SYNTH_NLAYERS)) != PICPQ_OK || w->id == id)
             return st;
     return PICPQ_E_INTERNAL; /* cannot happen: only tells remove pending ids */
 }
@@ -438,7 +395,7 @@ static int dispatch(master *m, int r)
     if (m->next_redo < m->nredo) {
         st = find_pending(m->s, m->redo[m->next_redo++], &w);
         if (st == PICPQ_OK) printf("redispatch %llu\n", (unsigned long long)w.id);
-    } else if ((st = picpq_search_ask(m->s, &w.id, w.a, w.b, NLAYERS)) == PICPQ_DONE) {
+    } else if ((st = picpq_search_ask(m->s, &w.id, w.a, w.b, SYNTH_NLAYERS)) == PICPQ_DONE) {
         return 0;
     }
     if (st != PICPQ_OK) return -fail("dispatch", st);
@@ -591,7 +548,7 @@ int main(int argc, char **argv)
         rc = 1;
     } else if (size < 2) {
         fprintf(stderr, "search_mpi: needs at least 2 MPI processes (a master and a worker)\n");
-    } else if ((st = build_net(&net)) != PICPQ_OK || (st = picpq_plan_create(net, &plan)) != PICPQ_OK) {
+    } else if ((st = synthetic_net(&net)) != PICPQ_OK || (st = picpq_plan_create(net, &plan)) != PICPQ_OK) {
         rc = fail("net", st);
     } else {
         rc = g_rank == 0 ? run_master(&o, net, size) : run_worker(&o, net, plan);
