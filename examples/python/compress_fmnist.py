@@ -42,17 +42,17 @@ PROFILES = {
                   baseline_steps=8, calib_images=64, keep_fraction=0.5,
                   population=3, sample=2, generations=4, tau_hat=2, fitness_images=64,
                   finetune_steps=3, qat_a_steps=2, qat_w_steps=2, eval_batch=128,
-                  bops_ratio=0),
+                  bops_ratio=0, bn_recal_batches=1),
     "quick": dict(train_images=55000, val_images=5000, test_images=10000, batch=128,
                   baseline_steps=1000, calib_images=768, keep_fraction=0.5,
-                  population=8, sample=4, generations=16, tau_hat=20, fitness_images=1000,
+                  population=16, sample=4, generations=48, tau_hat=20, fitness_images=1000,
                   finetune_steps=400, qat_a_steps=300, qat_w_steps=500, eval_batch=500,
-                  bops_ratio=32),
+                  bops_ratio=32, bn_recal_batches=8),
     "paper": dict(train_images=55000, val_images=5000, test_images=10000, batch=128,
                   baseline_steps=12900, calib_images=768, keep_fraction=0.45,
                   population=64, sample=16, generations=400, tau_hat=200, fitness_images=5000,
                   finetune_steps=8600, qat_a_steps=4300, qat_w_steps=4300, eval_batch=500,
-                  bops_ratio=55),
+                  bops_ratio=55, bn_recal_batches=0),
 }
 MAX_BITS_BY_STAGE = (32, 8, 6, 4)  # stem, stage 1, 2, 3 (METHOD §7.3); the FC stays 32
 MEAN, STD = 0.2860, 0.3530          # Fashion-MNIST training pixel statistics
@@ -225,9 +225,35 @@ def prune_and_tune(model, desc, plan, batches, steps, lr, label, **kw):
     return small
 
 
+@torch.no_grad()
+def recalibrate_bn(model, batches, n_batches):
+    """Batch-norm running statistics recomputed from scratch: reset, then
+    n_batches forward passes in train mode without gradients, averaged with
+    equal weights (momentum None). After pruning and only a few SGD steps the
+    running means and variances are an exponential average dominated by the
+    unpruned network's and the first steps' statistics, which an evaluation in
+    eval mode would otherwise measure. No-op when n_batches is 0."""
+    if n_batches <= 0:
+        return model
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    for _ in range(n_batches):
+        x, _ = batches.next()
+        model(x.contiguous(memory_format=torch.channels_last))
+    for m, mom in zip(bns, momenta):
+        m.momentum = mom
+    return model
+
+
 def evaluate_candidate(model, desc, plan, a, b, prof, train_data, fitness_data, seed):
     """The fitness of one (a, b) (METHOD E5): prune to the budget, fine-tune
-    tau_hat steps (lr 0.01, no Nesterov, constant lr), mean validation
+    tau_hat steps (lr 0.01, no Nesterov, constant lr), recompute the batch-norm
+    statistics from prof["bn_recal_batches"] batches (0 = as the reference:
+    keep the running averages of the tau_hat steps), mean validation
     cross-entropy. Every candidate sees the same batches (common random
     numbers), so the result depends only on (a, b) and the seed, not on the
     order or the process that evaluates it. Returns (loss, acc, budget_met);
@@ -239,26 +265,44 @@ def evaluate_candidate(model, desc, plan, a, b, prof, train_data, fitness_data, 
     batches = Batches(train_data, prof["batch"], seed + 2)
     small = prune_and_tune(model, desc, plan, batches, prof["tau_hat"], 0.01, None,
                            nesterov=False, cosine=False)
+    recalibrate_bn(small, batches, prof.get("bn_recal_batches", 0))
     acc, loss = evaluate(small, fitness_data, prof["eval_batch"])
     return loss, acc, True
 
 
+def plan_key(desc, plan):
+    """The kept filters of every conv as bytes: two (a, b) with the same key
+    prune the same network."""
+    return b"".join(plan.keep_mask(l.id).tobytes() for l in desc.convs)
+
+
 def run_search(args, prof, model, desc, train_data, fitness_data):
-    """REA over (a, b), every candidate scored by evaluate_candidate."""
+    """REA over (a, b), every candidate scored by evaluate_candidate. With
+    common random numbers the fitness is a function of the pruned network
+    alone, so a candidate whose plan was already scored (REA mutations often
+    move only layers whose kept set does not change) gets the stored loss
+    instead of a second identical fine-tune (`reused` in the trace)."""
     net = desc.net
     plan = picpq.Plan(net)
     search = picpq.Search(net, args.seed, population=prof["population"],
                           sample=prof["sample"], generations=prof["generations"])
-    trace = []
+    trace, scored = [], {}
     while True:
         cand = search.ask()
         if cand is None:
             break
         cid, a, b = cand
-        loss, acc, met = evaluate_candidate(model, desc, plan, a, b, prof, train_data,
-                                            fitness_data, args.seed)
+        key = plan_key(desc, plan) if plan.compute(a, b, prof["keep_fraction"]) else None
+        reused = key is not None and key in scored
+        if reused:
+            loss, acc, met = scored[key]
+        else:
+            loss, acc, met = evaluate_candidate(model, desc, plan, a, b, prof, train_data,
+                                                fitness_data, args.seed)
+            if key is not None:
+                scored[key] = (loss, acc, met)
         search.tell(cid, loss)
-        trace.append(dict(id=cid, loss=loss, acc=acc, budget_met=met,
+        trace.append(dict(id=cid, loss=loss, acc=acc, budget_met=met, reused=reused,
                           macs=net.macs(plan), best=search.stats()["best_loss"]))
         progress("search", len(trace), prof["generations"],
                  f"loss {loss:.3f} best {trace[-1]['best']:.3f}")
@@ -393,6 +437,19 @@ def markdown_table(header, rows):
     return "\n".join(lines)
 
 
+def strict_json(obj):
+    """obj with every non-finite float (the +inf loss of a candidate whose
+    budget cannot be met) replaced by None, so results.json is strict JSON
+    (null, not the non-standard Infinity/NaN tokens)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict_json(v) for v in obj]
+    return obj
+
+
 def write_report(out, results):
     header, rows = table_rows(results)
     layer_rows = [[l["name"], l["channels"], l["kept"], l["max_bits"], l["bits"]]
@@ -407,7 +464,7 @@ def write_report(out, results):
     with open(os.path.join(out, "report.md"), "w") as f:
         f.write("\n".join(text))
     with open(os.path.join(out, "results.json"), "w") as f:
-        json.dump(results, f, indent=1)
+        json.dump(strict_json(results), f, indent=1, allow_nan=False)
     return markdown_table(header, rows), markdown_table(
         ["layer", "channels", "kept", "max bits", "bits"], layer_rows)
 
@@ -422,9 +479,12 @@ def write_plots(out, results):
         print("  (matplotlib missing: no plots)")
         return
     trace = results["search"]["trace"]
+
+    def finite(v):  # an unmet budget (inf in memory, null in results.json) is not drawn
+        return v if v is not None and math.isfinite(v) else float("nan")
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot([t["loss"] for t in trace], ".", label="candidate")
-    ax.plot([t["best"] for t in trace], "-", label="best so far")
+    ax.plot([finite(t["loss"]) for t in trace], ".", label="candidate")
+    ax.plot([finite(t["best"]) for t in trace], "-", label="best so far")
     ax.set_xlabel("candidate")
     ax.set_ylabel("validation loss after tau_hat steps")
     ax.legend()
@@ -517,7 +577,8 @@ def main(argv=None):
     seconds["search"] = time.time() - t
     results["search"] = dict(best_loss=best_loss, a=a.tolist(), b=b.tolist(), trace=trace,
                              mean_loss_history=history, lub=net.lub_write(a, b))
-    print(f"  {len(trace)} candidates, best validation loss {best_loss:.4f} "
+    print(f"  {len(trace)} candidates ({sum(not t['reused'] for t in trace)} distinct "
+          f"networks fine-tuned), best validation loss {best_loss:.4f} "
           f"({seconds['search']:.0f} s)")
 
     t = step("4/7 final prune")

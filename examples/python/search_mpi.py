@@ -13,9 +13,12 @@ rename) before the worker gets its next candidate; --resume continues from the
 last save and re-dispatches the candidates that were out; a worker that dies
 (mpirun --enable-recovery), times out, raises or reports a non-finite loss
 costs only its candidate; results for ids a worker was not given, or given
-twice, are logged and ignored.
+twice, are logged and ignored. A candidate that prunes the same filters as
+one already scored gets that score without a second evaluation (each
+evaluation is deterministic: common random numbers).
 """
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -181,13 +184,19 @@ def worker(comm, cfg, args, model, desc, train_data, fitness):
 class Master:
     """Rank 0: hands out candidates, tells results, saves after each tell."""
 
-    def __init__(self, comm, args, cfg, search, told):
+    def __init__(self, comm, args, cfg, search, told, desc):
         self.comm, self.args, self.cfg = comm, args, cfg
         self.search, self.told = search, told
+        self.desc, self.plan = desc, picpq.Plan(desc.net)
+        # pruned network -> loss: with common random numbers an evaluation depends
+        # on the pruned network alone, so a candidate pruning the same filters as
+        # one already scored gets that loss (exact, not an estimate)
+        self.scored = {t["plan"]: t["loss"] for t in told
+                       if t.get("plan") and t["loss"] is not None}
         self.queue = [search.pending(i) for i in range(search.num_pending)]  # re-dispatched first
         self.exhausted = False
         self.idle = list(range(1, comm.Get_size()))
-        self.busy = {}       # worker -> (id, sent at)
+        self.busy = {}       # worker -> (id, sent at, plan digest)
         self.lost = set()    # workers that timed out
         self.busy_seconds = {w: 0.0 for w in self.idle}
         if self.queue:
@@ -203,25 +212,40 @@ class Master:
             return cand
         return None
 
+    def plan_digest(self, a, b):
+        """The pruned network of (a, b) as a digest; None when no plan meets
+        the budget (the workers would report +inf)."""
+        if not self.plan.compute(a, b, self.cfg["prof"]["keep_fraction"]):
+            return None
+        return hashlib.sha1(job.plan_key(self.desc, self.plan)).hexdigest()
+
     def dispatch(self):
         while self.idle:
             cand = self.next_candidate()
             if cand is None:
                 return
-            w = self.idle.pop(0)
-            self.comm.send(cand, dest=w, tag=TAG_WORK)
-            self.busy[w] = (cand[0], time.time())
+            key = self.plan_digest(cand[1], cand[2])
+            if key is None:
+                self.commit(cand[0], math.inf, 0, 0.0, note="budget unmet")
+            elif key in self.scored and not self.args.no_reuse:
+                self.commit(cand[0], self.scored[key], 0, 0.0, note="reused", plan=key)
+            else:
+                w = self.idle.pop(0)
+                self.comm.send(cand, dest=w, tag=TAG_WORK)
+                self.busy[w] = (cand[0], time.time(), key)
 
-    def commit(self, cid, loss, worker, seconds, note=None):
-        """Tell, then make it durable; only then may the worker get more work."""
+    def commit(self, cid, loss, worker, seconds, note=None, plan=None):
+        """Tell, then make it durable; only then may the worker get more work.
+        Rank 0 as `worker` means rank 0 decided the loss itself."""
         self.search.tell(cid, loss)
         entry = dict(id=cid, loss=loss if math.isfinite(loss) else None, rank=worker,
                      seconds=round(seconds, 3))
-        if note:
-            entry["note"] = note
+        for key, value in (("note", note), ("plan", plan)):
+            if value:
+                entry[key] = value
         self.told.append(entry)
         save_checkpoint(self.args.state, self.cfg, self.search, self.told)
-        print(f"told {cid} {loss:.6g} rank {worker}", flush=True)
+        print(f"told {cid} {loss:.6g} rank {worker}" + (f" ({note})" if note else ""), flush=True)
 
     def receive(self, worker, report):
         try:
@@ -239,21 +263,23 @@ class Master:
             log(f"rank {worker} reported id {cid}, which it was not given or which was "
                 "already told: ignored")
             return
-        del self.busy[worker]
+        key = self.busy.pop(worker)[2]
         self.busy_seconds[worker] += seconds
         if not math.isfinite(loss):
             log(f"rank {worker}: non-finite loss for id {cid}: a failed evaluation")
         try:
-            self.commit(cid, loss, worker, seconds)
+            self.commit(cid, loss, worker, seconds, plan=key)
         except picpq.PicpqError as exc:
             log(f"tell({cid}) refused: {exc}: ignored")
+        if math.isfinite(loss):
+            self.scored[key] = loss
         self.idle.append(worker)
 
     def expire(self):
         """Candidates out for longer than --eval-timeout are failed evaluations.
         Returns whether any expired."""
         now = time.time()
-        late = [(w, cid, sent) for w, (cid, sent) in self.busy.items()
+        late = [(w, cid, sent) for w, (cid, sent, _) in self.busy.items()
                 if now - sent > self.args.eval_timeout]
         for w, cid, sent in late:
             del self.busy[w]
@@ -302,7 +328,7 @@ class Master:
                        settings=self.cfg, told=self.told)
         out = os.path.dirname(os.path.abspath(self.args.state))
         with open(os.path.join(out, "search_results.json"), "w") as f:
-            json.dump(summary, f, indent=1)
+            json.dump(job.strict_json(summary), f, indent=1, allow_nan=False)
         with open(os.path.join(out, "best.lub"), "w") as f:
             f.write(desc.net.lub_write(a, b))
         print(f"done: issued {stats['issued']} told {stats['told']} failed {stats['failed']} "
@@ -354,6 +380,9 @@ def parse_args(argv=None):
     for key in SEARCH_KEYS:
         p.add_argument("--" + key.replace("_", "-"), type=int, default=None,
                        help=f"override the profile's {key}")
+    p.add_argument("--no-reuse", action="store_true",
+                   help="evaluate every candidate, even one that prunes the same filters "
+                   "as a candidate already scored")
     p.add_argument("--threads", type=int, default=1, help="torch threads per rank (default 1)")
     p.add_argument("--eval-timeout", type=float, default=3600.0,
                    help="seconds after which an unreported candidate is a failed evaluation")
@@ -409,7 +438,7 @@ def main(argv=None):
     with open(args.state + ".pid", "w") as f:
         f.write(f"{os.getpid()}\n")
     print(f"master pid {os.getpid()}: {size - 1} workers, {len(told)} told so far", flush=True)
-    master = Master(comm, args, cfg, search, told)
+    master = Master(comm, args, cfg, search, told, desc)
     code = master.run()
     if code != 0:
         comm.Abort(code)  # lost workers may still be running: end the whole job

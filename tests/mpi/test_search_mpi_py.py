@@ -61,9 +61,26 @@ def test_smoke_search_completes(tmp_path):
     assert (tmp_path / "run" / "best.lub").read_text().strip()
 
 
+def test_a_network_already_scored_is_not_evaluated_again(tmp_path):
+    r = run(tmp_path, "--generations", "16")
+    assert r.returncode == 0, r.stderr
+    told = checkpoint(tmp_path)[2]
+    assert sorted(t["id"] for t in told) == list(range(1, 17))
+    first = {}
+    for t in told:
+        if t.get("note") == "reused":
+            assert t["rank"] == 0 and t["loss"] == first[t["plan"]]
+        elif t.get("note") != "budget unmet":
+            assert t["rank"] in (1, 2)
+            first.setdefault(t["plan"], t["loss"])
+    assert any(t.get("note") == "reused" for t in told)  # the smoke search repeats itself
+    assert r.stdout.count("(reused)") == sum(t.get("note") == "reused" for t in told)
+
+
 def test_killed_master_resumes_and_tells_each_evaluation_once(tmp_path):
     gens = 14
-    proc = subprocess.Popen(command(tmp_path, "--generations", str(gens), "--tau-hat", "6"),
+    proc = subprocess.Popen(command(tmp_path, "--generations", str(gens), "--tau-hat", "6",
+                                    "--no-reuse"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ckpt, pidfile = tmp_path / "run" / "search.ckpt", tmp_path / "run" / "search.ckpt.pid"
     deadline = time.time() + 200
@@ -96,7 +113,7 @@ def test_killed_master_resumes_and_tells_each_evaluation_once(tmp_path):
 
 
 def test_worker_faults_cost_only_their_candidates(tmp_path):
-    r = run(tmp_path, "--generations", "10", "--eval-timeout", "30",
+    r = run(tmp_path, "--generations", "10", "--eval-timeout", "30", "--no-reuse",
             "--inject", "nan:1:1", "--inject", "dup:2:1", "--inject", "unknown:2:2",
             "--inject", "raise:1:2", "--inject", "die:1:3", recovery=True)
     assert "done: issued 10 told 10 failed 3" in r.stdout, r.stderr
@@ -112,7 +129,7 @@ def test_worker_faults_cost_only_their_candidates(tmp_path):
 def test_workers_that_time_out_and_come_back_get_new_work(tmp_path):
     # both workers stall (sleep past the timeout) early on; the master waits
     # one more timeout for either to come back, then hands them the rest
-    r = run(tmp_path, "--generations", "8", "--eval-timeout", "4",
+    r = run(tmp_path, "--generations", "8", "--eval-timeout", "4", "--no-reuse",
             "--inject", "hang:2:1", "--inject", "hang:1:2", recovery=True)
     assert r.returncode == 0, r.stderr
     for rank in (1, 2):

@@ -26,17 +26,45 @@ def test_smoke_profile(tmp_path):
     assert pq["packed_bytes"] < base["fp32_bytes"]
     assert all(b in (2, 3, 4, 5, 6, 7, 8, 32) for b in pq["bits"])
     assert len(results["search"]["trace"]) == compress_fmnist.PROFILES["smoke"]["generations"]
-    on_disk = json.loads((out / "results.json").read_text())
+    def no_constants(name):  # Infinity / NaN are not JSON
+        raise AssertionError(f"results.json holds the non-standard token {name}")
+    on_disk = json.loads((out / "results.json").read_text(), parse_constant=no_constants)
     assert on_disk["pic-pq"]["bops"] == pq["bops"]
     for f in ("report.md", "search.png", "layers.png", "model_packed.bin"):
         assert (out / f).stat().st_size > 0
     assert (out / "model_packed.bin").stat().st_size == pq["packed_bytes"]
 
 
+def test_strict_json_and_plan_reuse():
+    """An unmet budget's +inf loss is written as null; the search scores each
+    distinct pruned network once."""
+    assert compress_fmnist.strict_json(
+        {"loss": float("inf"), "t": [1.5, float("nan"), (2, float("-inf"))], "n": 3}) == \
+        {"loss": None, "t": [1.5, None, [2, None]], "n": 3}
+    import numpy as np
+    import picpq
+    import picpq.torch as pt
+    from picpq.torch.models import resnet20
+    desc = pt.describe(resnet20(), torch.zeros(1, 1, 28, 28))
+    net = desc.net
+    rng = np.random.default_rng(1)
+    for l in desc.convs:
+        net.set_scores(l.id, rng.uniform(0, 28, net.layer_channels(l.id)[1]))
+    plan = picpq.Plan(net)
+    ones, zeros = np.ones(net.num_layers), np.zeros(net.num_layers)
+    assert plan.compute(ones, zeros, 0.5)
+    k1 = compress_fmnist.plan_key(desc, plan)
+    assert plan.compute(2 * ones, zeros, 0.5)       # same order: same network
+    assert compress_fmnist.plan_key(desc, plan) == k1
+    assert plan.compute(ones, zeros, 0.3)
+    assert compress_fmnist.plan_key(desc, plan) != k1
+    plan.close()
+    desc.close()
+
+
 def test_compare_baselines_meet_the_same_costs():
     """--compare's baselines (the training part is the same code as above)."""
     import numpy as np
-    import picpq
     import picpq.torch as pt
     from picpq.torch.models import resnet20
     desc = pt.describe(resnet20(), torch.zeros(1, 1, 28, 28))
