@@ -526,6 +526,9 @@ def parse_args(argv=None):
                    help="choose tau so that BOPs <= baseline/ratio (profile default; "
                    "0 = the reference's tau = 1/6)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    p.add_argument("--lub", default=None, metavar="FILE",
+                   help="skip the search: use the (a, b) in FILE (--lub text format, e.g. "
+                   "search_mpi.py's best.lub)")
     return p.parse_args(argv)
 
 
@@ -572,14 +575,22 @@ def main(argv=None):
           f"{np.mean([fp.mean() for fp in fps.values()]):.2f} ({seconds['filter_property']:.0f} s)")
 
     t = step("3/7 REA search")
-    a, b, best_loss, trace, history, plan = run_search(args, prof, model, desc, train_data,
-                                                       fitness_data)
+    if args.lub:  # the (a, b) of an earlier search, e.g. search_mpi.py's best.lub
+        with open(args.lub) as f:
+            a, b = net.lub_read(f.read())
+        plan = picpq.Plan(net)
+        results["search"] = dict(source=args.lub, best_loss=None, a=a.tolist(), b=b.tolist(),
+                                 trace=[], mean_loss_history=[], lub=net.lub_write(a, b))
+        print(f"  skipped: (a, b) read from {args.lub}")
+    else:
+        a, b, best_loss, trace, history, plan = run_search(args, prof, model, desc, train_data,
+                                                           fitness_data)
+        results["search"] = dict(best_loss=best_loss, a=a.tolist(), b=b.tolist(), trace=trace,
+                                 mean_loss_history=history, lub=net.lub_write(a, b))
+        print(f"  {len(trace)} candidates ({sum(not t['reused'] for t in trace)} distinct "
+              f"networks fine-tuned), best validation loss {best_loss:.4f} "
+              f"({time.time() - t:.0f} s)")
     seconds["search"] = time.time() - t
-    results["search"] = dict(best_loss=best_loss, a=a.tolist(), b=b.tolist(), trace=trace,
-                             mean_loss_history=history, lub=net.lub_write(a, b))
-    print(f"  {len(trace)} candidates ({sum(not t['reused'] for t in trace)} distinct "
-          f"networks fine-tuned), best validation loss {best_loss:.4f} "
-          f"({seconds['search']:.0f} s)")
 
     t = step("4/7 final prune")
     met = plan.compute(a, b, prof["keep_fraction"])

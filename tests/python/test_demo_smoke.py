@@ -34,6 +34,15 @@ def test_smoke_profile(tmp_path):
         assert (out / f).stat().st_size > 0
     assert (out / "model_packed.bin").stat().st_size == pq["packed_bytes"]
 
+    # --lub: the same (a, b) without a search gives the same plan and bits
+    lub = tmp_path / "best.lub"
+    lub.write_text(results["search"]["lub"])
+    again = compress_fmnist.main(["--profile", "smoke", "--seed", "1", "--threads", "1",
+                                  "--out", str(tmp_path / "o2"),
+                                  "--cache-dir", str(tmp_path / "cache"), "--lub", str(lub)])
+    assert again["search"]["trace"] == [] and again["search"]["source"] == str(lub)
+    assert again["pic-pq"]["kept"] == pq["kept"] and again["pic-pq"]["bits"] == pq["bits"]
+
 
 def test_strict_json_and_plan_reuse():
     """An unmet budget's +inf loss is written as null; the search scores each
