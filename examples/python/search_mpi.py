@@ -311,9 +311,7 @@ class Master:
                 return 3
             time.sleep(0.002)
         for w in range(1, self.comm.Get_size()):
-            if w in self.lost:  # maybe dead: never wait on it
-                self.comm.isend(None, dest=w, tag=TAG_STOP).Free()
-            else:
+            if w not in self.lost:  # a lost rank may be dead: never message it
                 self.comm.send(None, dest=w, tag=TAG_STOP)
         self.wall = time.time() - start
         return 0
@@ -440,9 +438,15 @@ def main(argv=None):
     print(f"master pid {os.getpid()}: {size - 1} workers, {len(told)} told so far", flush=True)
     master = Master(comm, args, cfg, search, told, desc)
     code = master.run()
-    if code != 0:
-        comm.Abort(code)  # lost workers may still be running: end the whole job
-    master.report(desc)
+    if code == 0:
+        master.report(desc)
+    if code != 0 or master.lost:
+        # a lost rank may be dead (MPI_Finalize could wait for it forever) or
+        # still busy: everything is saved, so end the whole job now
+        log(f"ending the job: rank(s) {sorted(master.lost)} never reported back" if code == 0
+            else "ending the job")
+        sys.stdout.flush()
+        comm.Abort(code)
     return 0
 
 
