@@ -165,7 +165,7 @@ check-asan: deps build/asan/check_picpq
 DEMO_PROFILE ?= quick
 DEMO_ARGS ?=
 demo:
-	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory deps DEPS_GROUPS="core python torch"
 	@$(MAKE) --no-print-directory all
 	PICPQ_LIBRARY=$(CURDIR)/lib/libpicpq.so $(PYTHON) examples/python/compress_fmnist.py \
 	  --profile $(DEMO_PROFILE) $(DEMO_ARGS)
