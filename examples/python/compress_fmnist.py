@@ -458,7 +458,8 @@ def write_report(out, results):
             f"seed {results['seed']})", "", markdown_table(header, rows), "",
             f"Baseline: {results['baseline']['source']}. Time: "
             f"{results['seconds']['total']:.0f} s "
-            f"({', '.join(f'{k} {v:.0f}' for k, v in results['seconds'].items() if k != 'total')}).",
+            "(" + ", ".join(f"{k} {v:.0f}" for k, v in results["seconds"].items()
+                            if k != "total") + ").",
             "", "## Per-layer channels and bits", "",
             markdown_table(["layer", "channels", "kept", "max bits", "bits"], layer_rows), ""]
     with open(os.path.join(out, "report.md"), "w") as f:
@@ -507,7 +508,7 @@ def write_plots(out, results):
     plt.close(fig)
 
 
-# ---- main -------------------------------------------------------------------------------------------
+# ---- main ----------------------------------------------------------------------------------------
 def step(title):
     print(f"== {title}", flush=True)
     return time.time()

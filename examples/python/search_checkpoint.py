@@ -58,7 +58,8 @@ def read_checkpoint(path):
     if not isinstance(body, dict) or body.get("format") != FORMAT:
         raise CheckpointError(f"not a {FORMAT} checkpoint")
     if body.get("version") != VERSION:
-        raise CheckpointError(f"checkpoint version {body.get('version')} (this program reads {VERSION})")
+        raise CheckpointError(f"checkpoint version {body.get('version')} "
+                              f"(this program reads {VERSION})")
     digest = body.pop("sha256", None)
     if digest != _digest(body):
         raise CheckpointError("checksum mismatch (the file was modified or damaged)")

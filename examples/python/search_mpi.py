@@ -58,7 +58,7 @@ def log(msg):
     sys.stderr.flush()
 
 
-# ---- setup common to every rank -------------------------------------------------------------------
+# ---- setup common to every rank ------------------------------------------------------------------
 def settings_of(args):
     prof = dict(job.PROFILES[args.profile])
     for key in SEARCH_KEYS:
@@ -115,7 +115,7 @@ def setup(comm, cfg, args):
     return model, desc, train_data, fitness, fps
 
 
-# ---- worker ---------------------------------------------------------------------------------------
+# ---- worker --------------------------------------------------------------------------------------
 FAULTS = ("nan", "dup", "unknown", "die", "hang", "raise")
 
 
@@ -180,7 +180,7 @@ def worker(comm, cfg, args, model, desc, train_data, fitness):
             comm.send(report, dest=0, tag=TAG_RESULT)
 
 
-# ---- master ---------------------------------------------------------------------------------------
+# ---- master --------------------------------------------------------------------------------------
 class Master:
     """Rank 0: hands out candidates, tells results, saves after each tell."""
 
@@ -365,7 +365,7 @@ def check_state_path(args):
     return None
 
 
-# ---- main -------------------------------------------------------------------------------------------
+# ---- main ----------------------------------------------------------------------------------------
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--profile", choices=sorted(job.PROFILES), default="quick",

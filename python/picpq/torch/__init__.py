@@ -106,7 +106,7 @@ class ActQuant(nn.Module):
         return f"bits={self.bits}"
 
 
-# ---- description ----------------------------------------------------------------------------------
+# ---- description ---------------------------------------------------------------------------------
 @dataclass
 class Layer:
     """One conv or linear layer of a described model."""
@@ -366,7 +366,7 @@ def rank_filters(model, desc, batches, threads=1):
         return set_filter_properties(ranker, desc)
 
 
-# ---- surgery --------------------------------------------------------------------------------------
+# ---- surgery -------------------------------------------------------------------------------------
 def _masks(desc, plan):
     return {l.id: plan.keep_mask(l.id) for l in desc.convs}
 
@@ -463,7 +463,7 @@ def mask_model(model, desc, plan):
     return ref
 
 
-# ---- quantization and export ----------------------------------------------------------------------
+# ---- quantization and export ---------------------------------------------------------------------
 def quantize_model(model, desc, bits, weights=True, activations=True, residual=False):
     """In place: ReLUs after a layer with bits[l] < 32 become ActQuant(bits[l])
     (activations) and weights of layers with bits < 32 get a WeightQuant
