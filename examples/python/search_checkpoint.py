@@ -6,6 +6,7 @@ File: one JSON object {format, version, settings, told, search (base64 of
 picpq_search_save), sha256 (of the rest, keys sorted)}; docs/SCALING.md.
 """
 import base64
+import fcntl
 import hashlib
 import json
 import os
@@ -73,3 +74,24 @@ def resume_hint(path):
         return f"; the previous good state is {prev}: `cp {prev} {path}` and resume again"
     except CheckpointError:
         return ""
+
+
+def lock_checkpoint(path):
+    """Hold PATH.lock exclusively for this process's lifetime (the kernel drops
+    it when the process ends, SIGKILL included), so that two masters never
+    write one checkpoint. Returns the open lock file; CheckpointError if
+    another process holds it."""
+    f = open(path + ".lock", "a+")
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        holder = f.read().strip() or "?"
+        f.close()
+        raise CheckpointError(f"in use by another search (pid {holder}); wait for it to end "
+                              "or stop it first") from None
+    f.seek(0)
+    f.truncate()
+    f.write(f"{os.getpid()}\n")
+    f.flush()
+    return f

@@ -28,8 +28,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import compress_fmnist as job  # noqa: E402  (exits with a hint when torch/picpq are missing)
-from search_checkpoint import (CheckpointError, read_checkpoint, resume_hint,  # noqa: E402
-                               save_checkpoint)
+from search_checkpoint import (CheckpointError, lock_checkpoint, read_checkpoint,  # noqa: E402
+                               resume_hint, save_checkpoint)
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -407,7 +407,12 @@ def main(argv=None):
     refusal = None
     if rank == 0:
         os.makedirs(os.path.dirname(os.path.abspath(args.state)), exist_ok=True)
-        refusal = check_state_path(args) if not args.calibrate_only else None
+        if not args.calibrate_only:
+            try:
+                args.lock = lock_checkpoint(args.state)
+                refusal = check_state_path(args)
+            except CheckpointError as exc:
+                refusal = f"{args.state}: {exc}"
         if refusal is None and size < 2 and not args.calibrate_only:
             refusal = "needs at least 2 MPI processes (rank 0 searches, the others evaluate)"
     refusal = comm.bcast(refusal, root=0)

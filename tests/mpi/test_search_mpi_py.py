@@ -112,6 +112,25 @@ def test_killed_master_resumes_and_tells_each_evaluation_once(tmp_path):
     assert set(told_lines(r.stdout)) == set(range(1, gens + 1)) - set(saved)
 
 
+def test_a_second_master_on_the_same_checkpoint_is_refused(tmp_path):
+    first = subprocess.Popen(command(tmp_path, "--generations", "40", "--tau-hat", "6",
+                                     "--no-reuse"),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    pidfile = tmp_path / "run" / "search.ckpt.pid"
+    deadline = time.time() + 200
+    while not pidfile.exists() and time.time() < deadline and first.poll() is None:
+        time.sleep(0.05)
+    try:
+        second = run(tmp_path, "--resume", np=2)
+        assert second.returncode != 0
+        assert f"in use by another search (pid {pidfile.read_text().strip()})" in second.stderr
+    finally:
+        os.kill(int(pidfile.read_text()), signal.SIGKILL)
+        first.communicate(timeout=120)
+    r = run(tmp_path, "--resume")  # the lock died with its holder
+    assert r.returncode == 0 and "done: issued 40 told 40" in r.stdout, r.stderr
+
+
 def test_worker_faults_cost_only_their_candidates(tmp_path):
     r = run(tmp_path, "--generations", "10", "--eval-timeout", "30", "--no-reuse",
             "--inject", "nan:1:1", "--inject", "dup:2:1", "--inject", "unknown:2:2",
