@@ -9,8 +9,7 @@ import weakref
 
 import numpy as np
 
-from ._errors import StateError
-from ._native import c_status, lib
+from ._native import lib
 from ._handle import _Handle
 from ._tensor import Tensor
 
@@ -47,6 +46,16 @@ def as_c_array(values, dtype, name, length=None):
 def ptr(arr, ctype):
     """ctypes pointer to a numpy array's first element."""
     return arr.ctypes.data_as(ctypes.POINTER(ctype))
+
+
+def sized_output(call, ctype=ctypes.c_uint8):
+    """The bytes of a C call with the (buf, cap, &needed) convention: the size
+    first, then the filled buffer (of `ctype` elements)."""
+    needed = ctypes.c_size_t()
+    call(None, 0, ctypes.byref(needed))
+    buf = (ctype * needed.value)()
+    call(buf, needed.value, ctypes.byref(needed))
+    return bytes(buf)[:needed.value]
 
 
 def _set_param(prefix, handle, key, value):
@@ -158,11 +167,7 @@ class Ranker(_Handle):
     def save(self):
         """The ranker's state (sums, image counts, parameters, statistics) as
         bytes; another process restores it with Ranker.load and merges."""
-        needed = ctypes.c_size_t()
-        lib.picpq_ranker_save(self.ptr, None, 0, ctypes.byref(needed))
-        buf = ctypes.create_string_buffer(needed.value)
-        lib.picpq_ranker_save(self.ptr, buf, needed.value, ctypes.byref(needed))
-        return buf.raw[:needed.value]
+        return sized_output(lambda *out: lib.picpq_ranker_save(self.ptr, *out))
 
     @classmethod
     def load(cls, data):
@@ -317,13 +322,10 @@ class Net(_Handle):
     def lub_write(self, a, b):
         """(a, b) in the reference's --lub text format."""
         a, b = self._ab(a, b)
-        needed = ctypes.c_size_t()
-        lib.picpq_lub_write(self.ptr, ptr(a, ctypes.c_double), ptr(b, ctypes.c_double),
-                            a.shape[0], None, 0, ctypes.byref(needed))
-        buf = ctypes.create_string_buffer(needed.value)
-        lib.picpq_lub_write(self.ptr, ptr(a, ctypes.c_double), ptr(b, ctypes.c_double),
-                            a.shape[0], buf, needed.value, ctypes.byref(needed))
-        return buf.value.decode()
+        text = sized_output(lambda *out: lib.picpq_lub_write(
+            self.ptr, ptr(a, ctypes.c_double), ptr(b, ctypes.c_double), a.shape[0], *out),
+            ctypes.c_char)
+        return text.split(b"\0", 1)[0].decode()
 
     def lub_read(self, text):
         """Parse the --lub text format: returns (a, b) arrays per layer."""
@@ -504,11 +506,7 @@ class Search(_Handle):
 
     def save(self):
         """The whole search state as bytes (resume with Search.load)."""
-        needed = ctypes.c_size_t()
-        lib.picpq_search_save(self.ptr, None, 0, ctypes.byref(needed))
-        buf = ctypes.create_string_buffer(needed.value)
-        lib.picpq_search_save(self.ptr, buf, needed.value, ctypes.byref(needed))
-        return buf.raw[:needed.value]
+        return sized_output(lambda *out: lib.picpq_search_save(self.ptr, *out))
 
     @classmethod
     def load(cls, net, blob):
@@ -577,13 +575,8 @@ def quantize_linear(w, bits):
 def pack_bits(codes, bits):
     """Pack signed codes of `bits` bits each into bytes (little-endian bit stream)."""
     c = as_c_array(codes, np.int8, "codes")
-    needed = ctypes.c_size_t()
-    lib.picpq_pack_bits(ptr(c, ctypes.c_int8), c.shape[0], int(bits), None, 0,
-                        ctypes.byref(needed))
-    buf = np.zeros(needed.value, dtype=np.uint8)
-    lib.picpq_pack_bits(ptr(c, ctypes.c_int8), c.shape[0], int(bits), ptr(buf, ctypes.c_uint8),
-                        needed.value, ctypes.byref(needed))
-    return buf.tobytes()
+    return sized_output(lambda *out: lib.picpq_pack_bits(ptr(c, ctypes.c_int8), c.shape[0],
+                                                         int(bits), *out))
 
 
 def unpack_bits(data, bits, n):
