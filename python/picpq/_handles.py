@@ -83,6 +83,19 @@ def _get_param(prefix, handle, key):
     return v.value
 
 
+class _Configurable(_Handle):
+    """A handle with typed parameters (picpq_<prefix>_set/get_int/double)."""
+    _param_prefix = None
+
+    def set(self, key, value):
+        """Set a parameter by dotted name ("plan.safeguard") or picpq_param key."""
+        _set_param(self._param_prefix, self.ptr, key, value)
+
+    def get(self, key):
+        """Read a parameter by dotted name or picpq_param key."""
+        return _get_param(self._param_prefix, self.ptr, key)
+
+
 def matrix_rank(matrix):
     """Rank of a 2-D float32 matrix by the reference rule (numpy/torch's default
     tolerance σ1·max(rows, cols)·FLT_EPSILON). Any row stride; columns must be
@@ -100,11 +113,12 @@ def matrix_rank(matrix):
     return rank.value
 
 
-class Ranker(_Handle):
+class Ranker(_Configurable):
     """Accumulates the filter property (mean feature-map rank per filter,
     METHOD §3) of every layer over batches of output maps."""
     _free_name = "picpq_ranker_free"
     _what = "ranker"
+    _param_prefix = "ranker"
 
     def __init__(self, channels=None, net=None):
         """Ranker(channels=[16, 32, ...]) or Ranker(net=net): one accumulator
@@ -122,14 +136,6 @@ class Ranker(_Handle):
     @property
     def num_layers(self):
         return len(self.channels)
-
-    def set(self, key, value):
-        """Set "rank.threads", "rank.atol" or "rank.rtol"."""
-        _set_param("ranker", self.ptr, key, value)
-
-    def get(self, key):
-        """Read a rank.* parameter."""
-        return _get_param("ranker", self.ptr, key)
 
     def reset(self):
         """Forget every image fed and restore the default parameters."""
@@ -337,12 +343,13 @@ class Net(_Handle):
         return a, b
 
 
-class Plan(_Handle):
+class Plan(_Configurable):
     """A pruning plan on a Net: which filters each layer keeps. compute()
     ranks all filters globally by I = a·FP + b and removes the least
     important ones until the MACs budget is met (METHOD §5)."""
     _free_name = "picpq_plan_free"
     _what = "plan"
+    _param_prefix = "plan"
 
     def __init__(self, net, **params):
         """Plan(net, faithful=1, safeguard=0.1, ...): parameters by short name."""
@@ -353,12 +360,6 @@ class Plan(_Handle):
         net._dependents.add(self)
         for key, value in params.items():
             self.set("plan." + key, value)
-
-    def set(self, key, value):
-        _set_param("plan", self.ptr, key, value)
-
-    def get(self, key):
-        return _get_param("plan", self.ptr, key)
 
     def compute(self, a, b, keep_fraction):
         """Plan for importances a[l]·FP + b[l] within keep_fraction of the
@@ -426,12 +427,13 @@ def compute_multi(plans, a, b, keep_fractions):
     return [s == OK for s in statuses]
 
 
-class Search(_Handle):
+class Search(_Configurable):
     """Regularized evolutionary search over the (a, b) of a Net (METHOD §6),
     driven by ask()/tell(): the host evaluates each candidate (prune,
     fine-tune, validation loss) and reports the loss."""
     _free_name = "picpq_search_free"
     _what = "search"
+    _param_prefix = "search"
 
     def __init__(self, net, seed=0, _handle=None, **params):
         """Search(net, seed, population=64, sample=16, generations=400, ...)."""
@@ -444,12 +446,6 @@ class Search(_Handle):
         net._dependents.add(self)
         for key, value in params.items():
             self.set("search." + key, value)
-
-    def set(self, key, value):
-        _set_param("search", self.ptr, key, value)
-
-    def get(self, key):
-        return _get_param("search", self.ptr, key)
 
     def _buffers(self):
         n = self.net.num_layers
