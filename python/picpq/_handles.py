@@ -522,27 +522,26 @@ def _f32_tensor(x, name):
     return Tensor(x)
 
 
+def _quantize(kind, x, name, bits, out):
+    """picpq_quantize_<kind> in place (out None) or picpq_quantize_<kind>_into out."""
+    with _f32_tensor(x, name) as src:
+        if out is None:
+            getattr(lib, f"picpq_quantize_{kind}")(src.ptr, int(bits))
+            return x
+        with _f32_tensor(out, "out") as dst:
+            getattr(lib, f"picpq_quantize_{kind}_into")(src.ptr, dst.ptr, int(bits))
+        return out
+
+
 def quantize_weights(w, bits, out=None):
     """METHOD (E7) weight quantizer. In place when out is None (w must be
     writable float32), else written into out (same shape)."""
-    with _f32_tensor(w, "w") as src:
-        if out is None:
-            lib.picpq_quantize_weights(src.ptr, int(bits))
-            return w
-        with _f32_tensor(out, "out") as dst:
-            lib.picpq_quantize_weights_into(src.ptr, dst.ptr, int(bits))
-        return out
+    return _quantize("weights", w, "w", bits, out)
 
 
 def quantize_activations(x, bits, out=None):
     """METHOD (E8) activation quantizer, in place or into out."""
-    with _f32_tensor(x, "x") as src:
-        if out is None:
-            lib.picpq_quantize_activations(src.ptr, int(bits))
-            return x
-        with _f32_tensor(out, "out") as dst:
-            lib.picpq_quantize_activations_into(src.ptr, dst.ptr, int(bits))
-        return out
+    return _quantize("activations", x, "x", bits, out)
 
 
 def weights_export(w, bits):
