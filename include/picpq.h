@@ -63,7 +63,7 @@ extern "C" {
 /* ===================================================================== */
 /**@{*/
 #define PICPQ_VERSION_MAJOR 0
-#define PICPQ_VERSION_MINOR 1
+#define PICPQ_VERSION_MINOR 2
 #define PICPQ_VERSION_PATCH 0
 #define PICPQ_VERSION_NUMBER \
     (PICPQ_VERSION_MAJOR * 10000 + PICPQ_VERSION_MINOR * 100 + PICPQ_VERSION_PATCH)
@@ -588,6 +588,17 @@ PICPQ_API picpq_status picpq_ranker_get(const picpq_ranker *rk, int32_t layer, d
  *  Thread safety: const, safe. @since 0.1 */
 PICPQ_API picpq_status picpq_ranker_images(const picpq_ranker *rk, int32_t layer,
                                            int64_t *images);
+
+/** @brief Number of layers; 0 for NULL. A ranker restored by
+ *  picpq_ranker_load() reports the counts it was saved with.
+ *  Thread safety: const, safe. @since 0.2 */
+PICPQ_API int32_t picpq_ranker_num_layers(const picpq_ranker *rk);
+
+/** @brief Channel count of @p layer, as given at creation.
+ *  @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL); ::PICPQ_E_OUT_OF_RANGE.
+ *  Thread safety: const, safe. @since 0.2 */
+PICPQ_API picpq_status picpq_ranker_layer_channels(const picpq_ranker *rk, int32_t layer,
+                                                   int64_t *channels);
 
 /**
  * @brief How the maps fed so far were decided: by the certificate alone or

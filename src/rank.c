@@ -496,6 +496,23 @@ picpq_status picpq_ranker_images(const picpq_ranker *rk, int32_t layer, int64_t 
     return PICPQ_OK;
 }
 
+int32_t picpq_ranker_num_layers(const picpq_ranker *rk)
+{
+    return rk ? rk->n_layers : 0;
+}
+
+picpq_status picpq_ranker_layer_channels(const picpq_ranker *rk, int32_t layer, int64_t *channels)
+{
+    picpq_status s;
+    picpq__clear_error();
+    PICPQ__REQUIRE(rk, "rk");
+    PICPQ__REQUIRE(channels, "channels");
+    s = check_layer(rk, layer);
+    if (s != PICPQ_OK) return s;
+    *channels = rk->channels[layer];
+    return PICPQ_OK;
+}
+
 picpq_status picpq_ranker_stats(const picpq_ranker *rk, int64_t *certified, int64_t *fallback)
 {
     picpq__clear_error();

@@ -10,8 +10,8 @@
 START_TEST(test_version)
 {
     ck_assert_int_eq(picpq_version_number(), PICPQ_VERSION_NUMBER);
-    ck_assert_int_eq(picpq_version_number(), 100);
-    ck_assert_str_eq(picpq_version_string(), "0.1.0");
+    ck_assert_int_eq(picpq_version_number(), 200);
+    ck_assert_str_eq(picpq_version_string(), "0.2.0");
     ck_assert_str_eq(picpq_version_string(), PICPQ_VERSION_STRING);
 }
 END_TEST

@@ -673,6 +673,14 @@ START_TEST(test_get_merge_create_errors)
     ck_assert_status(picpq_ranker_get(NULL, 0, fp, N_CH), PICPQ_E_INVALID_ARG);
     ck_assert_status(picpq_ranker_images(rk, 2, &images), PICPQ_E_OUT_OF_RANGE);
     ck_assert_status(picpq_ranker_images(rk, 0, NULL), PICPQ_E_INVALID_ARG);
+    ck_assert_int_eq(picpq_ranker_num_layers(rk), 2);
+    ck_assert_int_eq(picpq_ranker_num_layers(NULL), 0);
+    ck_assert_status(picpq_ranker_layer_channels(rk, 1, &images), PICPQ_OK);
+    ck_assert_int_eq(images, 2);
+    ck_assert_status(picpq_ranker_layer_channels(rk, 2, &images), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_ranker_layer_channels(rk, -1, &images), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_ranker_layer_channels(rk, 0, NULL), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_ranker_layer_channels(NULL, 0, &images), PICPQ_E_INVALID_ARG);
     ck_assert_status(picpq_ranker_create(2, bad, &x), PICPQ_E_SHAPE);
     ck_assert_ptr_null(x);
     ck_assert_status(picpq_ranker_create(0, ch, &o), PICPQ_E_OUT_OF_RANGE);
@@ -930,6 +938,11 @@ START_TEST(test_state_round_trip)
     ck_assert_mem_eq(buf, "PQRANKER", 8);
     ck_assert_status(picpq_ranker_load(buf, len, &back), PICPQ_OK);
     ck_assert_mem_eq(back->sums, rk->sums, (N_CH + 2) * sizeof(int64_t));
+    ck_assert_int_eq(picpq_ranker_num_layers(back), 2);
+    ck_assert_status(picpq_ranker_layer_channels(back, 0, &v), PICPQ_OK);
+    ck_assert_int_eq(v, N_CH);
+    ck_assert_status(picpq_ranker_layer_channels(back, 1, &v), PICPQ_OK);
+    ck_assert_int_eq(v, 2);
     ck_assert_status(picpq_ranker_images(back, 0, &images), PICPQ_OK);
     ck_assert_int_eq(images, N_IMG);
     ck_assert_status(picpq_ranker_images(back, 1, &images), PICPQ_OK);

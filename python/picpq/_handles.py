@@ -126,12 +126,18 @@ class Ranker(_Configurable):
         handle = ctypes.c_void_p()
         if net is not None:
             lib.picpq_ranker_create_for_net(net.ptr, ctypes.byref(handle))
-            self.channels = [net.layer_channels(l)[1] for l in range(net.num_layers)]
         else:
             ch = as_c_array(channels, np.int64, "channels")
             lib.picpq_ranker_create(ch.shape[0], ptr(ch, ctypes.c_int64), ctypes.byref(handle))
-            self.channels = [int(c) for c in ch]
         self._ptr = handle.value
+        self._read_channels()
+
+    def _read_channels(self):
+        count = ctypes.c_int64()
+        self.channels = []
+        for layer in range(lib.picpq_ranker_num_layers(self.ptr)):
+            lib.picpq_ranker_layer_channels(self.ptr, layer, ctypes.byref(count))
+            self.channels.append(count.value)
 
     @property
     def num_layers(self):
@@ -183,10 +189,7 @@ class Ranker(_Configurable):
         lib.picpq_ranker_load(raw, len(raw), ctypes.byref(handle))
         self = cls.__new__(cls)
         self._ptr = handle.value
-        # the C library validated the blob: layer count at byte 24, then the
-        # channel counts (docs/FORMATS.md, "Ranker state")
-        n = int(np.frombuffer(raw, "<u4", 1, 24)[0])
-        self.channels = [int(c) for c in np.frombuffer(raw, "<i8", n, 28)]
+        self._read_channels()
         return self
 
 

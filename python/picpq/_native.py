@@ -104,6 +104,8 @@ _SIGNATURES = {
     "picpq_ranker_get": (c_status, [ctypes.c_void_p, ctypes.c_int32, c_double_p, ctypes.c_int64]),
     "picpq_ranker_images": (c_status, [ctypes.c_void_p, ctypes.c_int32, c_int64_p]),
     "picpq_ranker_stats": (c_status, [ctypes.c_void_p, c_int64_p, c_int64_p]),
+    "picpq_ranker_num_layers": (ctypes.c_int32, [ctypes.c_void_p]),
+    "picpq_ranker_layer_channels": (c_status, [ctypes.c_void_p, ctypes.c_int32, c_int64_p]),
     "picpq_ranker_merge": (c_status, [ctypes.c_void_p, ctypes.c_void_p]),
     "picpq_ranker_save": (c_status, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t,
                                      c_size_t_p]),
