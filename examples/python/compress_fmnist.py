@@ -8,6 +8,7 @@ bits from sparsity, fine-tuned with QAT, exported as packed integer codes.
 """
 import argparse
 import gzip
+import hashlib
 import json
 import math
 import os
@@ -270,6 +271,15 @@ def evaluate_candidate(model, desc, plan, a, b, prof, train_data, fitness_data, 
     return loss, acc, True
 
 
+CHAIN_REDUCE = {"sum": picpq.CHAIN_SUM, "mean": picpq.CHAIN_MEAN, "max": picpq.CHAIN_MAX}
+
+
+def new_plan(net, prof):
+    """A plan with the profile's chain score ("sum" as the reference unless
+    --chain-reduce says otherwise; METHOD §5.3)."""
+    return picpq.Plan(net, chain_reduce=CHAIN_REDUCE[prof.get("chain_reduce", "sum")])
+
+
 def plan_key(desc, plan):
     """The kept filters of every conv as bytes: two (a, b) with the same key
     prune the same network."""
@@ -283,7 +293,7 @@ def run_search(args, prof, model, desc, train_data, fitness_data):
     move only layers whose kept set does not change) gets the stored loss
     instead of a second identical fine-tune (`reused` in the trace)."""
     net = desc.net
-    plan = picpq.Plan(net)
+    plan = new_plan(net, prof)
     search = picpq.Search(net, args.seed, population=prof["population"],
                           sample=prof["sample"], generations=prof["generations"])
     trace, scored = [], {}
@@ -333,6 +343,67 @@ def compress(model, desc, plan, bits, train_data, prof, seed, label):
     qat(small, desc_small, bits, batches, prof)
     layers, summary = ptq.export(small, desc_small, bits)
     return small, desc_small, layers, summary
+
+
+def compressed_result(args, prof, model, desc, plan, bits, train_data, test_data, name):
+    """Fine-tune, QAT and export one plan + bits, then test it: (the method's
+    entry of results.json, its packed bytes). Saved in OUT as stage-NAME.json
+    and stage-NAME.bin; with --resume a saved stage whose inputs (profile,
+    seed, threads, versions, baseline, kept filters, bits) are identical is
+    returned instead of being trained again: at a fixed thread count the run
+    is deterministic, so the saved result is the one a new run would give."""
+    paths = [os.path.join(args.out, f"stage-{name}.{ext}") for ext in ("json", "bin")]
+    digest = hashlib.sha256(json.dumps(
+        dict(prof=prof, seed=args.seed, threads=args.threads, bits=list(bits),
+             library=picpq.version(), torch=torch.__version__,
+             baseline=weights_digest(model)), sort_keys=True).encode()
+        + plan_key(desc, plan)).hexdigest()
+    if args.resume:
+        saved = read_stage(*paths, digest)
+        if saved is not None:
+            print(f"  {name}: reusing {paths[0]} (same inputs, --resume)")
+            return saved
+    t = time.time()
+    small, desc_small, layers, summary = compress(model, desc, plan, bits, train_data, prof,
+                                                  args.seed, name)
+    acc, _ = evaluate(small, test_data, prof["eval_batch"])
+    packed = b"".join(layer["data"] for layer in layers.values())
+    result = dict(test_acc=acc, bits=list(bits), kept=plan.kept_all(),
+                  **cost_summary(desc.net, plan, bits), **summary, seconds=time.time() - t)
+    write_atomic(paths[1], packed)  # the bytes first: the json names their digest
+    write_atomic(paths[0], json.dumps(dict(digest=digest, result=result,
+                                           packed_sha256=hashlib.sha256(packed).hexdigest()),
+                                      indent=1).encode())
+    return result, packed
+
+
+def weights_digest(model):
+    return hashlib.sha256(b"".join(t.detach().cpu().contiguous().numpy().tobytes()
+                                   for t in model.state_dict().values())).hexdigest()
+
+
+def read_stage(json_path, bin_path, digest):
+    """(result, packed) of a saved stage, or None when it is missing, made from
+    other inputs or damaged (then it is trained again)."""
+    try:
+        with open(json_path, "rb") as f:
+            saved = json.loads(f.read())
+        with open(bin_path, "rb") as f:
+            packed = f.read()
+    except (OSError, ValueError):
+        return None
+    if (not isinstance(saved, dict) or saved.get("digest") != digest
+            or saved.get("packed_sha256") != hashlib.sha256(packed).hexdigest()):
+        return None
+    return saved["result"], packed
+
+
+def write_atomic(path, data):
+    with open(path + ".tmp", "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(path + ".tmp", path)
 
 
 def cost_summary(net, plan, bits):
@@ -389,23 +460,23 @@ def uniform_baseline(desc, target_macs, target_bops, max_bits):
     return plan, best or [32 if m == 32 else 2 for m in max_bits]
 
 
-def global_ranking_baseline(net, keep_fraction, target_bops, max_bits):
+def global_ranking_baseline(net, prof, target_bops, max_bits):
     """(a, b) = (1, 0) (global ranking by raw FP), bits from sparsity with the
     tau that fits target_bops; if no tau fits at keep_fraction, the largest
     keep fraction (bisection) at which one does."""
     ones, zeros = np.ones(net.num_layers), np.zeros(net.num_layers)
 
     def attempt(kf):
-        plan = picpq.Plan(net)
+        plan = new_plan(net, prof)
         plan.compute(ones, zeros, kf)
         _, bits, met = picpq.bits_solve(plan, picpq.sparsity_from_plan(plan), max_bits,
                                         target_bops)
         return plan, bits, met
-    plan, bits, met = attempt(keep_fraction)
+    plan, bits, met = attempt(prof["keep_fraction"])
     if met:
         return plan, bits
     plan.close()
-    lo, hi = 0.01, keep_fraction
+    lo, hi = 0.01, prof["keep_fraction"]
     for _ in range(12):
         mid = (lo + hi) / 2
         p, _, ok = attempt(mid)
@@ -527,6 +598,12 @@ def parse_args(argv=None):
                    help="choose tau so that BOPs <= baseline/ratio (profile default; "
                    "0 = the reference's tau = 1/6)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    p.add_argument("--resume", action="store_true",
+                   help="reuse the methods an earlier run with identical inputs finished in "
+                   "--out (stage-*.json/bin) instead of training them again")
+    p.add_argument("--chain-reduce", choices=sorted(CHAIN_REDUCE), default="sum",
+                   help="score of coupled layers (residual chains): sum as the reference "
+                   "(default), or mean/max (METHOD §5.3; docs/RESULTS.md compares them)")
     p.add_argument("--lub", default=None, metavar="FILE",
                    help="skip the search: use the (a, b) in FILE (--lub text format, e.g. "
                    "search_mpi.py's best.lub)")
@@ -535,7 +612,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    prof = PROFILES[args.profile]
+    prof = dict(PROFILES[args.profile], chain_reduce=args.chain_reduce)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
@@ -579,7 +656,7 @@ def main(argv=None):
     if args.lub:  # the (a, b) of an earlier search, e.g. search_mpi.py's best.lub
         with open(args.lub) as f:
             a, b = net.lub_read(f.read())
-        plan = picpq.Plan(net)
+        plan = new_plan(net, prof)
         results["search"] = dict(source=args.lub, best_loss=None, a=a.tolist(), b=b.tolist(),
                                  trace=[], mean_loss_history=[], lub=net.lub_write(a, b))
         print(f"  skipped: (a, b) read from {args.lub}")
@@ -612,21 +689,18 @@ def main(argv=None):
     print(f"  tau {tau:.4f}, bits {bits}, BOPs {cost['bops'] / 1e9:.3f} G")
 
     step("4/7 fine-tune, 6/7 QAT, 7/7 export")
-    small, desc_small, layers, export_summary = compress(model, desc, plan, bits, train_data,
-                                                         prof, args.seed, "pic-pq")
-    acc, _ = evaluate(small, test_data, prof["eval_batch"])
-    seconds["finetune_qat_export"] = time.time() - t5
-    results["pic-pq"] = dict(test_acc=acc, budget_met=met, budget=budget, bits=bits, tau=tau,
-                             kept=kept, sparsity=sparsity.tolist(), **cost, **export_summary)
+    result, packed = compressed_result(args, prof, model, desc, plan, bits, train_data, test_data,
+                                       "pic-pq")
+    seconds["finetune_qat_export"] = result["seconds"]
+    results["pic-pq"] = dict(result, budget_met=met, budget=budget, tau=tau,
+                             sparsity=sparsity.tolist())
     results["layers"] = [dict(name=l.name, kind=l.kind, channels=net.layer_channels(l.id)[1],
                               kept=kept[l.id], max_bits=max_bits[l.id], bits=bits[l.id])
                          for l in desc.layers]
-    with open(os.path.join(args.out, "model_packed.bin"), "wb") as f:
-        for name, layer in layers.items():
-            f.write(layer["data"])
-    print(f"  test top-1 {acc:.2f}% (drop {base_acc - acc:.2f}), "
+    write_atomic(os.path.join(args.out, "model_packed.bin"), packed)
+    print(f"  test top-1 {result['test_acc']:.2f}% (drop {base_acc - result['test_acc']:.2f}), "
           f"{base_cost['bops'] / cost['bops']:.2f}x BOPs, "
-          f"{export_summary['fp32_bytes']} -> {export_summary['packed_bytes']} bytes")
+          f"{result['fp32_bytes']} -> {result['packed_bytes']} bytes")
 
     seconds["total"] = time.time() - t_start
     results["seconds"] = seconds
@@ -635,15 +709,14 @@ def main(argv=None):
     if args.compare:
         t = step("compare: uniform pruning + uniform bits, and (a, b) = (1, 0)")
         uplan, ubits = uniform_baseline(desc, net.macs(plan), cost["bops"], max_bits)
-        gplan, gbits = global_ranking_baseline(net, prof["keep_fraction"], cost["bops"],
+        gplan, gbits = global_ranking_baseline(net, prof, cost["bops"],
                                                max_bits)
         for name, p, bb in (("uniform", uplan, ubits), ("global-ab10", gplan, gbits.tolist())):
-            m2, _, _, summ = compress(model, desc, p, bb, train_data, prof, args.seed, name)
-            acc2, _ = evaluate(m2, test_data, prof["eval_batch"])
-            results[name] = dict(test_acc=acc2, bits=bb, kept=p.kept_all(),
-                                 **cost_summary(net, p, bb), **summ)
-            print(f"  {name}: test top-1 {acc2:.2f}%, "
+            results[name], _ = compressed_result(args, prof, model, desc, p, bb, train_data,
+                                                 test_data, name)
+            print(f"  {name}: test top-1 {results[name]['test_acc']:.2f}%, "
                   f"{base_cost['bops'] / results[name]['bops']:.2f}x BOPs")
+            write_report(args.out, results)  # each finished method is on disk at once
         seconds["compare"] = time.time() - t
 
     seconds["total"] = time.time() - t_start

@@ -64,6 +64,7 @@ def settings_of(args):
     for key in SEARCH_KEYS:
         if getattr(args, key) is not None:
             prof[key] = getattr(args, key)
+    prof["chain_reduce"] = args.chain_reduce
     return dict(profile=args.profile, seed=args.seed, threads=args.threads,
                 search={k: prof[k] for k in SEARCH_KEYS}, prof=prof)
 
@@ -143,7 +144,7 @@ def wait_for_master(comm, timeout):
 
 
 def worker(comm, cfg, args, model, desc, train_data, fitness):
-    plan = picpq.Plan(desc.net)
+    plan = job.new_plan(desc.net, cfg["prof"])
     faults = {k: kind for kind, rank, k in args.inject if rank == comm.Get_rank()}
     count = 0
     while True:
@@ -187,7 +188,7 @@ class Master:
     def __init__(self, comm, args, cfg, search, told, desc):
         self.comm, self.args, self.cfg = comm, args, cfg
         self.search, self.told = search, told
-        self.desc, self.plan = desc, picpq.Plan(desc.net)
+        self.desc, self.plan = desc, job.new_plan(desc.net, cfg["prof"])
         # pruned network -> loss: with common random numbers an evaluation depends
         # on the pruned network alone, so a candidate pruning the same filters as
         # one already scored gets that loss (exact, not an estimate)
@@ -358,9 +359,12 @@ def check_state_path(args):
         return (f"cannot resume from {args.state}: {exc}; the file is left as it is"
                 + resume_hint(args.state))
     wanted = settings_of(args)
-    for key in ("profile", "seed"):
+    saved = dict(saved, chain_reduce=saved["prof"].get("chain_reduce", "sum"))
+    wanted["chain_reduce"] = args.chain_reduce
+    for key in ("profile", "seed", "chain_reduce"):
         if args.explicit[key] and saved[key] != wanted[key]:
-            return (f"{args.state} was made with --{key} {saved[key]}, not {wanted[key]}; "
+            option = key.replace("_", "-")
+            return (f"{args.state} was made with --{option} {saved[key]}, not {wanted[key]}; "
                     "drop the option to continue it")
     return None
 
@@ -378,6 +382,8 @@ def parse_args(argv=None):
     for key in SEARCH_KEYS:
         p.add_argument("--" + key.replace("_", "-"), type=int, default=None,
                        help=f"override the profile's {key}")
+    p.add_argument("--chain-reduce", choices=sorted(job.CHAIN_REDUCE), default="sum",
+                   help="score of coupled layers, as compress_fmnist.py (default sum)")
     p.add_argument("--no-reuse", action="store_true",
                    help="evaluate every candidate, even one that prunes the same filters "
                    "as a candidate already scored")
@@ -394,8 +400,9 @@ def parse_args(argv=None):
                    help="testing aid: worker RANK's K-th evaluation does KIND "
                    "(nan, dup, unknown, die, hang, raise)")
     args = p.parse_args(argv)
-    args.explicit = {k: any(a.startswith("--" + k) for a in (argv or sys.argv[1:]))
-                     for k in ("profile", "seed")}
+    args.explicit = {k: any(a.startswith("--" + k.replace("_", "-"))
+                            for a in (argv or sys.argv[1:]))
+                     for k in ("profile", "seed", "chain_reduce")}
     args.state = args.state or os.path.join(args.out, "search.ckpt")
     return args
 

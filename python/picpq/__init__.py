@@ -12,7 +12,7 @@ picpq.torch, importable when PyTorch is installed.
 """
 from ._errors import (ArgumentError, InternalError, NumericalError, OutOfMemory, PicpqError,
                       StateError)
-from ._handles import (Net, Plan, Ranker, Search, bits_assign, bits_solve, compute_multi,
+from ._handles import (CHAIN_MAX, CHAIN_MEAN, CHAIN_SUM, Net, Plan, Ranker, Search, bits_assign, bits_solve, compute_multi,
                        matrix_rank, pack_bits, packed_size, param_key, quantize_activations,
                        quantize_linear, quantize_weights, sparsity_from_plan, sparsity_l1,
                        sparsity_l1_masked, unpack_bits, weights_export)
@@ -21,7 +21,7 @@ from ._tensor import Tensor
 
 
 def version():
-    """The library's version string, e.g. "0.1.0"."""
+    """The library's version string, e.g. "0.2.0"."""
     return lib.picpq_version_string().decode()
 
 
@@ -42,7 +42,7 @@ def param_range(name):
     return ("int" if kind.value == 1 else "double", lo.value, hi.value, default.value)
 
 
-__all__ = ["ArgumentError", "InternalError", "Net", "NumericalError", "OutOfMemory", "PicpqError",
+__all__ = ["ArgumentError", "CHAIN_MAX", "CHAIN_MEAN", "CHAIN_SUM", "InternalError", "Net", "NumericalError", "OutOfMemory", "PicpqError",
            "Plan", "Ranker", "Search", "StateError", "Tensor", "bits_assign", "bits_solve",
            "compute_multi", "matrix_rank", "pack_bits", "packed_size", "param_key", "param_range",
            "quantize_activations", "quantize_linear", "quantize_weights", "sparsity_from_plan",

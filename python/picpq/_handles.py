@@ -15,6 +15,7 @@ from ._tensor import Tensor
 
 OK, DONE, BUDGET_UNMET = 0, 1, 2
 LAYER_CONV, LAYER_LINEAR = 1, 2
+CHAIN_SUM, CHAIN_MEAN, CHAIN_MAX = 0, 1, 2  # picpq_chain_reduce (plan.chain_reduce)
 
 
 def param_key(name):

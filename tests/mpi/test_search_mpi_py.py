@@ -182,6 +182,9 @@ def test_damaged_checkpoints_are_refused_and_kept(tmp_path):
     ckpt.write_bytes(good)
     r = run(tmp_path, "--resume", "--seed", "5", np=2)
     assert r.returncode != 0 and "was made with --seed 0" in r.stderr
+    r = run(tmp_path, "--resume", "--chain-reduce", "mean", np=2)
+    assert r.returncode != 0 and "was made with --chain-reduce sum, not mean" in r.stderr
+    assert ckpt.read_bytes() == good
 
 
 def test_sharded_calibration_equals_one_pass_bit_for_bit(tmp_path):

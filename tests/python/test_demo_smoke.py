@@ -42,6 +42,36 @@ def test_smoke_profile(tmp_path):
                                   "--cache-dir", str(tmp_path / "cache"), "--lub", str(lub)])
     assert again["search"]["trace"] == [] and again["search"]["source"] == str(lub)
     assert again["pic-pq"]["kept"] == pq["kept"] and again["pic-pq"]["bits"] == pq["bits"]
+    assert again["pic-pq"]["test_acc"] == pq["test_acc"]  # deterministic at a fixed thread count
+
+
+def test_resume_reuses_finished_methods_only_when_intact(tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["--profile", "smoke", "--seed", "2", "--threads", "1", "--out", str(out),
+            "--cache-dir", str(tmp_path / "cache"), "--compare", "--resume"]
+    first = compress_fmnist.main(args)
+    packed = (out / "model_packed.bin").read_bytes()
+    assert "reusing" not in capsys.readouterr().out  # nothing to reuse yet
+    again = compress_fmnist.main(args)
+    said = capsys.readouterr().out
+    for name in ("pic-pq", "uniform", "global-ab10"):
+        assert f"{name}: reusing" in said
+        assert again[name]["test_acc"] == first[name]["test_acc"]
+    assert (out / "model_packed.bin").read_bytes() == packed
+    # a damaged stage is trained again, and gives the same numbers
+    stage = out / "stage-pic-pq.bin"
+    stage.write_bytes(stage.read_bytes()[:-1])
+    (out / "stage-uniform.json").write_text("{")
+    third = compress_fmnist.main(args)
+    said = capsys.readouterr().out
+    assert "pic-pq: reusing" not in said and "uniform: reusing" not in said
+    assert "global-ab10: reusing" in said
+    for name in ("pic-pq", "uniform"):
+        assert third[name]["test_acc"] == first[name]["test_acc"]
+    assert (out / "model_packed.bin").read_bytes() == packed
+    # other inputs (here the chain score) are never taken for the saved ones
+    compress_fmnist.main(args + ["--chain-reduce", "max"])
+    assert "pic-pq: reusing" not in capsys.readouterr().out
 
 
 def test_strict_json_and_plan_reuse():
@@ -94,9 +124,13 @@ def test_compare_baselines_meet_the_same_costs():
             widths.setdefault(net.layer_channels(l)[1], set()).add(
                 uplan.keep_mask(l).tobytes())
         assert all(len(v) == 1 for v in widths.values())
-    gplan, gbits = compress_fmnist.global_ranking_baseline(net, 0.5, target_bops, max_bits)
-    assert net.bops(gplan, gbits, gbits) <= target_bops
-    assert net.macs(gplan) <= 0.5 * net.macs()
+    for reduce, code in (("sum", 0), ("mean", 1), ("max", 2)):
+        prof = dict(keep_fraction=0.5, chain_reduce=reduce)
+        gplan, gbits = compress_fmnist.global_ranking_baseline(net, prof, target_bops, max_bits)
+        assert gplan.get("plan.chain_reduce") == code
+        assert net.bops(gplan, gbits, gbits) <= target_bops
+        assert net.macs(gplan) <= 0.5 * net.macs()
+    assert compress_fmnist.new_plan(net, {}).get("plan.chain_reduce") == 0  # the reference
     desc.close()
 
 
