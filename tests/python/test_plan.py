@@ -27,9 +27,10 @@ def quota(n, safeguard):
     return n - 1 if safeguard == 0 else min(math.floor(n * (1 - safeguard)), n - 2)
 
 
-def greedy_faithful(convs, chains, imp, budget, safeguard, num_classes):
-    """METHOD §5.5 verbatim: chain scores summed in float32, stable sort,
-    quota per layer, the §5.2 cost tested (strict <) at entries 0, 10, 20, ..."""
+def greedy_faithful(convs, chains, imp, budget, safeguard, num_classes, reduce="sum"):
+    """METHOD §5.5 verbatim: chain scores summed in float32 (or their float32
+    mean, or their maximum), stable sort, quota per layer, the §5.2 cost tested
+    (strict <) at entries 0, 10, 20, ..."""
     n = [c[1] for c in convs]
     ins = [c[0] for c in convs]
     cmap = [c[2] * c[2] * c[3] * c[4] for c in convs]
@@ -43,10 +44,14 @@ def greedy_faithful(convs, chains, imp, budget, safeguard, num_classes):
         ch = chain_of.get(l, [l])
         seen.update(ch)
         for j in range(max(n[m] for m in ch)):
+            terms = [imp[m][j] for m in ch if j < n[m]]
             s = np.float32(0)
-            for m in ch:
-                if j < n[m]:
-                    s = np.float32(s + np.float32(imp[m][j]))
+            for v in terms:
+                s = np.float32(s + np.float32(v))
+            if reduce == "mean":
+                s = np.float32(s / np.float32(len(terms)))
+            elif reduce == "max":
+                s = max(terms)
             entries.append((ch, j, s))
     entries.sort(key=lambda e: e[2])
     out, inn, removed = list(n), list(ins), []
@@ -133,12 +138,16 @@ def random_net(rng):
     return convs
 
 
-def test_random_nets_faithful_match_transcription():
+@pytest.mark.parametrize("reduce", ["sum", "mean", "max"])
+def test_random_nets_faithful_match_transcription(reduce):
+    code = {"sum": picpq.CHAIN_SUM, "mean": picpq.CHAIN_MEAN, "max": picpq.CHAIN_MAX}[reduce]
     rng = np.random.default_rng(7)
-    for trial in range(6):
+    differs_from_sum = 0
+    for trial in range(12):
         convs = random_net(rng)
         widths = [c[1] for c in convs]
-        pair = [l for l in range(len(convs)) if widths[l] == widths[0] and l != 0][:1]
+        # even trials: a pair of equal widths; odd: of any widths (zero padding)
+        pair = [l for l in range(1, len(convs)) if trial % 2 or widths[l] == widths[0]][:1]
         chains = [[0] + pair] if pair else []
         with picpq.Net() as net:
             for cin, cout, k, oh, ow, prod in convs:
@@ -154,12 +163,16 @@ def test_random_nets_faithful_match_transcription():
             a = np.exp(rng.normal(size=net.num_layers))
             b = rng.normal(size=net.num_layers)
             keep = float(rng.uniform(0.2, 0.8))
-            plan = picpq.Plan(net, faithful=1)
+            plan = picpq.Plan(net, faithful=1, chain_reduce=code)
             plan.compute(a, b, keep)
             imp = [plan.importance(l, a[l], b[l]) for l in range(len(convs))]
-            removed = greedy_faithful(convs, chains, imp, keep * net.macs(), 0.1, 10)
+            removed = greedy_faithful(convs, chains, imp, keep * net.macs(), 0.1, 10, reduce)
             for got, exp in zip(masks_of(plan, len(convs)), expected_masks(convs, removed)):
                 np.testing.assert_array_equal(got, exp)
+            by_sum = greedy_faithful(convs, chains, imp, keep * net.macs(), 0.1, 10)
+            differs_from_sum += sorted(by_sum) != sorted(removed)
+    # the chain score decides something in these nets (so a library ignoring it fails)
+    assert (differs_from_sum > 0) == (reduce != "sum")
 
 
 def test_default_mode_meets_budget_and_bops_by_hand():
