@@ -128,8 +128,12 @@ class Batches:
 
 # ---- training and evaluation ------------------------------------------------------------------
 def progress(label, i, total, extra=""):
-    """A one-line progress bar on stderr (tqdm would add a dependency)."""
-    if not sys.stderr.isatty() and i not in (0, total):
+    """A one-line progress bar on stderr (tqdm would add a dependency); in a
+    log file, one line per tenth of the way instead."""
+    if not sys.stderr.isatty():
+        if i == 0 or (10 * i) // max(total, 1) != (10 * (i - 1)) // max(total, 1):
+            sys.stderr.write(f"  {label:<18} {i}/{total} {extra}\n")
+            sys.stderr.flush()
         return
     width = 30
     done = int(width * i / max(total, 1))
