@@ -276,12 +276,27 @@ def evaluate_candidate(model, desc, plan, a, b, prof, train_data, fitness_data, 
 
 
 CHAIN_REDUCE = {"sum": picpq.CHAIN_SUM, "mean": picpq.CHAIN_MEAN, "max": picpq.CHAIN_MAX}
+FP_SCALES = ("raw", "minmax")
 
 
 def new_plan(net, prof):
     """A plan with the profile's chain score ("sum" as the reference unless
     --chain-reduce says otherwise; METHOD §5.3)."""
     return picpq.Plan(net, chain_reduce=CHAIN_REDUCE[prof.get("chain_reduce", "sum")])
+
+
+def scale_filter_property(desc, prof):
+    """With prof["fp_scale"] == "minmax", map each conv's FP onto [0, 1]
+    (FP - min) / (max - min). The plan is still a per-layer affine map of FP,
+    the same family of plans, but the search's random individuals and its
+    identity (1, 0) then start from layers on one scale instead of raw ranks
+    (docs/RESULTS.md measures both). "raw" (the reference) leaves FP as it is."""
+    if prof.get("fp_scale", "raw") == "raw":
+        return
+    for l in desc.convs:
+        fp = desc.net.scores(l.id)
+        span = fp.max() - fp.min()
+        desc.net.set_scores(l.id, (fp - fp.min()) / span if span > 0 else np.zeros_like(fp))
 
 
 def plan_key(desc, plan):
@@ -608,6 +623,10 @@ def parse_args(argv=None):
     p.add_argument("--chain-reduce", choices=sorted(CHAIN_REDUCE), default="sum",
                    help="score of coupled layers (residual chains): sum as the reference "
                    "(default), or mean/max (METHOD §5.3; docs/RESULTS.md compares them)")
+    p.add_argument("--fp-scale", choices=FP_SCALES, default="raw",
+                   help="filter property PIC-PQ ranks: raw mean ranks as the reference "
+                   "(default), or minmax: each layer's mapped onto [0, 1] (the (a, b) of "
+                   "--lub files are then in those units)")
     p.add_argument("--lub", default=None, metavar="FILE",
                    help="skip the search: use the (a, b) in FILE (--lub text format, e.g. "
                    "search_mpi.py's best.lub)")
@@ -616,7 +635,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    prof = dict(PROFILES[args.profile], chain_reduce=args.chain_reduce)
+    prof = dict(PROFILES[args.profile], chain_reduce=args.chain_reduce, fp_scale=args.fp_scale)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
@@ -652,6 +671,7 @@ def main(argv=None):
     t = step("2/7 filter property")
     calib = calibration_batches(train_data, prof["calib_images"], args.seed)
     fps = ptq.rank_filters(model, desc, calib, threads=args.threads)
+    scale_filter_property(desc, prof)
     seconds["filter_property"] = time.time() - t
     print(f"  {sum(len(c) for c in calib)} images, {len(fps)} convs, mean FP "
           f"{np.mean([fp.mean() for fp in fps.values()]):.2f} ({seconds['filter_property']:.0f} s)")
@@ -712,6 +732,8 @@ def main(argv=None):
 
     if args.compare:
         t = step("compare: uniform pruning + uniform bits, and (a, b) = (1, 0)")
+        for layer, fp in fps.items():  # the baselines rank by the raw FP
+            net.set_scores(layer, fp)
         uplan, ubits = uniform_baseline(desc, net.macs(plan), cost["bops"], max_bits)
         gplan, gbits = global_ranking_baseline(net, prof, cost["bops"],
                                                max_bits)

@@ -184,6 +184,8 @@ def test_damaged_checkpoints_are_refused_and_kept(tmp_path):
     assert r.returncode != 0 and "was made with --seed 0" in r.stderr
     r = run(tmp_path, "--resume", "--chain-reduce", "mean", np=2)
     assert r.returncode != 0 and "was made with --chain-reduce sum, not mean" in r.stderr
+    r = run(tmp_path, "--resume", "--fp-scale", "minmax", np=2)
+    assert r.returncode != 0 and "was made with --fp-scale raw, not minmax" in r.stderr
     assert ckpt.read_bytes() == good
 
 

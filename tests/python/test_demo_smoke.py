@@ -131,6 +131,17 @@ def test_compare_baselines_meet_the_same_costs():
         assert net.bops(gplan, gbits, gbits) <= target_bops
         assert net.macs(gplan) <= 0.5 * net.macs()
     assert compress_fmnist.new_plan(net, {}).get("plan.chain_reduce") == 0  # the reference
+
+    # --fp-scale minmax maps each conv's FP onto [0, 1]; raw leaves it alone
+    raw = {l.id: net.scores(l.id) for l in desc.convs}
+    net.set_scores(desc.convs[0].id, np.full(raw[desc.convs[0].id].shape, 7.0))  # constant
+    compress_fmnist.scale_filter_property(desc, dict(fp_scale="raw"))
+    assert np.all(net.scores(desc.convs[0].id) == 7.0)
+    compress_fmnist.scale_filter_property(desc, dict(fp_scale="minmax"))
+    assert np.all(net.scores(desc.convs[0].id) == 0.0)
+    for l in desc.convs[1:]:
+        fp = raw[l.id]
+        np.testing.assert_allclose(net.scores(l.id), (fp - fp.min()) / (fp.max() - fp.min()))
     desc.close()
 
 
