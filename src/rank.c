@@ -484,16 +484,23 @@ picpq_status picpq_ranker_get(const picpq_ranker *rk, int32_t layer, double *fp,
     return PICPQ_OK;
 }
 
-picpq_status picpq_ranker_images(const picpq_ranker *rk, int32_t layer, int64_t *images)
+/* One per-layer count (images fed, channels) of a ranker. */
+static picpq_status layer_count(const picpq_ranker *rk, int32_t layer, const int64_t *counts,
+                                int64_t *out, const char *name)
 {
     picpq_status s;
     picpq__clear_error();
     PICPQ__REQUIRE(rk, "rk");
-    PICPQ__REQUIRE(images, "images");
+    PICPQ__REQUIRE(out, name);
     s = check_layer(rk, layer);
     if (s != PICPQ_OK) return s;
-    *images = rk->images[layer];
+    *out = counts[layer];
     return PICPQ_OK;
+}
+
+picpq_status picpq_ranker_images(const picpq_ranker *rk, int32_t layer, int64_t *images)
+{
+    return layer_count(rk, layer, rk ? rk->images : NULL, images, "images");
 }
 
 int32_t picpq_ranker_num_layers(const picpq_ranker *rk)
@@ -503,14 +510,7 @@ int32_t picpq_ranker_num_layers(const picpq_ranker *rk)
 
 picpq_status picpq_ranker_layer_channels(const picpq_ranker *rk, int32_t layer, int64_t *channels)
 {
-    picpq_status s;
-    picpq__clear_error();
-    PICPQ__REQUIRE(rk, "rk");
-    PICPQ__REQUIRE(channels, "channels");
-    s = check_layer(rk, layer);
-    if (s != PICPQ_OK) return s;
-    *channels = rk->channels[layer];
-    return PICPQ_OK;
+    return layer_count(rk, layer, rk ? rk->channels : NULL, channels, "channels");
 }
 
 picpq_status picpq_ranker_stats(const picpq_ranker *rk, int64_t *certified, int64_t *fallback)

@@ -277,12 +277,15 @@ def evaluate_candidate(model, desc, plan, a, b, prof, train_data, fitness_data, 
 
 CHAIN_REDUCE = {"sum": picpq.CHAIN_SUM, "mean": picpq.CHAIN_MEAN, "max": picpq.CHAIN_MAX}
 FP_SCALES = ("raw", "minmax")
+# the reference's choices; also what a profile or checkpoint without the key means
+PLAN_DEFAULTS = dict(chain_reduce="sum", fp_scale="raw")
 
 
 def new_plan(net, prof):
     """A plan with the profile's chain score ("sum" as the reference unless
     --chain-reduce says otherwise; METHOD §5.3)."""
-    return picpq.Plan(net, chain_reduce=CHAIN_REDUCE[prof.get("chain_reduce", "sum")])
+    reduce = prof.get("chain_reduce", PLAN_DEFAULTS["chain_reduce"])
+    return picpq.Plan(net, chain_reduce=CHAIN_REDUCE[reduce])
 
 
 def scale_filter_property(desc, prof):
@@ -291,7 +294,7 @@ def scale_filter_property(desc, prof):
     the same family of plans, but the search's random individuals and its
     identity (1, 0) then start from layers on one scale instead of raw ranks
     (docs/RESULTS.md measures both). "raw" (the reference) leaves FP as it is."""
-    if prof.get("fp_scale", "raw") == "raw":
+    if prof.get("fp_scale", PLAN_DEFAULTS["fp_scale"]) == "raw":
         return
     for l in desc.convs:
         fp = desc.net.scores(l.id)
@@ -620,10 +623,11 @@ def parse_args(argv=None):
     p.add_argument("--resume", action="store_true",
                    help="reuse the methods an earlier run with identical inputs finished in "
                    "--out (stage-*.json/bin) instead of training them again")
-    p.add_argument("--chain-reduce", choices=sorted(CHAIN_REDUCE), default="sum",
+    p.add_argument("--chain-reduce", choices=sorted(CHAIN_REDUCE),
+                   default=PLAN_DEFAULTS["chain_reduce"],
                    help="score of coupled layers (residual chains): sum as the reference "
                    "(default), or mean/max (METHOD §5.3; docs/RESULTS.md compares them)")
-    p.add_argument("--fp-scale", choices=FP_SCALES, default="raw",
+    p.add_argument("--fp-scale", choices=FP_SCALES, default=PLAN_DEFAULTS["fp_scale"],
                    help="filter property PIC-PQ ranks: raw mean ranks as the reference "
                    "(default), or minmax: each layer's mapped onto [0, 1] (the (a, b) of "
                    "--lub files are then in those units)")

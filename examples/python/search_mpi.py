@@ -64,7 +64,7 @@ def settings_of(args):
     for key in SEARCH_KEYS:
         if getattr(args, key) is not None:
             prof[key] = getattr(args, key)
-    prof["chain_reduce"], prof["fp_scale"] = args.chain_reduce, args.fp_scale
+    prof.update({k: getattr(args, k) for k in job.PLAN_DEFAULTS})
     return dict(profile=args.profile, seed=args.seed, threads=args.threads,
                 search={k: prof[k] for k in SEARCH_KEYS}, prof=prof)
 
@@ -360,10 +360,9 @@ def check_state_path(args):
         return (f"cannot resume from {args.state}: {exc}; the file is left as it is"
                 + resume_hint(args.state))
     wanted = settings_of(args)
-    defaults = dict(chain_reduce="sum", fp_scale="raw")  # checkpoints older than the options
-    saved = dict(saved, **{k: saved["prof"].get(k, v) for k, v in defaults.items()})
-    wanted.update(chain_reduce=args.chain_reduce, fp_scale=args.fp_scale)
-    for key in ("profile", "seed", *defaults):
+    saved = dict(saved, **{k: saved["prof"].get(k, v) for k, v in job.PLAN_DEFAULTS.items()})
+    wanted.update({k: wanted["prof"][k] for k in job.PLAN_DEFAULTS})
+    for key in ("profile", "seed", *job.PLAN_DEFAULTS):
         if args.explicit[key] and saved[key] != wanted[key]:
             option = key.replace("_", "-")
             return (f"{args.state} was made with --{option} {saved[key]}, not {wanted[key]}; "
@@ -384,9 +383,10 @@ def parse_args(argv=None):
     for key in SEARCH_KEYS:
         p.add_argument("--" + key.replace("_", "-"), type=int, default=None,
                        help=f"override the profile's {key}")
-    p.add_argument("--chain-reduce", choices=sorted(job.CHAIN_REDUCE), default="sum",
+    p.add_argument("--chain-reduce", choices=sorted(job.CHAIN_REDUCE),
+                   default=job.PLAN_DEFAULTS["chain_reduce"],
                    help="score of coupled layers, as compress_fmnist.py (default sum)")
-    p.add_argument("--fp-scale", choices=job.FP_SCALES, default="raw",
+    p.add_argument("--fp-scale", choices=job.FP_SCALES, default=job.PLAN_DEFAULTS["fp_scale"],
                    help="filter property, as compress_fmnist.py (default raw)")
     p.add_argument("--no-reuse", action="store_true",
                    help="evaluate every candidate, even one that prunes the same filters "
@@ -406,7 +406,7 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     args.explicit = {k: any(a.startswith("--" + k.replace("_", "-"))
                             for a in (argv or sys.argv[1:]))
-                     for k in ("profile", "seed", "chain_reduce", "fp_scale")}
+                     for k in ("profile", "seed", *job.PLAN_DEFAULTS)}
     args.state = args.state or os.path.join(args.out, "search.ckpt")
     return args
 

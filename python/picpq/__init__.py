@@ -12,10 +12,11 @@ picpq.torch, importable when PyTorch is installed.
 """
 from ._errors import (ArgumentError, InternalError, NumericalError, OutOfMemory, PicpqError,
                       StateError)
-from ._handles import (CHAIN_MAX, CHAIN_MEAN, CHAIN_SUM, Net, Plan, Ranker, Search, bits_assign, bits_solve, compute_multi,
-                       matrix_rank, pack_bits, packed_size, param_key, quantize_activations,
-                       quantize_linear, quantize_weights, sparsity_from_plan, sparsity_l1,
-                       sparsity_l1_masked, unpack_bits, weights_export)
+from ._handles import (CHAIN_MAX, CHAIN_MEAN, CHAIN_SUM, Net, Plan, Ranker, Search,
+                       bits_assign, bits_solve, compute_multi, matrix_rank, pack_bits,
+                       packed_size, param_key, quantize_activations, quantize_linear,
+                       quantize_weights, sparsity_from_plan, sparsity_l1, sparsity_l1_masked,
+                       unpack_bits, weights_export)
 from ._native import lib
 from ._tensor import Tensor
 
@@ -42,7 +43,8 @@ def param_range(name):
     return ("int" if kind.value == 1 else "double", lo.value, hi.value, default.value)
 
 
-__all__ = ["ArgumentError", "CHAIN_MAX", "CHAIN_MEAN", "CHAIN_SUM", "InternalError", "Net", "NumericalError", "OutOfMemory", "PicpqError",
+__all__ = ["ArgumentError", "CHAIN_MAX", "CHAIN_MEAN", "CHAIN_SUM", "InternalError", "Net",
+           "NumericalError", "OutOfMemory", "PicpqError",
            "Plan", "Ranker", "Search", "StateError", "Tensor", "bits_assign", "bits_solve",
            "compute_multi", "matrix_rank", "pack_bits", "packed_size", "param_key", "param_range",
            "quantize_activations", "quantize_linear", "quantize_weights", "sparsity_from_plan",
