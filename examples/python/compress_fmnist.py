@@ -375,11 +375,7 @@ def compressed_result(args, prof, model, desc, plan, bits, train_data, test_data
     returned instead of being trained again: at a fixed thread count the run
     is deterministic, so the saved result is the one a new run would give."""
     paths = [os.path.join(args.out, f"stage-{name}.{ext}") for ext in ("json", "bin")]
-    digest = hashlib.sha256(json.dumps(
-        dict(prof=prof, seed=args.seed, threads=args.threads, bits=list(bits),
-             library=picpq.version(), torch=torch.__version__,
-             baseline=weights_digest(model)), sort_keys=True).encode()
-        + plan_key(desc, plan)).hexdigest()
+    digest = stage_digest(args, prof, model, desc, plan, bits)
     if args.resume:
         saved = read_stage(*paths, digest)
         if saved is not None:
@@ -397,6 +393,18 @@ def compressed_result(args, prof, model, desc, plan, bits, train_data, test_data
                                            packed_sha256=hashlib.sha256(packed).hexdigest()),
                                       indent=1).encode())
     return result, packed
+
+
+def stage_digest(args, prof, model, desc, plan, bits):
+    """SHA-256 of everything a stage's result depends on. The plan options
+    (PLAN_DEFAULTS' keys) are left out: they only choose the kept filters,
+    which are digested themselves."""
+    training = {k: v for k, v in prof.items() if k not in PLAN_DEFAULTS}
+    return hashlib.sha256(json.dumps(
+        dict(prof=training, seed=args.seed, threads=args.threads, bits=list(bits),
+             library=picpq.version(), torch=torch.__version__,
+             baseline=weights_digest(model)), sort_keys=True).encode()
+        + plan_key(desc, plan)).hexdigest()
 
 
 def weights_digest(model):

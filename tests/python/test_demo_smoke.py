@@ -2,6 +2,7 @@
 import json
 import os
 import sys
+from types import SimpleNamespace
 
 import pytest
 
@@ -69,14 +70,16 @@ def test_resume_reuses_finished_methods_only_when_intact(tmp_path, capsys):
     for name in ("pic-pq", "uniform"):
         assert third[name]["test_acc"] == first[name]["test_acc"]
     assert (out / "model_packed.bin").read_bytes() == packed
-    # other inputs (here the chain score) are never taken for the saved ones
-    compress_fmnist.main(args + ["--chain-reduce", "max"])
+    # other inputs (here the thread count) are never taken for the saved ones
+    other = list(args)
+    other[other.index("--threads") + 1] = "2"
+    compress_fmnist.main(other)
     assert "pic-pq: reusing" not in capsys.readouterr().out
 
 
 def test_strict_json_and_plan_reuse():
     """An unmet budget's +inf loss is written as null; the search scores each
-    distinct pruned network once."""
+    distinct pruned network once; a saved stage's key follows the network."""
     assert compress_fmnist.strict_json(
         {"loss": float("inf"), "t": [1.5, float("nan"), (2, float("-inf"))], "n": 3}) == \
         {"loss": None, "t": [1.5, None, [2, None]], "n": 3}
@@ -84,7 +87,8 @@ def test_strict_json_and_plan_reuse():
     import picpq
     import picpq.torch as pt
     from picpq.torch.models import resnet20
-    desc = pt.describe(resnet20(), torch.zeros(1, 1, 28, 28))
+    model = resnet20()
+    desc = pt.describe(model, torch.zeros(1, 1, 28, 28))
     net = desc.net
     rng = np.random.default_rng(1)
     for l in desc.convs:
@@ -97,6 +101,21 @@ def test_strict_json_and_plan_reuse():
     assert compress_fmnist.plan_key(desc, plan) == k1
     assert plan.compute(ones, zeros, 0.3)
     assert compress_fmnist.plan_key(desc, plan) != k1
+
+    # a saved stage is keyed by the kept filters and the training inputs, not by
+    # the plan options that chose those filters
+    args, bits = SimpleNamespace(seed=0, threads=1), [8] * net.num_layers
+    prof = dict(compress_fmnist.PROFILES["smoke"], chain_reduce="sum", fp_scale="raw")
+    digest = compress_fmnist.stage_digest(args, prof, model, desc, plan, bits)
+    other = dict(prof, chain_reduce="max", fp_scale="minmax")
+    assert compress_fmnist.stage_digest(args, other, model, desc, plan, bits) == digest
+    for changed in (dict(prof, finetune_steps=4), dict(prof, batch=16)):
+        assert compress_fmnist.stage_digest(args, changed, model, desc, plan, bits) != digest
+    assert compress_fmnist.stage_digest(args, prof, model, desc, plan, [6] * len(bits)) != digest
+    assert compress_fmnist.stage_digest(SimpleNamespace(seed=0, threads=2), prof, model, desc,
+                                        plan, bits) != digest
+    assert plan.compute(ones, zeros, 0.5)           # another network
+    assert compress_fmnist.stage_digest(args, prof, model, desc, plan, bits) != digest
     plan.close()
     desc.close()
 
