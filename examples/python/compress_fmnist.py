@@ -128,10 +128,13 @@ class Batches:
 
 # ---- training and evaluation ------------------------------------------------------------------
 def progress(label, i, total, extra=""):
-    """A one-line progress bar on stderr (tqdm would add a dependency); in a
-    log file, one line per tenth of the way instead."""
+    """Step i (1..total) of a stage: a one-line progress bar on stderr (tqdm
+    would add a dependency); in a log file, one line at the first step and one
+    per tenth of the way instead."""
+    def tenth(k):
+        return (10 * k) // max(total, 1)
     if not sys.stderr.isatty():
-        if i == 0 or (10 * i) // max(total, 1) != (10 * (i - 1)) // max(total, 1):
+        if i <= 1 or tenth(i) != tenth(i - 1):
             sys.stderr.write(f"  {label:<18} {i}/{total} {extra}\n")
             sys.stderr.flush()
         return
@@ -161,7 +164,7 @@ def train(model, batches, steps, lr, label, nesterov=True, cosine=True):
         loss_t.backward()
         opt.step()
         loss = loss_t.item()
-        if label and (step % 10 == 0 or step + 1 == steps):
+        if label:
             progress(label, step + 1, steps, f"loss {loss:.3f}")
     return loss
 

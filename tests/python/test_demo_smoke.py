@@ -172,3 +172,20 @@ def test_missing_dataset_is_explained(tmp_path):
                           text=True, timeout=120)
     assert proc.returncode != 0
     assert "Fashion-MNIST not found" in proc.stderr and "dataset-fashion-mnist" in proc.stderr
+
+
+def test_progress_in_a_log_file_is_a_line_per_tenth(capsys):
+    """Under pytest stderr is not a terminal: training logs its first step and
+    each tenth of the way."""
+    class Batches:
+        def next(self):
+            return torch.ones(4, 1, 4, 4), torch.tensor([0, 1, 2, 0])
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.Flatten(),
+                                torch.nn.Linear(8, 3))
+    compress_fmnist.train(model, Batches(), 100, 0.01, "fine-tune")
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split()[1] for line in lines] == ["1/100"] + [f"{10 * k}/100"
+                                                            for k in range(1, 11)]
+    for i in range(1, 4):   # fewer steps than tenths: every step once
+        compress_fmnist.progress("search", i, 3)
+    assert len(capsys.readouterr().err.splitlines()) == 3
