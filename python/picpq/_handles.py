@@ -518,21 +518,20 @@ class Search(_Configurable):
 
 
 # ---- quantizer ----------------------------------------------------------------------------------
-def _f32_tensor(x, name):
-    import numpy
-    arr = x.detach().numpy() if hasattr(x, "detach") else x
-    if not isinstance(arr, numpy.ndarray) or arr.dtype != numpy.float32:
+def _f32_tensor(x, name, writable=False):
+    dtype = getattr(x, "dtype", None)
+    if str(dtype) not in ("float32", "torch.float32"):
         raise TypeError(f"{name}: expected a float32 array or tensor")
-    return Tensor(x)
+    return Tensor(x, writable=writable)
 
 
 def _quantize(kind, x, name, bits, out):
     """picpq_quantize_<kind> in place (out None) or picpq_quantize_<kind>_into out."""
-    with _f32_tensor(x, name) as src:
+    with _f32_tensor(x, name, writable=out is None) as src:
         if out is None:
             getattr(lib, f"picpq_quantize_{kind}")(src.ptr, int(bits))
             return x
-        with _f32_tensor(out, "out") as dst:
+        with _f32_tensor(out, "out", writable=True) as dst:
             getattr(lib, f"picpq_quantize_{kind}_into")(src.ptr, dst.ptr, int(bits))
         return out
 

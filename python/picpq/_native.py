@@ -226,11 +226,31 @@ def _errcheck(result, func, args):
     return status
 
 
+def _range_checked(base):
+    """`base` as an argument type that refuses Python ints it cannot hold
+    (ctypes would silently keep only the low bits: 2**32 → 0)."""
+    bits = 8 * ctypes.sizeof(base)
+    lo, hi = (-(1 << (bits - 1)), 1 << (bits - 1)) if base(-1).value < 0 else (0, 1 << bits)
+
+    def from_param(cls, value):
+        if isinstance(value, int):
+            if not lo <= value < hi:
+                raise OverflowError(f"{value} is outside [{lo}, {hi - 1}]")
+            return base(value)
+        return base.from_param(value)  # other types: ctypes' own rules
+    return type(base.__name__ + "_checked", (base,), {"from_param": classmethod(from_param)})
+
+
+_CHECKED = {t: _range_checked(t) for t in (ctypes.c_int, ctypes.c_int8, ctypes.c_uint8,
+                                           ctypes.c_int32, ctypes.c_int64, ctypes.c_size_t,
+                                           ctypes.c_uint64)}
+
+
 def _declare():
     for name, (restype, argtypes) in _SIGNATURES.items():
         func = getattr(lib, name)
         func.restype = restype
-        func.argtypes = argtypes
+        func.argtypes = [_CHECKED.get(t, t) for t in argtypes]
         if restype is c_status:
             func.errcheck = _errcheck
 

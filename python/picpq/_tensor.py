@@ -19,11 +19,16 @@ class Tensor(_Handle):
     _free_name = "picpq_tensor_free"
     _what = "tensor"
 
-    def __init__(self, array):
+    def __init__(self, array, writable=False):
+        """`writable`: the library will write into the memory (refused for
+        read-only arrays such as a memmap opened 'r' or a view of bytes)."""
         import numpy as np
         if hasattr(array, "detach"):  # a torch tensor: share its CPU memory
             if array.device.type != "cpu":
                 raise ValueError("libpicpq needs CPU tensors")
+            if array.is_neg() or array.is_conj():  # lazy views: memory ≠ values
+                raise ValueError("resolve the tensor's lazy negation first "
+                                 "(tensor.resolve_neg())")
             array = array.detach().numpy()
         if not isinstance(array, np.ndarray):
             raise TypeError(f"expected a numpy array or torch tensor, got {type(array).__name__}")
@@ -33,6 +38,8 @@ class Tensor(_Handle):
                             f"(use one of {', '.join(_NUMPY_DTYPES)})")
         if array.dtype.byteorder == ">":
             raise TypeError("big-endian arrays are not supported")
+        if writable and not array.flags.writeable:
+            raise ValueError("the array is read-only; libpicpq would write into it")
         ndim = array.ndim
         shape = (ctypes.c_int64 * ndim)(*array.shape)
         strides = (ctypes.c_int64 * ndim)(*array.strides)

@@ -93,3 +93,43 @@ def test_torch_tensors_wrong_device_dtype():
 
 def test_allocator_variants_declared():
     assert picpq.lib.picpq_net_create_ex.argtypes[0]._type_ is picpq._native.Allocator
+
+
+def test_read_only_memory_is_never_written(tmp_path):
+    """Quantizing in place or into `out` refuses read-only memory (a memmap
+    opened 'r' would segfault, a view of bytes would change an immutable)."""
+    path = tmp_path / "x.bin"
+    np.array([0.1, 0.5, 0.9, 2.0], np.float32).tofile(path)
+    ro = np.memmap(path, dtype=np.float32, mode="r")
+    frozen = np.frombuffer(bytes(16), np.float32)
+    for call in (lambda: picpq.quantize_activations(ro, 2),
+                 lambda: picpq.quantize_weights(ro, 2),
+                 lambda: picpq.quantize_weights(np.ones(4, np.float32), 2, out=frozen)):
+        with pytest.raises(ValueError, match="read-only"):
+            call()
+    np.testing.assert_array_equal(ro, np.array([0.1, 0.5, 0.9, 2.0], np.float32))
+    assert not frozen.any()
+    # reading read-only memory is fine: into a writable out, 2 bits = {0, 1/3, 2/3, 1}
+    out = picpq.quantize_activations(ro, 2, out=np.empty(4, np.float32))
+    np.testing.assert_allclose(out, [0, 2 / 3, 1, 1])
+
+
+def test_python_ints_beyond_the_c_type_are_refused():
+    """ctypes alone would keep the low bits (2**64 + 3 → 3) and go on."""
+    import ctypes
+    with picpq.Net() as net:
+        for bad in (2 ** 64 + 3, -2 ** 63 - 1):
+            with pytest.raises(ctypes.ArgumentError, match="outside"):
+                net.add_conv(bad, 4, 3, out_size=8)
+        assert net.num_layers == 0                    # nothing was added
+    with pytest.raises(ctypes.ArgumentError, match="outside"):
+        picpq.quantize_activations(np.ones(4, np.float32), 2 ** 32 + 8)
+    with pytest.raises(ctypes.ArgumentError, match="wrong type"):
+        picpq.lib.picpq_dtype_size(None)              # not taken as 0
+
+
+def test_torch_lazy_negation_is_refused():
+    torch = pytest.importorskip("torch")
+    x = torch.ones(4)._neg_view()
+    with pytest.raises(ValueError, match="resolve_neg"):
+        picpq.quantize_activations(x, 2)

@@ -181,10 +181,21 @@ class DataDependent(nn.Module):
         return self.c(x) if x.sum() > 0 else x
 
 
+class NormAfterRelu(nn.Module):
+    """conv → ReLU → BN: the BN would keep the conv's full width after pruning."""
+    def __init__(self):
+        super().__init__()
+        self.c, self.bn = nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)
+
+    def forward(self, x):
+        return self.bn(torch.relu(self.c(x)))
+
+
 @pytest.mark.parametrize("model,x,match", [
     (Concat(), torch.zeros(1, 3, 8, 8), "cat"),
     (Grouped(), torch.zeros(1, 4, 8, 8), "groups=2"),
     (DataDependent(), torch.zeros(1, 3, 8, 8), "trace"),
+    (NormAfterRelu(), torch.zeros(1, 3, 8, 8), "batch norm .* directly follow its conv"),
 ])
 def test_describe_refuses_clearly(model, x, match):
     with pytest.raises(pt.UnsupportedModel, match=match):

@@ -189,9 +189,10 @@ def describe(model, example_input):
     a conv feeding a conv, or feeding a Linear through pooling/flatten, is
     connected; residual additions couple the convs that produce their
     operands (option-A ShortcutA operands may be narrower); depthwise
-    convs are coupled to their producer. Batch norms, activations, pooling,
-    dropout and flatten pass channels through. Anything else (concatenation,
-    multiplication, grouped non-depthwise convs, ...) raises UnsupportedModel.
+    convs are coupled to their producer. Batch norms (each directly after its
+    conv), activations, pooling, dropout and flatten pass channels through.
+    Anything else (concatenation, multiplication, grouped non-depthwise
+    convs, ...) raises UnsupportedModel.
     `example_input` (one batch) gives the convs' output sizes for the MACs.
     """
     try:
@@ -239,8 +240,12 @@ def _describe_graph(graph, modules, shapes, desc):
             elif isinstance(m, ShortcutA):
                 values[node] = _Value(src.layer, padded=True)
             elif isinstance(m, _PASS_MODULES):
-                if isinstance(m, nn.BatchNorm2d) and args[0].op == "call_module" and \
-                        isinstance(modules[args[0].target], nn.Conv2d) and src.layer >= 0:
+                if isinstance(m, nn.BatchNorm2d) and src.layer >= 0:
+                    if not (args[0].op == "call_module"
+                            and isinstance(modules[args[0].target], nn.Conv2d)):
+                        raise UnsupportedModel(
+                            f"{where}: a batch norm over prunable channels must directly "
+                            "follow its conv (apply_plan shrinks it with that conv)")
                     desc.layers[src.layer].bn = node.target
                 if isinstance(m, (nn.ReLU, nn.ReLU6, ActQuant)) and src.layer >= 0:
                     desc.relus[node.target] = src.layer
