@@ -34,6 +34,21 @@ def test_smoke_profile(tmp_path):
     for f in ("report.md", "search.png", "layers.png", "model_packed.bin"):
         assert (out / f).stat().st_size > 0
     assert (out / "model_packed.bin").stat().st_size == pq["packed_bytes"]
+    report = (out / "report.md").read_text()
+    assert f"| baseline (fp32) | {base['test_acc']:.2f} | {base['test_acc']:.2f} | 0.00 |" \
+        in report and "| 1.00x |" in report
+
+    # deterministic for a --seed: everything again from scratch (baseline trained anew)
+    fresh = compress_fmnist.main(["--profile", "smoke", "--seed", "1", "--threads", "1",
+                                  "--out", str(tmp_path / "o3"),
+                                  "--cache-dir", str(tmp_path / "cache3")])
+    assert fresh["baseline"]["source"] == "trained now"
+    assert fresh["baseline"]["test_acc"] == base["test_acc"]
+    assert fresh["search"]["trace"] == results["search"]["trace"]
+    for key in ("kept", "bits", "test_acc", "bops", "packed_bytes"):
+        assert fresh["pic-pq"][key] == pq[key]
+    assert (tmp_path / "o3" / "model_packed.bin").read_bytes() == \
+        (out / "model_packed.bin").read_bytes()
 
     # --lub: the same (a, b) without a search gives the same plan and bits
     lub = tmp_path / "best.lub"
@@ -172,6 +187,19 @@ def test_missing_dataset_is_explained(tmp_path):
                           text=True, timeout=120)
     assert proc.returncode != 0
     assert "Fashion-MNIST not found" in proc.stderr and "dataset-fashion-mnist" in proc.stderr
+
+
+def test_missing_torch_is_explained(tmp_path):
+    """A Python without torch: the demo names the packages to install."""
+    import subprocess
+    blocker = tmp_path / "sitecustomize.py"   # makes `import torch` fail
+    blocker.write_text("import sys\nsys.modules['torch'] = None\n")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    proc = subprocess.run([sys.executable, compress_fmnist.__file__, "--profile", "smoke"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "torch is missing" in proc.stderr and "python3-torch" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_progress_in_a_log_file_is_a_line_per_tenth(capsys):
