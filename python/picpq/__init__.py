@@ -9,6 +9,12 @@
 
 Torch helpers (describe an nn.Module, rank, prune, QAT, export) are in
 picpq.torch, importable when PyTorch is installed.
+
+Every C function is also callable raw as picpq.lib.picpq_*, with its
+declared signature; a negative status raises the same exceptions. Only the
+raw route reaches the allocator variants (*_create_ex, *_load_ex,
+picpq_tensor_wrap_ex with a picpq._native.Allocator) and the tensor
+accessors (dtype, strides, data pointer), which numpy already gives.
 """
 from ._errors import (ArgumentError, InternalError, NumericalError, OutOfMemory, PicpqError,
                       StateError)

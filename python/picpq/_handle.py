@@ -10,12 +10,14 @@ class _Handle:
 
     @property
     def ptr(self):
+        """The C handle (for raw calls through picpq.lib); ValueError once closed."""
         if not self._ptr:
             raise ValueError(f"the {self._what} is closed")
         return self._ptr
 
     @property
     def closed(self):
+        """Whether close() has freed the C object."""
         return not self._ptr
 
     def close(self):

@@ -142,6 +142,7 @@ class Ranker(_Configurable):
 
     @property
     def num_layers(self):
+        """Layers the ranker accumulates (one per conv it was created for)."""
         return len(self.channels)
 
     def reset(self):
@@ -243,12 +244,16 @@ class Net(_Handle):
         _set_param("net", self.ptr, key, value)
 
     def get(self, key):
+        """Read a cost convention by dotted name, e.g. get("net.bops_skip_first")."""
         return _get_param("net", self.ptr, key)
 
     def set_prunable(self, layer, prunable):
+        """Exclude a layer from pruning (False) or include it again (True);
+        a layer that is not prunable keeps all its filters in every plan."""
         lib.picpq_net_set_prunable(self.ptr, layer, int(bool(prunable)))
 
     def is_prunable(self, layer):
+        """Whether plans may remove filters of this layer."""
         v = ctypes.c_int()
         lib.picpq_net_is_prunable(self.ptr, layer, ctypes.byref(v))
         return bool(v.value)
@@ -259,6 +264,7 @@ class Net(_Handle):
         lib.picpq_net_set_scores(self.ptr, layer, ptr(arr, ctypes.c_double), arr.shape[0])
 
     def scores(self, layer):
+        """The layer's stored filter property (what set_scores stored)."""
         n = self.layer_channels(layer)[1]
         out = np.empty(n, dtype=np.float64)
         lib.picpq_net_get_scores(self.ptr, layer, ptr(out, ctypes.c_double), n)
@@ -266,6 +272,7 @@ class Net(_Handle):
 
     @property
     def num_layers(self):
+        """Layers added so far (ids are 0..num_layers-1)."""
         return lib.picpq_net_num_layers(self.ptr)
 
     def layer_kind(self, layer):
@@ -477,6 +484,7 @@ class Search(_Configurable):
 
     @property
     def num_pending(self):
+        """Candidates asked for and not yet told (evaluations in flight)."""
         return lib.picpq_search_num_pending(self.ptr)
 
     def pending(self, i):
