@@ -7,6 +7,7 @@ import pytest
 import picpq
 
 torch = pytest.importorskip("torch")
+import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 import picpq.torch as pt  # noqa: E402
@@ -153,6 +154,41 @@ def test_mobilenet_v2_description_and_surgery():
     check_equivalent(m, desc, plan, x)
 
 
+class ViewBySize(nn.Module):
+    """The common flatten spellings: x.view(x.size(0), -1), x.reshape(x.shape[0], -1)."""
+    def __init__(self, by_shape):
+        super().__init__()
+        self.by_shape = by_shape
+        self.c1, self.bn1 = nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8)
+        self.c2, self.bn2 = nn.Conv2d(8, 6, 3, padding=1), nn.BatchNorm2d(6)
+        self.fc = nn.Linear(6 * 4 * 4, 5)
+
+    def forward(self, x):
+        x = F.max_pool2d(torch.relu(self.bn1(self.c1(x))), 2)
+        x = torch.max_pool2d(torch.relu(self.bn2(self.c2(x))), 2)  # the alias too
+        x = x.reshape(x.shape[0], -1) if self.by_shape else x.view(x.size(0), -1)
+        return self.fc(x)
+
+
+@pytest.mark.parametrize("by_shape", [False, True])
+def test_flatten_by_the_batch_size_is_described(by_shape):
+    m = randomize_bn(ViewBySize(by_shape))
+    x = torch.randn(2, 3, 16, 16)
+    desc = pt.describe(m, x)
+    assert [l.kind for l in desc.layers] == ["conv", "conv", "linear"]
+    assert desc.net.macs() == macs_by_hooks(m, x)
+    check_equivalent(m, desc, random_plan(desc, 5, keep=0.5), x)
+
+
+class ChannelSlice(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x):
+        return self.c(x)[:, :2]
+
+
 class Concat(nn.Module):
     def __init__(self):
         super().__init__()
@@ -196,6 +232,7 @@ class NormAfterRelu(nn.Module):
     (Grouped(), torch.zeros(1, 4, 8, 8), "groups=2"),
     (DataDependent(), torch.zeros(1, 3, 8, 8), "trace"),
     (NormAfterRelu(), torch.zeros(1, 3, 8, 8), "batch norm .* directly follow its conv"),
+    (ChannelSlice(), torch.zeros(1, 3, 8, 8), "getitem"),
 ])
 def test_describe_refuses_clearly(model, x, match):
     with pytest.raises(pt.UnsupportedModel, match=match):

@@ -151,8 +151,8 @@ _PASS_MODULES = (nn.BatchNorm2d, nn.ReLU, nn.ReLU6, nn.Dropout, nn.Dropout2d, nn
                  nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d,
                  nn.Flatten, nn.Hardswish, nn.SiLU, nn.Hardtanh, nn.LeakyReLU, ActQuant)
 _PASS_FUNCTIONS = {F.relu, F.relu6, torch.relu, F.adaptive_avg_pool2d, F.avg_pool2d,
-                   F.max_pool2d, F.adaptive_max_pool2d, torch.flatten, F.dropout, F.hardtanh,
-                   F.hardswish, F.silu, F.leaky_relu}
+                   F.max_pool2d, torch.max_pool2d, F.adaptive_max_pool2d, torch.flatten,
+                   F.dropout, F.hardtanh, F.hardswish, F.silu, F.leaky_relu}
 _PASS_METHODS = {"relu", "relu_", "flatten", "view", "reshape", "contiguous", "clamp"}
 _ADD = {operator.add, operator.iadd, torch.add}
 
@@ -216,14 +216,27 @@ def _tensor_args(node, values):
     return [a for a in node.args if isinstance(a, torch.fx.Node) and a in values]
 
 
+def _is_shape_query(node, queries):
+    """x.size(...), x.shape, x.shape[i]: sizes for a view, not a tensor."""
+    if node.op == "call_method" and node.target == "size":
+        return True
+    if node.op == "call_function" and node.target is getattr:
+        return node.args[1] == "shape"
+    return node.op == "call_function" and node.target is operator.getitem and \
+        node.args[0] in queries
+
+
 def _describe_graph(graph, modules, shapes, desc):
-    values = {}
+    values, queries = {}, set()
     net = desc.net
     for node in graph.nodes:
         if node.op == "placeholder":
             values[node] = _Value()
             continue
         if node.op == "output":
+            continue
+        if _is_shape_query(node, queries):
+            queries.add(node)
             continue
         args = _tensor_args(node, values)
         where = f"node {node.name} ({node.op} {node.target})"
