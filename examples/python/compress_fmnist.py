@@ -523,11 +523,10 @@ def global_ranking_baseline(net, prof, target_bops, max_bits):
 def table_rows(results):
     base = results["baseline"]
     rows = []
-    names = ["baseline", "pic-pq"] + [k for k in ("uniform", "global-ab10") if k in results]
-    for name in names:
-        r = dict(base, packed_bytes=base["fp32_bytes"]) if name == "baseline" else results[name]
-        rows.append([name + " (fp32)" if name == "baseline" else name,
-                     f"{base['test_acc']:.2f}", f"{r['test_acc']:.2f}",
+    entries = [("baseline (fp32)", dict(base, packed_bytes=base["fp32_bytes"]))] + \
+        [(k, results[k]) for k in ("pic-pq", "uniform", "global-ab10") if k in results]
+    for name, r in entries:
+        rows.append([name, f"{base['test_acc']:.2f}", f"{r['test_acc']:.2f}",
                      f"{base['test_acc'] - r['test_acc']:.2f}",
                      f"{r['macs'] / 1e6:.2f} ({100 * r['macs'] / base['macs']:.1f}%)",
                      f"{r['params'] / 1e3:.1f}k", f"{r['bops'] / 1e9:.3f}G",

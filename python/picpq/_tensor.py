@@ -26,7 +26,7 @@ class Tensor(_Handle):
         if hasattr(array, "detach"):  # a torch tensor: share its CPU memory
             if array.device.type != "cpu":
                 raise ValueError("libpicpq needs CPU tensors")
-            if array.is_neg() or array.is_conj():  # lazy views: memory ≠ values
+            if array.is_neg():  # a lazy negation: the memory is not the values
                 raise ValueError("resolve the tensor's lazy negation first "
                                  "(tensor.resolve_neg())")
             array = array.detach().numpy()
