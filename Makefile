@@ -103,8 +103,8 @@ $(TEST_BIN): $(TEST_SRC) $(TEST_SUPPORT) tests/testutil.h build/tests/suites.inc
 $(PUBLIC_BIN): tests/abi/public_api.c include/picpq.h $(SHARED) | build/tests
 	$(CC) -Iinclude $(CFLAGS) -o $@ $< -Llib -lpicpq -Wl,-rpath,'$$ORIGIN/../../lib'
 
-build/examples/%: examples/c/%.c include/picpq.h $(wildcard examples/c/*.h) $(SHARED) | build/examples
-	$(CC) -Iinclude $(CFLAGS) -o $@ $< -Llib -lpicpq -lm -Wl,-rpath,'$$ORIGIN/../../lib'
+build/examples/%: examples/c/%.c include/picpq.h $(wildcard examples/c/*.h) tests/reference_nets.h $(SHARED) | build/examples
+	$(CC) -Iinclude -Itests $(CFLAGS) -o $@ $< -Llib -lpicpq -lm -Wl,-rpath,'$$ORIGIN/../../lib'
 
 examples: $(EXAMPLE_BIN)
 
@@ -126,6 +126,7 @@ check-nodeps: all $(TEST_BIN) $(PUBLIC_BIN) $(EXAMPLE_BIN)
 	sh tests/abi/check_symbols.sh lib/$(SONAME) src/libpicpq.map
 	MAKE="$(MAKE)" sh tests/abi/install_test.sh
 	$(CXX) -fsyntax-only -x c++ -std=c++11 -Wall -Wextra -Wpedantic -Werror include/picpq.h
+	$(CXX) -DPICPQ_EXPERIMENTAL -fsyntax-only -x c++ -std=c++11 -Wall -Wextra -Wpedantic -Werror include/picpq.h
 	@for e in $(EXAMPLE_BIN); do echo "== $$e"; $$e > build/examples/last.log 2>&1 \
 	  || { cat build/examples/last.log; echo "FAILED: $$e"; exit 1; }; done
 	@$(MAKE) --no-print-directory check-python

@@ -21,11 +21,11 @@
  *   picpq_net_create(&net);
  *   picpq_net_add_conv(net, 3, 16, 3, 3, 1, 32, 32, &l0);
  *   ...                                   // more layers, connect, couple
- *   picpq_net_set_scores(net, l0, fp0, 16);  // FP from a picpq_ranker
+ *   picpq_net_set_fp(net, l0, fp0, 16);  // FP from a picpq_ranker
  *   picpq_plan_create(net, &plan);
  *   if (picpq_plan_compute(plan, a, b, 0.45) < 0)
  *       fprintf(stderr, "%s\n", picpq_last_error());
- *   picpq_net_macs(net, plan, &macs);
+ *   picpq_plan_macs(plan, &macs);
  *   picpq_plan_free(plan);  picpq_net_free(net);
  * @endcode
  *
@@ -44,6 +44,9 @@
  *   lifetime, and ::picpq_plan and ::picpq_search borrow their ::picpq_net.
  * - Layers are `int32_t`, element and channel counts `int64_t`; every size
  *   computation is overflow-checked (::PICPQ_E_OVERFLOW).
+ * - What is not frozen yet sits in the experimental section at the end,
+ *   visible only with `#define PICPQ_EXPERIMENTAL` (allocator hooks and the
+ *   `*_ex` calls, diagnostics, the reference's `--lub` text format).
  * - Distinct handles may be used from distinct threads. One handle must not
  *   be used by two threads at once; const calls on one handle may run
  *   concurrently. No global state exists beyond the thread-local message.
@@ -63,7 +66,7 @@ extern "C" {
 /* ===================================================================== */
 /**@{*/
 #define PICPQ_VERSION_MAJOR 0
-#define PICPQ_VERSION_MINOR 2
+#define PICPQ_VERSION_MINOR 3
 #define PICPQ_VERSION_PATCH 0
 #define PICPQ_VERSION_NUMBER \
     (PICPQ_VERSION_MAJOR * 10000 + PICPQ_VERSION_MINOR * 100 + PICPQ_VERSION_PATCH)
@@ -72,13 +75,20 @@ extern "C" {
 #define PICPQ_VERSION_STRING                                         \
     PICPQ__STR(PICPQ_VERSION_MAJOR) "." PICPQ__STR(PICPQ_VERSION_MINOR) \
     "." PICPQ__STR(PICPQ_VERSION_PATCH)
-/**@}*/
 
 #if defined(__GNUC__) && __GNUC__ >= 4
 #define PICPQ_API __attribute__((visibility("default")))
 #else
 #define PICPQ_API
 #endif
+
+/** @brief Runtime version as MAJOR*10000 + MINOR*100 + PATCH.
+ *  Thread safety: safe. @since 0.1 */
+PICPQ_API int picpq_version_number(void);
+/** @brief Runtime version as "MAJOR.MINOR.PATCH" (static, never NULL).
+ *  Thread safety: safe. @since 0.1 */
+PICPQ_API const char *picpq_version_string(void);
+/**@}*/
 
 /* ===================================================================== */
 /** @name Status codes and error messages                                */
@@ -96,6 +106,7 @@ typedef int picpq_status;
 #define PICPQ_E_OUT_OF_RANGE (-3) /**< a value or index outside its documented range */
 #define PICPQ_E_SHAPE (-4)        /**< dimensions or lengths that do not agree */
 #define PICPQ_E_OVERFLOW (-5)     /**< a size computation would overflow */
+#define PICPQ_E_BUFFER (-6)       /**< an output buffer is smaller than required (the call reports the size) */
 /* -20..-39: numerical errors */
 #define PICPQ_E_NONFINITE (-20)      /**< NaN or infinity in an input */
 #define PICPQ_E_NO_CONVERGENCE (-21) /**< an iterative routine (SVD) did not converge */
@@ -130,36 +141,20 @@ PICPQ_API const char *picpq_last_error(void);
 /**@}*/
 
 /* ===================================================================== */
-/** @name Version queries                                                 */
+/** @name Handles                                                         */
 /* ===================================================================== */
 /**@{*/
-/** @brief Runtime version as MAJOR*10000 + MINOR*100 + PATCH.
- *  Thread safety: safe. @since 0.1 */
-PICPQ_API int picpq_version_number(void);
-/** @brief Runtime version as "MAJOR.MINOR.PATCH" (static, never NULL).
- *  Thread safety: safe. @since 0.1 */
-PICPQ_API const char *picpq_version_string(void);
-/**@}*/
-
-/* ===================================================================== */
-/** @name Allocator hooks                                                 */
-/* ===================================================================== */
-/**@{*/
-
-/**
- * @brief Per-handle memory allocator, given to the `*_create_ex` calls.
- *
- * The structure is copied at creation; the handle then allocates and frees
- * all of its memory through it. `alloc` returns NULL on failure (the call
- * then fails with ::PICPQ_E_NOMEM and releases what it took). `free` must
- * accept NULL. A NULL allocator pointer means malloc/free. There is no
- * process-wide hook.
- */
-typedef struct picpq_allocator {
-    void *(*alloc)(void *ud, size_t size); /**< like malloc(size) */
-    void (*free)(void *ud, void *ptr);     /**< like free(ptr) */
-    void *ud;                              /**< passed back unchanged */
-} picpq_allocator;
+/** An n-dimensional array with byte strides, owning its memory or wrapping
+ *  the caller's (tensor section). */
+typedef struct picpq_tensor picpq_tensor;
+/** Streaming accumulator of the filter property FP (rank section). */
+typedef struct picpq_ranker picpq_ranker;
+/** Description of a CNN: layers, connections, couplings, FP (net section). */
+typedef struct picpq_net picpq_net;
+/** A budgeted global pruning plan of one net (plan section). */
+typedef struct picpq_plan picpq_plan;
+/** The regularized evolutionary search of (a, b) (search section). */
+typedef struct picpq_search picpq_search;
 /**@}*/
 
 /* ===================================================================== */
@@ -174,19 +169,24 @@ typedef struct picpq_allocator {
  * net 6xx); numbers are never renumbered or reused. Each key has a type (int
  * or double), a valid range (picpq_param_range()) and a default; setting a
  * value outside the range returns ::PICPQ_E_OUT_OF_RANGE, nothing is clamped.
+ * A parameter with an automatic value (picpq_param_has_auto()) also accepts
+ * ::PICPQ_AUTO, and the comment says what it resolves to.
  */
+/** The value of every parameter that has an automatic setting. */
+#define PICPQ_AUTO (-1)
+
 typedef enum picpq_param {
     /* rank 2xx: picpq_ranker_set_int / picpq_ranker_set_double */
-    PICPQ_RANK_THREADS = 200, /**< int, worker threads of feed; 0 = all online cores; default 1 */
+    PICPQ_RANK_THREADS = 200, /**< int in [1, 1024], worker threads of feed; ::PICPQ_AUTO = all online cores; default 1 */
     PICPQ_RANK_ATOL = 201,    /**< double >= 0, absolute tolerance; default 0 */
-    PICPQ_RANK_RTOL = 202,    /**< double <= 1; negative (default -1) = max(rows, cols)·FLT_EPSILON */
+    PICPQ_RANK_RTOL = 202,    /**< double in [0, 1], relative tolerance; ::PICPQ_AUTO (default) = max(rows, cols)·FLT_EPSILON */
 
     /* plan 3xx: picpq_plan_set_int / picpq_plan_set_double */
-    PICPQ_PLAN_FAITHFUL = 300,     /**< int 0/1, reference semantics of METHOD §5; default 0 */
-    PICPQ_PLAN_CHECK_EVERY = 301,  /**< int, budget tested every N entries; 0 (default) = 1, or 10 when faithful */
+    PICPQ_PLAN_FAITHFUL = 300,     /**< int 0/1, the reference's plan (METHOD §5); default 0. It changes exactly: the cost model (§5.2: conv layers only, the last conv's drop counts num_classes), the budget test (cost < budget instead of <=, never before the first entry), importances and chain sums in float32 (§5.3, §5.5), and what ::PICPQ_AUTO means for ::PICPQ_PLAN_CHECK_EVERY. No other parameter changes. */
+    PICPQ_PLAN_CHECK_EVERY = 301,  /**< int >= 1, budget tested every N entries; ::PICPQ_AUTO (default) = 1, or 10 when faithful */
     PICPQ_PLAN_CHAIN_REDUCE = 302, /**< int, ::picpq_chain_reduce; default ::PICPQ_CHAIN_SUM */
     PICPQ_PLAN_SAFEGUARD = 303,    /**< double in [0, 1], minimum kept fraction per layer (1 = prune nothing); default 0.1 */
-    PICPQ_PLAN_NUM_CLASSES = 304,  /**< int, the num_classes of the faithful cost; -1 (default) = out_features of the last linear layer (0 without one) */
+    PICPQ_PLAN_NUM_CLASSES = 304,  /**< int >= 0, the num_classes of the faithful cost; ::PICPQ_AUTO (default) = out_features of the last linear layer (0 without one) */
     PICPQ_PLAN_BUDGET_KIND = 305,  /**< int, ::picpq_budget_kind: what keep_fraction limits; default ::PICPQ_BUDGET_MACS */
 
     /* search 4xx: picpq_search_set_int / picpq_search_set_double */
@@ -216,7 +216,7 @@ typedef enum picpq_chain_reduce {
 /** Values of ::PICPQ_PLAN_BUDGET_KIND: the cost a plan's budget limits. */
 typedef enum picpq_budget_kind {
     PICPQ_BUDGET_MACS = 0,  /**< multiply-accumulates (the reference) */
-    PICPQ_BUDGET_PARAMS = 1 /**< weights (picpq_net_params()) */
+    PICPQ_BUDGET_PARAMS = 1 /**< weights (picpq_plan_params()) */
 } picpq_budget_kind;
 
 /** Type of a parameter's value. */
@@ -233,6 +233,12 @@ typedef enum picpq_param_type { PICPQ_PARAM_INT = 1, PICPQ_PARAM_DOUBLE = 2 } pi
  */
 PICPQ_API picpq_status picpq_param_range(picpq_param key, picpq_param_type *type, double *lo,
                                          double *hi, double *def);
+
+/**
+ * @brief 1 if the parameter accepts ::PICPQ_AUTO besides its range, else 0
+ *        (also for an unknown key). Thread safety: safe. @since 0.3
+ */
+PICPQ_API int picpq_param_has_auto(picpq_param key);
 
 /**
  * @brief Look a parameter up by its dotted name, e.g. "search.population".
@@ -270,10 +276,6 @@ typedef enum picpq_dtype {
     PICPQ_I32 = 5  /**< int32_t */
 } picpq_dtype;
 
-/** An n-dimensional array with byte strides, owning its memory or wrapping
- *  the caller's. Opaque. */
-typedef struct picpq_tensor picpq_tensor;
-
 /**
  * @brief Size in bytes of one element of @p dtype, 0 for an unknown dtype.
  * Thread safety: safe. @since 0.1
@@ -293,13 +295,6 @@ PICPQ_API size_t picpq_dtype_size(picpq_dtype dtype);
  */
 PICPQ_API picpq_status picpq_tensor_create(picpq_dtype dtype, int32_t ndim, const int64_t *shape,
                                            picpq_tensor **out);
-
-/**
- * @brief picpq_tensor_create() with an allocator (NULL = malloc/free).
- * @return as picpq_tensor_create(). Thread safety: safe. @since 0.1
- */
-PICPQ_API picpq_status picpq_tensor_create_ex(picpq_dtype dtype, int32_t ndim, const int64_t *shape,
-                                              const picpq_allocator *alloc, picpq_tensor **out);
 
 /**
  * @brief Wrap caller memory as a tensor (zero-copy; numpy and torch arrays).
@@ -322,12 +317,6 @@ PICPQ_API picpq_status picpq_tensor_create_ex(picpq_dtype dtype, int32_t ndim, c
 PICPQ_API picpq_status picpq_tensor_wrap(void *data, picpq_dtype dtype, int32_t ndim,
                                          const int64_t *shape, const int64_t *strides_bytes,
                                          picpq_tensor **out);
-
-/** @brief picpq_tensor_wrap() with an allocator for the handle itself.
- *  @return as picpq_tensor_wrap(). Thread safety: safe. @since 0.1 */
-PICPQ_API picpq_status picpq_tensor_wrap_ex(void *data, picpq_dtype dtype, int32_t ndim,
-                                            const int64_t *shape, const int64_t *strides_bytes,
-                                            const picpq_allocator *alloc, picpq_tensor **out);
 
 /** @brief Free a tensor (its data too when owned). NULL is a no-op.
  *  Views of it must be freed first or not used again.
@@ -418,11 +407,9 @@ PICPQ_API picpq_status picpq_tensor_check_finite(const picpq_tensor *t);
 /**@}*/
 
 /* ===================================================================== */
-/** @name Filter property: matrix rank (module rank.c)                    */
+/** @name Filter property: matrix rank                                   */
 /* ===================================================================== */
 /**@{*/
-typedef struct picpq_ranker picpq_ranker;
-/* rank: declarations */
 
 /**
  * @brief Rank of one float32 matrix by the reference rule of METHOD §3.1.
@@ -468,17 +455,6 @@ PICPQ_API picpq_status picpq_ranker_create(int32_t n_layers, const int64_t *chan
                                            picpq_ranker **out);
 
 /**
- * @brief picpq_ranker_create() with an allocator (NULL = malloc/free),
- *        used for the handle and for all scratch that feed allocates.
- * @return as picpq_ranker_create(), plus ::PICPQ_E_INVALID_ARG for an
- *   allocator with a NULL hook. Thread safety: safe. @since 0.1
- */
-PICPQ_API picpq_status picpq_ranker_create_ex(int32_t n_layers, const int64_t *channels,
-                                              const picpq_allocator *alloc, picpq_ranker **out);
-
-struct picpq_net; /* ::picpq_net, declared in the network section below */
-
-/**
  * @brief Create a ranker with one accumulator per layer of @p net (conv and
  *        linear alike, indexed by layer id), sized by each layer's output
  *        channels. The net is read during the call only.
@@ -488,7 +464,7 @@ struct picpq_net; /* ::picpq_net, declared in the network section below */
  *   (the net has no layer); ::PICPQ_E_OVERFLOW; ::PICPQ_E_NOMEM.
  * Thread safety: const on @p net, safe. @since 0.1
  */
-PICPQ_API picpq_status picpq_ranker_create_for_net(const struct picpq_net *net,
+PICPQ_API picpq_status picpq_ranker_create_for_net(const picpq_net *net,
                                                    picpq_ranker **out);
 
 /** @brief Free a ranker and its scratch. NULL is a no-op.
@@ -580,8 +556,19 @@ PICPQ_API picpq_status picpq_ranker_feed(picpq_ranker *rk, int32_t layer,
  *   to that layer yet).
  * Thread safety: const, safe. @since 0.1
  */
-PICPQ_API picpq_status picpq_ranker_get(const picpq_ranker *rk, int32_t layer, double *fp,
+PICPQ_API picpq_status picpq_ranker_fp(const picpq_ranker *rk, int32_t layer, double *fp,
                                         int64_t n);
+
+/**
+ * @brief Store the FP of every layer in @p net (picpq_net_set_fp()), for a
+ *        ranker made by picpq_ranker_create_for_net() on that net: the
+ *        layers with at least one image fed; the others keep theirs.
+ * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL); ::PICPQ_E_SHAPE (the
+ *   ranker's layers or channels are not the net's); ::PICPQ_E_BAD_STATE (no
+ *   layer was fed); ::PICPQ_E_NOMEM. All or nothing.
+ * Thread safety: const on @p rk; not with other calls on @p net. @since 0.3
+ */
+PICPQ_API picpq_status picpq_ranker_fp_to_net(const picpq_ranker *rk, picpq_net *net);
 
 /** @brief Number of images fed to @p layer so far.
  *  @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL); ::PICPQ_E_OUT_OF_RANGE.
@@ -601,17 +588,6 @@ PICPQ_API picpq_status picpq_ranker_layer_channels(const picpq_ranker *rk, int32
                                                    int64_t *channels);
 
 /**
- * @brief How the maps fed so far were decided: by the certificate alone or
- *        by the `sgesdd` fallback (see picpq_matrix_rank_f32()). Counts of
- *        this handle's feeds since creation or reset; merge does not add them.
- * @param[out] certified, fallback  may be NULL.
- * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL @p rk).
- * Thread safety: const, safe. @since 0.1
- */
-PICPQ_API picpq_status picpq_ranker_stats(const picpq_ranker *rk, int64_t *certified,
-                                          int64_t *fallback);
-
-/**
  * @brief Add @p src's sums and image counts to @p dst, exactly (the FP of a
  *        calibration split over processes equals that of one pass).
  *        Parameters are not merged. @p src may be @p dst.
@@ -628,16 +604,16 @@ PICPQ_API picpq_status picpq_ranker_merge(picpq_ranker *dst, const picpq_ranker 
  *        blob with magic, version and CRC-32 (docs/FORMATS.md, "Ranker
  *        state"). Scratch is not saved.
  *
- * A ranker loaded from it gives bit-identical picpq_ranker_get() results and
+ * A ranker loaded from it gives bit-identical picpq_ranker_fp() results and
  * merges exactly: shards of a calibration saved in several processes, loaded
  * and merged, equal one pass over everything.
  * @param[in]  rk     the ranker.
  * @param[out] buf    NULL to query the size, else @p cap bytes.
  * @param[in]  cap    capacity of @p buf in bytes.
  * @param[out] needed the blob's size in bytes; written even when the call
- *   fails with ::PICPQ_E_SHAPE.
+ *   fails with ::PICPQ_E_BUFFER.
  * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL @p rk or @p needed);
- *   ::PICPQ_E_SHAPE (@p cap too small; @p buf untouched);
+ *   ::PICPQ_E_BUFFER (@p cap too small; @p buf untouched);
  *   ::PICPQ_E_INTERNAL (size overflow: cannot happen for a ranker that exists).
  * Thread safety: const, safe. @since 0.1
  */
@@ -656,21 +632,12 @@ PICPQ_API picpq_status picpq_ranker_save(const picpq_ranker *rk, void *buf, size
  */
 PICPQ_API picpq_status picpq_ranker_load(const void *buf, size_t len, picpq_ranker **out);
 
-/** @brief picpq_ranker_load() with an allocator (NULL = malloc/free), used
- *         for the handle and all its later scratch.
- *  @return as picpq_ranker_load(), plus ::PICPQ_E_INVALID_ARG for an
- *  allocator with a NULL hook. Thread safety: safe. @since 0.1 */
-PICPQ_API picpq_status picpq_ranker_load_ex(const void *buf, size_t len,
-                                            const picpq_allocator *alloc, picpq_ranker **out);
 /**@}*/
 
 /* ===================================================================== */
-/** @name Network description and cost (module net.c)                    */
+/** @name Network description and cost                                   */
 /* ===================================================================== */
 /**@{*/
-typedef struct picpq_net picpq_net;
-typedef struct picpq_plan picpq_plan;
-/* net: declarations */
 
 /** Kind of a layer of a ::picpq_net. */
 typedef enum picpq_layer_kind {
@@ -684,7 +651,7 @@ typedef enum picpq_layer_kind {
  * A net lists the conv and linear layers of a CNN (ids 0, 1, ... in the order
  * they are added), which layer feeds which (picpq_net_connect()), which
  * layers prune the same output channels (picpq_net_couple()), and the filter
- * property of each prunable layer (picpq_net_set_scores()). It computes the
+ * property of each prunable layer (picpq_net_set_fp()). It computes the
  * MACs, parameters and BOPs of the network, unpruned or under a ::picpq_plan
  * (conventions: docs/BOPS.md).
  * @param[out] out the new net (NULL on failure); free with picpq_net_free().
@@ -692,14 +659,6 @@ typedef enum picpq_layer_kind {
  * Thread safety: safe. @since 0.1
  */
 PICPQ_API picpq_status picpq_net_create(picpq_net **out);
-
-/**
- * @brief picpq_net_create() with an allocator (NULL = malloc/free).
- * @return as picpq_net_create(), plus ::PICPQ_E_INVALID_ARG for an allocator
- *   with only one of its two hooks set.
- * Thread safety: safe. @since 0.1
- */
-PICPQ_API picpq_status picpq_net_create_ex(const picpq_allocator *alloc, picpq_net **out);
 
 /**
  * @brief Free a net. NULL is a no-op. Plans and searches that borrow it must
@@ -808,25 +767,25 @@ PICPQ_API picpq_status picpq_net_set_prunable(picpq_net *net, int32_t layer, int
 
 /**
  * @brief Store the filter property FP of a layer (copied), e.g. from
- *        picpq_ranker_get(). Does not change the net's structure.
+ *        picpq_ranker_fp(). Does not change the net's structure.
  * @param[in] fp @p n finite values, @p n == the layer's out_ch.
  * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL pointer);
  *   ::PICPQ_E_OUT_OF_RANGE (layer id); ::PICPQ_E_SHAPE (@p n != out_ch);
  *   ::PICPQ_E_NONFINITE (NaN/Inf, index in the message); ::PICPQ_E_NOMEM.
  * Thread safety: not with other calls on @p net. @since 0.1
  */
-PICPQ_API picpq_status picpq_net_set_scores(picpq_net *net, int32_t layer, const double *fp,
+PICPQ_API picpq_status picpq_net_set_fp(picpq_net *net, int32_t layer, const double *fp,
                                             int64_t n);
 
 /**
- * @brief Copy out the scores stored by picpq_net_set_scores().
+ * @brief Copy out the scores stored by picpq_net_set_fp().
  * @param[out] fp @p n doubles, @p n == the layer's out_ch.
  * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL pointer);
  *   ::PICPQ_E_OUT_OF_RANGE (layer id); ::PICPQ_E_SHAPE (@p n);
  *   ::PICPQ_E_BAD_STATE (no scores were set for that layer).
  * Thread safety: const, safe. @since 0.1
  */
-PICPQ_API picpq_status picpq_net_get_scores(const picpq_net *net, int32_t layer, double *fp,
+PICPQ_API picpq_status picpq_net_fp(const picpq_net *net, int32_t layer, double *fp,
                                             int64_t n);
 
 /** @brief Number of layers; 0 for NULL. Thread safety: const, safe. @since 0.1 */
@@ -894,32 +853,27 @@ PICPQ_API picpq_status picpq_net_is_prunable(const picpq_net *net, int32_t layer
 PICPQ_API picpq_status picpq_net_validate(const picpq_net *net);
 
 /**
- * @brief Multiply-accumulates of the net (conv and linear layers), unpruned
- *        (@p plan NULL) or with the filters kept by @p plan.
- * @param[in]  plan NULL or a plan created on @p net.
+ * @brief Multiply-accumulates of the unpruned net (conv and linear layers).
  * @param[out] macs the total (exact up to 2^53).
- * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (@p net or @p macs NULL, @p plan
- *   made on another net); ::PICPQ_E_BAD_STATE (the net changed after @p plan
- *   was created). No overflow is possible: picpq_net_add_conv() keeps every
- *   total of the net within int64.
+ * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (@p net or @p macs NULL). No
+ *   overflow is possible: picpq_net_add_conv() keeps every total of the net
+ *   within int64. The pruned count is picpq_plan_macs().
  * Thread safety: const, safe. @since 0.1
  */
-PICPQ_API picpq_status picpq_net_macs(const picpq_net *net, const picpq_plan *plan, double *macs);
+PICPQ_API picpq_status picpq_net_macs(const picpq_net *net, double *macs);
 
 /**
- * @brief Weight count of the net (conv kh·kw·(in/groups)·out, linear in·out;
- *        no biases, no batch-norm), unpruned (@p plan NULL) or planned.
- * @return as picpq_net_macs().
- * Thread safety: const, safe. @since 0.1
+ * @brief Weight count of the unpruned net (conv kh·kw·(in/groups)·out,
+ *        linear in·out; no biases, no batch-norm).
+ * @return as picpq_net_macs(). Thread safety: const, safe. @since 0.1
  */
-PICPQ_API picpq_status picpq_net_params(const picpq_net *net, const picpq_plan *plan,
-                                        double *params);
+PICPQ_API picpq_status picpq_net_params(const picpq_net *net, double *params);
 
 /**
- * @brief Bit operations: Σ_l MACs_l·wbits[l]·abits[l] (docs/BOPS.md), with
- *        the reference's variants selected by ::PICPQ_NET_BOPS_SKIP_FIRST,
- *        ::PICPQ_NET_BOPS_DENSE_DEPTHWISE and ::PICPQ_NET_BOPS_LINEAR_UNPRUNED.
- * @param[in] plan  NULL (unpruned) or a plan created on @p net.
+ * @brief Bit operations of the unpruned net: Σ_l MACs_l·wbits[l]·abits[l]
+ *        (docs/BOPS.md), with the reference's variants selected by
+ *        ::PICPQ_NET_BOPS_SKIP_FIRST, ::PICPQ_NET_BOPS_DENSE_DEPTHWISE and
+ *        ::PICPQ_NET_BOPS_LINEAR_UNPRUNED.
  * @param[in] wbits, abits per-layer bits in 1..32 (picpq_net_num_layers() long),
  *   or NULL for all 32. Pass the same array twice for the reference's
  *   convention (a layer's own bit counts for its activations).
@@ -928,15 +882,14 @@ PICPQ_API picpq_status picpq_net_params(const picpq_net *net, const picpq_plan *
  *   1..32, layer named).
  * Thread safety: const, safe. @since 0.1
  */
-PICPQ_API picpq_status picpq_net_bops(const picpq_net *net, const picpq_plan *plan,
-                                      const int32_t *wbits, const int32_t *abits, double *bops);
+PICPQ_API picpq_status picpq_net_bops(const picpq_net *net, const int32_t *wbits,
+                                      const int32_t *abits, double *bops);
 /**@}*/
 
 /* ===================================================================== */
-/** @name Importance and budgeted global plan (module plan.c)            */
+/** @name Importance and budgeted global plan                            */
 /* ===================================================================== */
 /**@{*/
-/* plan: declarations */
 
 /**
  * @brief Create a plan on @p net: every filter kept, default parameters.
@@ -954,14 +907,6 @@ PICPQ_API picpq_status picpq_net_bops(const picpq_net *net, const picpq_plan *pl
  * Thread safety: const on @p net, safe. @since 0.1
  */
 PICPQ_API picpq_status picpq_plan_create(const picpq_net *net, picpq_plan **out);
-
-/**
- * @brief picpq_plan_create() with an allocator (NULL = malloc/free).
- * @return as picpq_plan_create() (a half-set allocator is ::PICPQ_E_INVALID_ARG).
- * Thread safety: const on @p net, safe. @since 0.1
- */
-PICPQ_API picpq_status picpq_plan_create_ex(const picpq_net *net, const picpq_allocator *alloc,
-                                            picpq_plan **out);
 
 /** @brief Free a plan (never the net). NULL is a no-op.
  *  Thread safety: not with other calls on @p p. @since 0.1 */
@@ -1108,14 +1053,33 @@ PICPQ_API picpq_status picpq_plan_keep_mask(const picpq_plan *p, int32_t layer, 
  */
 PICPQ_API picpq_status picpq_plan_set_keep_mask(picpq_plan *p, int32_t layer,
                                                 const uint8_t *mask, int64_t n);
+
+/**
+ * @brief Multiply-accumulates of the plan's net with the filters the plan
+ *        keeps (as picpq_net_macs() for the kept channels).
+ * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL); ::PICPQ_E_BAD_STATE (the
+ *   net changed after the plan was created).
+ * Thread safety: const, safe. @since 0.3
+ */
+PICPQ_API picpq_status picpq_plan_macs(const picpq_plan *p, double *macs);
+
+/** @brief Weight count under the plan (as picpq_net_params()).
+ *  @return as picpq_plan_macs(). Thread safety: const, safe. @since 0.3 */
+PICPQ_API picpq_status picpq_plan_params(const picpq_plan *p, double *params);
+
+/**
+ * @brief Bit operations under the plan (as picpq_net_bops()).
+ * @return as picpq_plan_macs(), plus ::PICPQ_E_OUT_OF_RANGE (a bit outside
+ *   1..32, layer named). Thread safety: const, safe. @since 0.3
+ */
+PICPQ_API picpq_status picpq_plan_bops(const picpq_plan *p, const int32_t *wbits,
+                                       const int32_t *abits, double *bops);
 /**@}*/
 
 /* ===================================================================== */
-/** @name Regularized evolutionary search (module search.c)              */
+/** @name Regularized evolutionary search                                */
 /* ===================================================================== */
 /**@{*/
-typedef struct picpq_search picpq_search;
-/* search: declarations */
 
 /**
  * @brief Create a regularized evolutionary search over the (a, b) of @p net.
@@ -1142,15 +1106,6 @@ typedef struct picpq_search picpq_search;
  * Thread safety: const on @p net, safe. @since 0.1
  */
 PICPQ_API picpq_status picpq_search_create(const picpq_net *net, uint64_t seed, picpq_search **out);
-
-/**
- * @brief picpq_search_create() with an allocator (NULL = malloc/free).
- * @return as picpq_search_create(), and ::PICPQ_E_INVALID_ARG for an
- *   allocator with only one hook set.
- * Thread safety: const on @p net, safe. @since 0.1
- */
-PICPQ_API picpq_status picpq_search_create_ex(const picpq_net *net, uint64_t seed,
-                                              const picpq_allocator *alloc, picpq_search **out);
 
 /** @brief Free a search and its pending candidates. NULL is a no-op.
  *  Thread safety: not with other calls on @p s. @since 0.1 */
@@ -1278,24 +1233,6 @@ PICPQ_API picpq_status picpq_search_stats(const picpq_search *s, int64_t *issued
                                           int64_t *failed, double *best_loss);
 
 /**
- * @brief Mean loss of the population after each tell (the reference's
- *        `_ea_loss.txt` curve): entry k is the mean over the members right
- *        after the k-th tell (NaN while the population is empty).
- *
- * With one outstanding ask at a time, entries P−1 .. G−2 are the values the
- * reference logs at generations P .. G−1.
- * @param[out] mean_loss NULL to query the length, else @p cap doubles.
- * @param[in]  cap       capacity of @p mean_loss.
- * @param[out] count     the number of entries (= told); written even when
- *   the call fails with ::PICPQ_E_SHAPE.
- * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL @p s or @p count);
- *   ::PICPQ_E_SHAPE (@p cap < count; nothing copied).
- * Thread safety: const, safe. @since 0.1
- */
-PICPQ_API picpq_status picpq_search_history(const picpq_search *s, double *mean_loss, int64_t cap,
-                                            int64_t *count);
-
-/**
  * @brief Serialize the whole search (parameters, generator, population and
  *        its aging order, best, pending candidates, history) into a
  *        little-endian blob with magic, version and CRC-32 (docs/FORMATS.md).
@@ -1303,9 +1240,9 @@ PICPQ_API picpq_status picpq_search_history(const picpq_search *s, double *mean_
  * A search loaded from it continues bit-identically to this one.
  * @param[out] buf    NULL to query the size, else @p cap bytes.
  * @param[out] needed the blob's size in bytes; written even when the call
- *   fails with ::PICPQ_E_SHAPE.
+ *   fails with ::PICPQ_E_BUFFER.
  * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL @p s or @p needed);
- *   ::PICPQ_E_SHAPE (@p cap too small; @p buf untouched).
+ *   ::PICPQ_E_BUFFER (@p cap too small; @p buf untouched).
  * Thread safety: const, safe. @since 0.1
  */
 PICPQ_API picpq_status picpq_search_save(const picpq_search *s, void *buf, size_t cap,
@@ -1327,57 +1264,12 @@ PICPQ_API picpq_status picpq_search_save(const picpq_search *s, void *buf, size_
 PICPQ_API picpq_status picpq_search_load(const picpq_net *net, const void *buf, size_t len,
                                          picpq_search **out);
 
-/** @brief picpq_search_load() with an allocator (NULL = malloc/free).
- *  @return as picpq_search_load(). Thread safety: const on @p net, safe. @since 0.1 */
-PICPQ_API picpq_status picpq_search_load_ex(const picpq_net *net, const void *buf, size_t len,
-                                            const picpq_allocator *alloc, picpq_search **out);
-
-/**
- * @brief Write (a, b) in the reference's `--lub` text format: one row
- *        "a b" per prunable layer of @p net, in layer order, `%.17g`, '\n'
- *        line ends, NUL-terminated.
- *
- * Numbers are formatted with the C library, so the process must use a
- * locale whose decimal point is '.' (the "C" locale, the default of C
- * programs and of Python).
- * @param[in]  a, b   @p n doubles each, indexed by net layer id.
- * @param[in]  n      must equal picpq_net_num_layers(net).
- * @param[out] text   NULL to query the size, else @p cap bytes.
- * @param[out] needed bytes needed including the NUL; written even when the
- *   call fails with ::PICPQ_E_SHAPE.
- * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL @p net, @p a, @p b or
- *   @p needed, or a net without prunable layers); ::PICPQ_E_SHAPE (@p n, or
- *   @p cap too small); ::PICPQ_E_NONFINITE (a prunable layer's a or b).
- * Thread safety: const on @p net, safe. @since 0.1
- */
-PICPQ_API picpq_status picpq_lub_write(const picpq_net *net, const double *a, const double *b,
-                                       int64_t n, char *text, size_t cap, size_t *needed);
-
-/**
- * @brief Read the `--lub` text format (numpy.savetxt of an L×2 matrix):
- *        exactly L rows of two numbers separated by blanks, for the
- *        prunable layers of @p net in layer order.
- *
- * Blank lines and lines starting with '#' are skipped; "\r\n" line ends are
- * accepted. Numbers are parsed with strtod (locale: see picpq_lub_write()).
- * Non-prunable layers get (1, 0).
- * @param[in]  text, len the text (need not be NUL-terminated).
- * @param[out] a, b  @p n doubles each; untouched on error.
- * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL pointer, a net without
- *   prunable layers); ::PICPQ_E_SHAPE (@p n); ::PICPQ_E_FORMAT (a malformed
- *   or non-finite number, a row without exactly two numbers, or a row count
- *   other than L; the message gives the line).
- * Thread safety: const on @p net, safe. @since 0.1
- */
-PICPQ_API picpq_status picpq_lub_read(const picpq_net *net, const char *text, size_t len,
-                                      double *a, double *b, int64_t n);
 /**@}*/
 
 /* ===================================================================== */
-/** @name Quantizer (module quant.c)                                      */
+/** @name Quantizer                                                       */
 /* ===================================================================== */
 /**@{*/
-/* quant: declarations */
 
 /**
  * @brief Layer sparsity as the L1-mass ratio ‖W_pruned‖₁ / ‖W_orig‖₁ (METHOD §7.1,
@@ -1396,11 +1288,11 @@ PICPQ_API picpq_status picpq_lub_read(const picpq_net *net, const char *text, si
  *   L1 mass than @p w_orig). On error @p s is untouched.
  * Thread safety: const, safe. @since 0.1
  */
-PICPQ_API picpq_status picpq_sparsity_l1(const picpq_tensor *w_orig, const picpq_tensor *w_pruned,
+PICPQ_API picpq_status picpq_quant_sparsity_l1(const picpq_tensor *w_orig, const picpq_tensor *w_pruned,
                                          double *s);
 
 /**
- * @brief picpq_sparsity_l1() without building the pruned tensor: the L1 mass
+ * @brief picpq_quant_sparsity_l1() without building the pruned tensor: the L1 mass
  *        of the elements of @p w_orig whose output channel (axis 0) and input
  *        channel (axis 1) are both kept, over the mass of all of @p w_orig.
  *
@@ -1415,7 +1307,7 @@ PICPQ_API picpq_status picpq_sparsity_l1(const picpq_tensor *w_orig, const picpq
  *   1-d tensor); ::PICPQ_E_NONFINITE; ::PICPQ_E_OUT_OF_RANGE (all-zero @p w_orig).
  * Thread safety: const, safe. @since 0.1
  */
-PICPQ_API picpq_status picpq_sparsity_l1_masked(const picpq_tensor *w_orig, const uint8_t *out_keep,
+PICPQ_API picpq_status picpq_quant_sparsity_l1_masked(const picpq_tensor *w_orig, const uint8_t *out_keep,
                                                 int64_t n_out, const uint8_t *in_keep,
                                                 int64_t n_in, double *s);
 
@@ -1434,7 +1326,7 @@ PICPQ_API picpq_status picpq_sparsity_l1_masked(const picpq_tensor *w_orig, cons
  *   picpq_plan_kept(). On error @p s is untouched.
  * Thread safety: const, safe. @since 0.1
  */
-PICPQ_API picpq_status picpq_sparsity_from_plan(const picpq_net *net, const picpq_plan *plan,
+PICPQ_API picpq_status picpq_quant_sparsity_from_plan(const picpq_net *net, const picpq_plan *plan,
                                                 double *s);
 
 /**
@@ -1460,12 +1352,12 @@ PICPQ_API picpq_status picpq_sparsity_from_plan(const picpq_net *net, const picp
  *   infinite). On error @p bits is untouched.
  * Thread safety: safe. @since 0.1
  */
-PICPQ_API picpq_status picpq_bits_assign(int32_t n, const double *sparsity,
+PICPQ_API picpq_status picpq_quant_bits_assign(int32_t n, const double *sparsity,
                                          const int32_t *max_bits, double tau, int32_t min_bits,
                                          int32_t *bits);
 
 /**
- * @brief Choose τ so that the bits of picpq_bits_assign() give the largest
+ * @brief Choose τ so that the bits of picpq_quant_bits_assign() give the largest
  *        BOPs that do not exceed @p max_bops for @p plan.
  *
  * Bits only change where τ/s_l crosses an integer, so the candidates are
@@ -1475,9 +1367,9 @@ PICPQ_API picpq_status picpq_bits_assign(int32_t n, const double *sparsity,
  * the budget, and any τ between the previous candidate and it gives the same bits.
  * @param[in]  net       the network.
  * @param[in]  plan      its pruning plan, or NULL for the unpruned net.
- * @param[in]  sparsity  picpq_net_num_layers(@p net) values, as picpq_bits_assign().
- * @param[in]  max_bits  B_l per layer, as picpq_bits_assign().
- * @param[in]  min_bits  as picpq_bits_assign().
+ * @param[in]  sparsity  picpq_net_num_layers(@p net) values, as picpq_quant_bits_assign().
+ * @param[in]  max_bits  B_l per layer, as picpq_quant_bits_assign().
+ * @param[in]  min_bits  as picpq_quant_bits_assign().
  * @param[in]  max_bops  the budget, > 0.
  * @param[out] tau       the chosen τ (when no layer is pruned the bits do not
  *   depend on τ and 1 is reported).
@@ -1487,12 +1379,12 @@ PICPQ_API picpq_status picpq_bits_assign(int32_t n, const double *sparsity,
  *   min(@p min_bits, B_l), or with @p min_bits = 0 the largest τ that keeps
  *   every layer at >= 1 bit); ::PICPQ_E_INVALID_ARG (NULL);
  *   ::PICPQ_E_OUT_OF_RANGE (@p max_bops <= 0, @p min_bits, or as
- *   picpq_bits_assign(), naming the layer); ::PICPQ_E_NONFINITE (@p max_bops
+ *   picpq_quant_bits_assign(), naming the layer); ::PICPQ_E_NONFINITE (@p max_bops
  *   or a sparsity NaN or infinite); the errors of
  *   picpq_net_bops() (e.g. ::PICPQ_E_BAD_STATE). On error the outputs are untouched.
  * Thread safety: const on @p net and @p plan, safe. @since 0.1
  */
-PICPQ_API picpq_status picpq_bits_solve(const picpq_net *net, const picpq_plan *plan,
+PICPQ_API picpq_status picpq_quant_bits_solve(const picpq_net *net, const picpq_plan *plan,
                                         const double *sparsity, const int32_t *max_bits,
                                         int32_t min_bits, double max_bops, double *tau,
                                         int32_t *bits);
@@ -1516,16 +1408,16 @@ PICPQ_API picpq_status picpq_bits_solve(const picpq_net *net, const picpq_plan *
  *   its flat index; @p w untouched).
  * Thread safety: @p w must not be used concurrently. @since 0.1
  */
-PICPQ_API picpq_status picpq_quantize_weights(picpq_tensor *w, int32_t bits);
+PICPQ_API picpq_status picpq_quant_weights(picpq_tensor *w, int32_t bits);
 
 /**
- * @brief picpq_quantize_weights() of @p src written into @p dst (same shape,
+ * @brief picpq_quant_weights() of @p src written into @p dst (same shape,
  *        both ::PICPQ_F32, any strides; @p dst may be @p src).
- * @return as picpq_quantize_weights(), plus ::PICPQ_E_SHAPE (shapes differ).
+ * @return as picpq_quant_weights(), plus ::PICPQ_E_SHAPE (shapes differ).
  *   On error @p dst is untouched.
  * Thread safety: const on @p src; @p dst must not be used concurrently. @since 0.1
  */
-PICPQ_API picpq_status picpq_quantize_weights_into(const picpq_tensor *src, picpq_tensor *dst,
+PICPQ_API picpq_status picpq_quant_weights_into(const picpq_tensor *src, picpq_tensor *dst,
                                                    int32_t bits);
 
 /**
@@ -1539,26 +1431,26 @@ PICPQ_API picpq_status picpq_quantize_weights_into(const picpq_tensor *src, picp
  *   (@p bits); ::PICPQ_E_NONFINITE (NaN or Inf; @p x untouched).
  * Thread safety: @p x must not be used concurrently. @since 0.1
  */
-PICPQ_API picpq_status picpq_quantize_activations(picpq_tensor *x, int32_t bits);
+PICPQ_API picpq_status picpq_quant_activations(picpq_tensor *x, int32_t bits);
 
 /**
- * @brief picpq_quantize_activations() of @p src written into @p dst (same
+ * @brief picpq_quant_activations() of @p src written into @p dst (same
  *        shape, both ::PICPQ_F32, any strides; @p dst may be @p src).
- * @return as picpq_quantize_activations(), plus ::PICPQ_E_SHAPE. On error @p dst is untouched.
+ * @return as picpq_quant_activations(), plus ::PICPQ_E_SHAPE. On error @p dst is untouched.
  * Thread safety: const on @p src; @p dst must not be used concurrently. @since 0.1
  */
-PICPQ_API picpq_status picpq_quantize_activations_into(const picpq_tensor *src, picpq_tensor *dst,
+PICPQ_API picpq_status picpq_quant_activations_into(const picpq_tensor *src, picpq_tensor *dst,
                                                        int32_t bits);
 
 /**
- * @brief Integer codes of picpq_quantize_weights(): the quantized weight of
+ * @brief Integer codes of picpq_quant_weights(): the quantized weight of
  *        element i is exactly fl32(@p magnitude · fl32(codes[i] / @p levels)).
  *
  * k = @p bits in 3..8: codes in [−n, n], @p levels = n = 2^(k−1) − 1,
  * @p magnitude = 1 (a float scale 1/n would not be exact). k = 2: codes in
  * {−1, 0, 1}, levels 1, magnitude 1. k = 1: codes in {−1, +1}, levels 1,
  * @p magnitude = E = mean|w|. Codes are in C order of @p w's indices and fit
- * picpq_pack_bits() with the same @p bits.
+ * picpq_quant_pack() with the same @p bits.
  * @param[in]  w         a ::PICPQ_F32 tensor, any strides.
  * @param[in]  bits      1..8 (32-bit layers are not quantized).
  * @param[out] codes     @p n codes.
@@ -1570,29 +1462,8 @@ PICPQ_API picpq_status picpq_quantize_activations_into(const picpq_tensor *src, 
  *   ::PICPQ_E_NONFINITE. On error the outputs are untouched.
  * Thread safety: const, safe. @since 0.1
  */
-PICPQ_API picpq_status picpq_weights_export(const picpq_tensor *w, int32_t bits, int8_t *codes,
+PICPQ_API picpq_status picpq_quant_weight_codes(const picpq_tensor *w, int32_t bits, int8_t *codes,
                                             int64_t n, int32_t *levels, float *magnitude);
-
-/**
- * @brief Symmetric per-output-channel linear quantization for deployment
- *        (not PIC-PQ's tanh quantizer): w ≈ codes · scales[o].
- *
- * For each index o of axis 0, in float32: scale = max|w[o,…]| / n with
- * n = 2^(k−1) − 1, code = nearbyintf(w / scale) (half to even) clamped to
- * [−n, n]; a channel of zeros gets scale 0 and codes 0.
- * @param[in]  w        a ::PICPQ_F32 tensor, any strides.
- * @param[in]  bits     2..8.
- * @param[out] codes    @p n codes in C order.
- * @param[in]  n        must equal the element count of @p w.
- * @param[out] scales   @p n_scales per-channel scales.
- * @param[in]  n_scales must equal dim(0).
- * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL, dtype); ::PICPQ_E_OUT_OF_RANGE
- *   (@p bits); ::PICPQ_E_SHAPE (@p n or @p n_scales); ::PICPQ_E_NONFINITE.
- *   On error the outputs are untouched.
- * Thread safety: const, safe. @since 0.1
- */
-PICPQ_API picpq_status picpq_quantize_linear(const picpq_tensor *w, int32_t bits, int8_t *codes,
-                                             int64_t n, float *scales, int64_t n_scales);
 
 /**
  * @brief Pack @p n signed codes of @p bits bits each into bytes.
@@ -1617,11 +1488,11 @@ PICPQ_API picpq_status picpq_quantize_linear(const picpq_tensor *w, int32_t bits
  *   ::PICPQ_E_OVERFLOW. On other errors the outputs are untouched.
  * Thread safety: safe. @since 0.1
  */
-PICPQ_API picpq_status picpq_pack_bits(const int8_t *codes, int64_t n, int32_t bits, uint8_t *buf,
+PICPQ_API picpq_status picpq_quant_pack(const int8_t *codes, int64_t n, int32_t bits, uint8_t *buf,
                                        size_t cap, size_t *needed);
 
 /**
- * @brief Unpack @p n codes written by picpq_pack_bits() with the same @p bits.
+ * @brief Unpack @p n codes written by picpq_quant_pack() with the same @p bits.
  * @param[in]  buf   @p len bytes.
  * @param[in]  len   at least ⌈n·bits/8⌉.
  * @param[in]  bits  1..8.
@@ -1632,7 +1503,7 @@ PICPQ_API picpq_status picpq_pack_bits(const int8_t *codes, int64_t n, int32_t b
  *   small: the message gives the needed size); ::PICPQ_E_OVERFLOW.
  * Thread safety: safe. @since 0.1
  */
-PICPQ_API picpq_status picpq_unpack_bits(const uint8_t *buf, size_t len, int32_t bits,
+PICPQ_API picpq_status picpq_quant_unpack(const uint8_t *buf, size_t len, int32_t bits,
                                          int8_t *codes, int64_t n);
 
 /**
@@ -1647,8 +1518,186 @@ PICPQ_API picpq_status picpq_unpack_bits(const uint8_t *buf, size_t len, int32_t
  *   index); ::PICPQ_E_OVERFLOW.
  * Thread safety: safe. @since 0.1
  */
-PICPQ_API picpq_status picpq_packed_size(int32_t n, const int64_t *numel, const int32_t *bits,
+PICPQ_API picpq_status picpq_quant_packed_size(int32_t n, const int64_t *numel, const int32_t *bits,
                                          int64_t *bytes);
+/**@}*/
+
+/* ===================================================================== */
+/** @name Experimental: allocators, diagnostics, compatibility            */
+/* ===================================================================== */
+/**@{*/
+/*
+ * Calls that are not frozen yet: they are exported in the version node
+ * PICPQ_EXPERIMENTAL and may change or go in any release, without a soname
+ * change. Define PICPQ_EXPERIMENTAL before including picpq.h to use them.
+ */
+#ifdef PICPQ_EXPERIMENTAL
+
+/**
+ * @brief Per-handle memory allocator, given to the `*_create_ex` calls.
+ *
+ * The structure is copied at creation; the handle then allocates and frees
+ * all of its memory through it. `alloc` returns NULL on failure (the call
+ * then fails with ::PICPQ_E_NOMEM and releases what it took). `free` must
+ * accept NULL. A NULL allocator pointer means malloc/free. There is no
+ * process-wide hook.
+ */
+typedef struct picpq_allocator {
+    void *(*alloc)(void *ud, size_t size); /**< like malloc(size) */
+    void (*free)(void *ud, void *ptr);     /**< like free(ptr) */
+    void *ud;                              /**< passed back unchanged */
+} picpq_allocator;
+
+/**
+ * @brief picpq_tensor_create() with an allocator (NULL = malloc/free).
+ * @return as picpq_tensor_create(). Thread safety: safe. @since 0.1
+ */
+PICPQ_API picpq_status picpq_tensor_create_ex(picpq_dtype dtype, int32_t ndim, const int64_t *shape,
+                                              const picpq_allocator *alloc, picpq_tensor **out);
+
+/** @brief picpq_tensor_wrap() with an allocator for the handle itself.
+ *  @return as picpq_tensor_wrap(). Thread safety: safe. @since 0.1 */
+PICPQ_API picpq_status picpq_tensor_wrap_ex(void *data, picpq_dtype dtype, int32_t ndim,
+                                            const int64_t *shape, const int64_t *strides_bytes,
+                                            const picpq_allocator *alloc, picpq_tensor **out);
+
+/**
+ * @brief picpq_ranker_create() with an allocator (NULL = malloc/free),
+ *        used for the handle and for all scratch that feed allocates.
+ * @return as picpq_ranker_create(), plus ::PICPQ_E_INVALID_ARG for an
+ *   allocator with a NULL hook. Thread safety: safe. @since 0.1
+ */
+PICPQ_API picpq_status picpq_ranker_create_ex(int32_t n_layers, const int64_t *channels,
+                                              const picpq_allocator *alloc, picpq_ranker **out);
+
+/** @brief picpq_ranker_load() with an allocator (NULL = malloc/free), used
+ *         for the handle and all its later scratch.
+ *  @return as picpq_ranker_load(), plus ::PICPQ_E_INVALID_ARG for an
+ *  allocator with a NULL hook. Thread safety: safe. @since 0.1 */
+PICPQ_API picpq_status picpq_ranker_load_ex(const void *buf, size_t len,
+                                            const picpq_allocator *alloc, picpq_ranker **out);
+
+/**
+ * @brief picpq_net_create() with an allocator (NULL = malloc/free).
+ * @return as picpq_net_create(), plus ::PICPQ_E_INVALID_ARG for an allocator
+ *   with only one of its two hooks set.
+ * Thread safety: safe. @since 0.1
+ */
+PICPQ_API picpq_status picpq_net_create_ex(const picpq_allocator *alloc, picpq_net **out);
+
+/**
+ * @brief picpq_plan_create() with an allocator (NULL = malloc/free).
+ * @return as picpq_plan_create() (a half-set allocator is ::PICPQ_E_INVALID_ARG).
+ * Thread safety: const on @p net, safe. @since 0.1
+ */
+PICPQ_API picpq_status picpq_plan_create_ex(const picpq_net *net, const picpq_allocator *alloc,
+                                            picpq_plan **out);
+
+/**
+ * @brief picpq_search_create() with an allocator (NULL = malloc/free).
+ * @return as picpq_search_create(), and ::PICPQ_E_INVALID_ARG for an
+ *   allocator with only one hook set.
+ * Thread safety: const on @p net, safe. @since 0.1
+ */
+PICPQ_API picpq_status picpq_search_create_ex(const picpq_net *net, uint64_t seed,
+                                              const picpq_allocator *alloc, picpq_search **out);
+
+/** @brief picpq_search_load() with an allocator (NULL = malloc/free).
+ *  @return as picpq_search_load(). Thread safety: const on @p net, safe. @since 0.1 */
+PICPQ_API picpq_status picpq_search_load_ex(const picpq_net *net, const void *buf, size_t len,
+                                            const picpq_allocator *alloc, picpq_search **out);
+
+/**
+ * @brief How the maps fed so far were decided: by the certificate alone or
+ *        by the `sgesdd` fallback (see picpq_matrix_rank_f32()). Counts of
+ *        this handle's feeds since creation or reset; merge does not add them.
+ * @param[out] certified, fallback  may be NULL.
+ * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL @p rk).
+ * Thread safety: const, safe. @since 0.1
+ */
+PICPQ_API picpq_status picpq_ranker_stats(const picpq_ranker *rk, int64_t *certified,
+                                          int64_t *fallback);
+
+/**
+ * @brief Mean loss of the population after each tell (the reference's
+ *        `_ea_loss.txt` curve): entry k is the mean over the members right
+ *        after the k-th tell (NaN while the population is empty).
+ *
+ * With one outstanding ask at a time, entries P−1 .. G−2 are the values the
+ * reference logs at generations P .. G−1.
+ * @param[out] mean_loss NULL to query the length, else @p cap doubles.
+ * @param[in]  cap       capacity of @p mean_loss.
+ * @param[out] count     the number of entries (= told); written even when
+ *   the call fails with ::PICPQ_E_BUFFER.
+ * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL @p s or @p count);
+ *   ::PICPQ_E_BUFFER (@p cap < count; nothing copied).
+ * Thread safety: const, safe. @since 0.1
+ */
+PICPQ_API picpq_status picpq_search_history(const picpq_search *s, double *mean_loss, int64_t cap,
+                                            int64_t *count);
+
+/**
+ * @brief Write (a, b) in the reference's `--lub` text format: one row
+ *        "a b" per prunable layer of @p net, in layer order, `%.17g`, '\n'
+ *        line ends, NUL-terminated.
+ *
+ * Numbers are formatted with the C library, so the process must use a
+ * locale whose decimal point is '.' (the "C" locale, the default of C
+ * programs and of Python).
+ * @param[in]  a, b   @p n doubles each, indexed by net layer id.
+ * @param[in]  n      must equal picpq_net_num_layers(net).
+ * @param[out] text   NULL to query the size, else @p cap bytes.
+ * @param[out] needed bytes needed including the NUL; written even when the
+ *   call fails with ::PICPQ_E_SHAPE.
+ * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL @p net, @p a, @p b or
+ *   @p needed, or a net without prunable layers); ::PICPQ_E_SHAPE (@p n);
+ *   ::PICPQ_E_BUFFER (@p cap too small); ::PICPQ_E_NONFINITE (a prunable layer's a or b).
+ * Thread safety: const on @p net, safe. @since 0.1
+ */
+PICPQ_API picpq_status picpq_lub_write(const picpq_net *net, const double *a, const double *b,
+                                       int64_t n, char *text, size_t cap, size_t *needed);
+
+/**
+ * @brief Read the `--lub` text format (numpy.savetxt of an L×2 matrix):
+ *        exactly L rows of two numbers separated by blanks, for the
+ *        prunable layers of @p net in layer order.
+ *
+ * Blank lines and lines starting with '#' are skipped; "\r\n" line ends are
+ * accepted. Numbers are parsed with strtod (locale: see picpq_lub_write()).
+ * Non-prunable layers get (1, 0).
+ * @param[in]  text, len the text (need not be NUL-terminated).
+ * @param[out] a, b  @p n doubles each; untouched on error.
+ * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL pointer, a net without
+ *   prunable layers); ::PICPQ_E_SHAPE (@p n); ::PICPQ_E_FORMAT (a malformed
+ *   or non-finite number, a row without exactly two numbers, or a row count
+ *   other than L; the message gives the line).
+ * Thread safety: const on @p net, safe. @since 0.1
+ */
+PICPQ_API picpq_status picpq_lub_read(const picpq_net *net, const char *text, size_t len,
+                                      double *a, double *b, int64_t n);
+
+/**
+ * @brief Symmetric per-output-channel linear quantization for deployment
+ *        (not PIC-PQ's tanh quantizer): w ≈ codes · scales[o].
+ *
+ * For each index o of axis 0, in float32: scale = max|w[o,…]| / n with
+ * n = 2^(k−1) − 1, code = nearbyintf(w / scale) (half to even) clamped to
+ * [−n, n]; a channel of zeros gets scale 0 and codes 0.
+ * @param[in]  w        a ::PICPQ_F32 tensor, any strides.
+ * @param[in]  bits     2..8.
+ * @param[out] codes    @p n codes in C order.
+ * @param[in]  n        must equal the element count of @p w.
+ * @param[out] scales   @p n_scales per-channel scales.
+ * @param[in]  n_scales must equal dim(0).
+ * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL, dtype); ::PICPQ_E_OUT_OF_RANGE
+ *   (@p bits); ::PICPQ_E_SHAPE (@p n or @p n_scales); ::PICPQ_E_NONFINITE.
+ *   On error the outputs are untouched.
+ * Thread safety: const, safe. @since 0.1
+ */
+PICPQ_API picpq_status picpq_quant_linear_codes(const picpq_tensor *w, int32_t bits, int8_t *codes,
+                                             int64_t n, float *scales, int64_t n_scales);
+
+#endif /* PICPQ_EXPERIMENTAL */
 /**@}*/
 
 #ifdef __cplusplus

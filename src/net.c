@@ -1,5 +1,5 @@
-/* Network description: conv/linear layers, connections, couplings, scores,
- * validation. The cost model (MACs, params, BOPs) is in cost.c. */
+/* Network description: conv/linear layers, connections, couplings, FP,
+ * validation. The cost model (MACs, params, BOPs) is in net_cost.c. */
 #include "picpq_internal.h"
 
 #include <math.h>
@@ -51,6 +51,7 @@ picpq_status picpq_net_create_ex(const picpq_allocator *alloc, picpq_net **out)
     net = picpq__calloc(&a, 1, sizeof *net);
     if (net == NULL) return picpq__fail(PICPQ_E_NOMEM, "net: out of memory");
     net->alloc = a;
+    picpq__param_defaults(net, NET_GROUP);
     *out = net;
     return PICPQ_OK;
 }
@@ -64,7 +65,7 @@ void picpq_net_free(picpq_net *net)
 {
     int32_t i;
     if (net == NULL) return;
-    for (i = 0; i < net->n; i++) picpq__free(&net->alloc, net->layers[i].scores);
+    for (i = 0; i < net->n; i++) picpq__free(&net->alloc, net->layers[i].fp);
     picpq__free(&net->alloc, net->layers);
     picpq__free(&net->alloc, net);
 }
@@ -108,7 +109,8 @@ static picpq_status add_layer(picpq_net *net, const picpq__layer *L, int32_t *la
     net->layers[net->n].producer = -1;
     net->layers[net->n].uf_parent = net->n;
     net->layers[net->n].uf_size = 1;
-    net->layers[net->n].scores = NULL;
+    net->layers[net->n].fp = NULL;
+    net->layers[net->n].has_fp = 0;
     net->dense_total = total;
     if (layer) *layer = net->n;
     net->n++;
@@ -238,37 +240,22 @@ picpq_status picpq_net_couple(picpq_net *net, int32_t a, int32_t b)
     return PICPQ_OK;
 }
 
-static int64_t *net_param_slot(picpq_net *net, picpq_param key)
+/* A parameter changes what the net's costs mean: plans made before fail. */
+static picpq_status bump_generation(void *obj, picpq_param key)
 {
-    switch (key) {
-    case PICPQ_NET_BOPS_SKIP_FIRST: return &net->bops_skip_first;
-    case PICPQ_NET_BOPS_DENSE_DEPTHWISE: return &net->bops_dense_depthwise;
-    default: return &net->bops_linear_unpruned;
-    }
+    (void)key;
+    ((picpq_net *)obj)->generation++;
+    return PICPQ_OK;
 }
 
 picpq_status picpq_net_set_int(picpq_net *net, picpq_param key, int64_t v)
 {
-    picpq_status s;
-    picpq__clear_error();
-    PICPQ__REQUIRE(net, "net");
-    s = picpq__param_check_int(key, NET_GROUP, v);
-    if (s != PICPQ_OK) return s;
-    *net_param_slot(net, key) = v;
-    net->generation++;
-    return PICPQ_OK;
+    return picpq__param_set_int(net, "net", NET_GROUP, key, v, bump_generation);
 }
 
 picpq_status picpq_net_get_int(const picpq_net *net, picpq_param key, int64_t *v)
 {
-    picpq_status s;
-    picpq__clear_error();
-    PICPQ__REQUIRE(net, "net");
-    PICPQ__REQUIRE(v, "v");
-    s = picpq__param_check_key(key, NET_GROUP, PICPQ_PARAM_INT);
-    if (s != PICPQ_OK) return s;
-    *v = *net_param_slot((picpq_net *)net, key);
-    return PICPQ_OK;
+    return picpq__param_get_int(net, "net", NET_GROUP, key, v);
 }
 
 picpq_status picpq_net_set_prunable(picpq_net *net, int32_t layer, int prunable)
@@ -288,7 +275,30 @@ picpq_status picpq_net_set_prunable(picpq_net *net, int32_t layer, int prunable)
     return PICPQ_OK;
 }
 
-picpq_status picpq_net_set_scores(picpq_net *net, int32_t layer, const double *fp, int64_t n)
+const double *picpq__net_fp(const picpq_net *net, int32_t layer)
+{
+    return net->layers[layer].has_fp ? net->layers[layer].fp : NULL;
+}
+
+picpq_status picpq__net_reserve_fp(picpq_net *net, const int64_t *which)
+{
+    int32_t l, failed = -1;
+    for (l = 0; l < net->n && failed < 0; l++) {
+        picpq__layer *L = &net->layers[l];
+        if (which[l] != 0 && L->fp == NULL &&
+            (L->fp = picpq__calloc(&net->alloc, (size_t)L->out_ch, sizeof(double))) == NULL)
+            failed = l;
+    }
+    if (failed < 0) return PICPQ_OK;
+    for (l = 0; l < failed; l++) /* storage without values is harmless, but give it back */
+        if (which[l] != 0 && !net->layers[l].has_fp) {
+            picpq__free(&net->alloc, net->layers[l].fp);
+            net->layers[l].fp = NULL;
+        }
+    return picpq__fail(PICPQ_E_NOMEM, "net: out of memory for the FP of layer %d", (int)failed);
+}
+
+picpq_status picpq_net_set_fp(picpq_net *net, int32_t layer, const double *fp, int64_t n)
 {
     picpq__layer *L;
     picpq_status s;
@@ -300,22 +310,23 @@ picpq_status picpq_net_set_scores(picpq_net *net, int32_t layer, const double *f
     if ((s = picpq__net_check_layer(net, layer)) != PICPQ_OK) return s;
     L = &net->layers[layer];
     if (n != L->out_ch)
-        return picpq__fail(PICPQ_E_SHAPE, "set_scores: layer %d has %lld filters, got n = %lld",
+        return picpq__fail(PICPQ_E_SHAPE, "set_fp: layer %d has %lld filters, got n = %lld",
                            (int)layer, (long long)L->out_ch, (long long)n);
     for (i = 0; i < n; i++)
         if (!isfinite(fp[i]))
-            return picpq__fail(PICPQ_E_NONFINITE, "set_scores: layer %d: fp[%lld] is not finite",
+            return picpq__fail(PICPQ_E_NONFINITE, "set_fp: layer %d: fp[%lld] is not finite",
                                (int)layer, (long long)i);
-    if (L->scores == NULL) {
+    if (L->fp == NULL) {
         if (!picpq__i64_to_size(n, &count) ||
-            (L->scores = picpq__calloc(&net->alloc, count, sizeof(double))) == NULL)
-            return picpq__fail(PICPQ_E_NOMEM, "set_scores: layer %d: out of memory", (int)layer);
+            (L->fp = picpq__calloc(&net->alloc, count, sizeof(double))) == NULL)
+            return picpq__fail(PICPQ_E_NOMEM, "set_fp: layer %d: out of memory", (int)layer);
     }
-    memcpy(L->scores, fp, (size_t)n * sizeof(double));
+    memcpy(L->fp, fp, (size_t)n * sizeof(double));
+    L->has_fp = 1;
     return PICPQ_OK;
 }
 
-picpq_status picpq_net_get_scores(const picpq_net *net, int32_t layer, double *fp, int64_t n)
+picpq_status picpq_net_fp(const picpq_net *net, int32_t layer, double *fp, int64_t n)
 {
     const picpq__layer *L;
     picpq_status s;
@@ -325,12 +336,12 @@ picpq_status picpq_net_get_scores(const picpq_net *net, int32_t layer, double *f
     if ((s = picpq__net_check_layer(net, layer)) != PICPQ_OK) return s;
     L = &net->layers[layer];
     if (n != L->out_ch)
-        return picpq__fail(PICPQ_E_SHAPE, "get_scores: layer %d has %lld filters, got n = %lld",
+        return picpq__fail(PICPQ_E_SHAPE, "fp: layer %d has %lld filters, got n = %lld",
                            (int)layer, (long long)L->out_ch, (long long)n);
-    if (L->scores == NULL)
-        return picpq__fail(PICPQ_E_BAD_STATE, "get_scores: no scores were set for layer %d",
+    if (!L->has_fp)
+        return picpq__fail(PICPQ_E_BAD_STATE, "fp: no FP was set for layer %d",
                            (int)layer);
-    memcpy(fp, L->scores, (size_t)n * sizeof(double));
+    memcpy(fp, L->fp, (size_t)n * sizeof(double));
     return PICPQ_OK;
 }
 

@@ -1,48 +1,62 @@
-/* The table of typed parameters: names, ranges and defaults. Each handle's
- * set_int/set_double validates through picpq__param_check_*; the handle then
- * stores the value itself. */
+/* The table of typed parameters: names, ranges, defaults and where each
+ * handle stores them. Every handle's set/get and defaults go through the
+ * generic functions here; a handle adds only its own rule (a hook). */
 #include "picpq_internal.h"
 
 #include <float.h>
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
-#define INT_PARAM(k, n, lo, hi, def) {k, n, PICPQ_PARAM_INT, lo, hi, def}
-#define DBL_PARAM(k, n, lo, hi, def) {k, n, PICPQ_PARAM_DOUBLE, lo, hi, def}
+#define INT_PARAM(k, n, lo, hi, def, aut, type, field) \
+    {k, n, PICPQ_PARAM_INT, lo, hi, def, aut, offsetof(struct type, field)}
+#define DBL_PARAM(k, n, lo, hi, def, aut, type, field) \
+    {k, n, PICPQ_PARAM_DOUBLE, lo, hi, def, aut, offsetof(struct type, field)}
 
 static const picpq__param_desc params[] = {
     /* rank */
-    INT_PARAM(PICPQ_RANK_THREADS, "rank.threads", 0, 1024, 1),
-    DBL_PARAM(PICPQ_RANK_ATOL, "rank.atol", 0, DBL_MAX, 0),
-    DBL_PARAM(PICPQ_RANK_RTOL, "rank.rtol", -1, 1, -1),
+    INT_PARAM(PICPQ_RANK_THREADS, "rank.threads", 1, 1024, 1, 1, picpq_ranker, threads),
+    DBL_PARAM(PICPQ_RANK_ATOL, "rank.atol", 0, DBL_MAX, 0, 0, picpq_ranker, atol),
+    DBL_PARAM(PICPQ_RANK_RTOL, "rank.rtol", 0, 1, PICPQ_AUTO, 1, picpq_ranker, rtol),
     /* plan */
-    INT_PARAM(PICPQ_PLAN_FAITHFUL, "plan.faithful", 0, 1, 0),
-    INT_PARAM(PICPQ_PLAN_CHECK_EVERY, "plan.check_every", 0, INT32_MAX, 0),
+    INT_PARAM(PICPQ_PLAN_FAITHFUL, "plan.faithful", 0, 1, 0, 0, picpq_plan, faithful),
+    INT_PARAM(PICPQ_PLAN_CHECK_EVERY, "plan.check_every", 1, INT32_MAX, PICPQ_AUTO, 1, picpq_plan,
+              check_every),
     INT_PARAM(PICPQ_PLAN_CHAIN_REDUCE, "plan.chain_reduce", PICPQ_CHAIN_SUM, PICPQ_CHAIN_MAX,
-              PICPQ_CHAIN_SUM),
-    DBL_PARAM(PICPQ_PLAN_SAFEGUARD, "plan.safeguard", 0, 1, 0.1),
-    INT_PARAM(PICPQ_PLAN_NUM_CLASSES, "plan.num_classes", -1, INT32_MAX, -1),
+              PICPQ_CHAIN_SUM, 0, picpq_plan, chain_reduce),
+    DBL_PARAM(PICPQ_PLAN_SAFEGUARD, "plan.safeguard", 0, 1, 0.1, 0, picpq_plan, safeguard),
+    INT_PARAM(PICPQ_PLAN_NUM_CLASSES, "plan.num_classes", 0, INT32_MAX, PICPQ_AUTO, 1, picpq_plan,
+              num_classes),
     INT_PARAM(PICPQ_PLAN_BUDGET_KIND, "plan.budget_kind", PICPQ_BUDGET_MACS, PICPQ_BUDGET_PARAMS,
-              PICPQ_BUDGET_MACS),
+              PICPQ_BUDGET_MACS, 0, picpq_plan, budget_kind),
     /* search */
-    INT_PARAM(PICPQ_SEARCH_POPULATION, "search.population", 2, 1 << 20, 64),
-    INT_PARAM(PICPQ_SEARCH_SAMPLE, "search.sample", 1, 1 << 20, 16),
-    INT_PARAM(PICPQ_SEARCH_GENERATIONS, "search.generations", 1, 1000000000, 400),
-    DBL_PARAM(PICPQ_SEARCH_SIGMA, "search.sigma", DBL_MIN, 100, 1),
-    DBL_PARAM(PICPQ_SEARCH_MUTATE_FRACTION, "search.mutate_fraction", 0, 1, 0.1),
-    DBL_PARAM(PICPQ_SEARCH_ANNEAL, "search.anneal", 1, 1e6, 1.25),
-    DBL_PARAM(PICPQ_SEARCH_SHIFT_SCALE, "search.shift_scale", 0, 100, 1),
-    INT_PARAM(PICPQ_SEARCH_IDENTITY, "search.identity", 0, 1, 1),
+    INT_PARAM(PICPQ_SEARCH_POPULATION, "search.population", 2, 1 << 20, 64, 0, picpq_search,
+              population),
+    INT_PARAM(PICPQ_SEARCH_SAMPLE, "search.sample", 1, 1 << 20, 16, 0, picpq_search, sample),
+    INT_PARAM(PICPQ_SEARCH_GENERATIONS, "search.generations", 1, 1000000000, 400, 0, picpq_search,
+              generations),
+    DBL_PARAM(PICPQ_SEARCH_SIGMA, "search.sigma", DBL_MIN, 100, 1, 0, picpq_search, sigma),
+    DBL_PARAM(PICPQ_SEARCH_MUTATE_FRACTION, "search.mutate_fraction", 0, 1, 0.1, 0, picpq_search,
+              mutate_fraction),
+    DBL_PARAM(PICPQ_SEARCH_ANNEAL, "search.anneal", 1, 1e6, 1.25, 0, picpq_search, anneal),
+    DBL_PARAM(PICPQ_SEARCH_SHIFT_SCALE, "search.shift_scale", 0, 100, 1, 0, picpq_search,
+              shift_scale),
+    INT_PARAM(PICPQ_SEARCH_IDENTITY, "search.identity", 0, 1, 1, 0, picpq_search, identity),
     /* net */
-    INT_PARAM(PICPQ_NET_BOPS_SKIP_FIRST, "net.bops_skip_first", 0, 1, 0),
-    INT_PARAM(PICPQ_NET_BOPS_DENSE_DEPTHWISE, "net.bops_dense_depthwise", 0, 1, 0),
-    INT_PARAM(PICPQ_NET_BOPS_LINEAR_UNPRUNED, "net.bops_linear_unpruned", 0, 1, 0),
+    INT_PARAM(PICPQ_NET_BOPS_SKIP_FIRST, "net.bops_skip_first", 0, 1, 0, 0, picpq_net,
+              bops_skip_first),
+    INT_PARAM(PICPQ_NET_BOPS_DENSE_DEPTHWISE, "net.bops_dense_depthwise", 0, 1, 0, 0, picpq_net,
+              bops_dense_depthwise),
+    INT_PARAM(PICPQ_NET_BOPS_LINEAR_UNPRUNED, "net.bops_linear_unpruned", 0, 1, 0, 0, picpq_net,
+              bops_linear_unpruned),
 };
+
+#define N_PARAMS (sizeof params / sizeof params[0])
 
 const picpq__param_desc *picpq__param_find(picpq_param key)
 {
     size_t i;
-    for (i = 0; i < sizeof params / sizeof params[0]; i++)
+    for (i = 0; i < N_PARAMS; i++)
         if (params[i].key == key) return &params[i];
     return NULL;
 }
@@ -60,13 +74,19 @@ picpq_status picpq_param_range(picpq_param key, picpq_param_type *type, double *
     return PICPQ_OK;
 }
 
+int picpq_param_has_auto(picpq_param key)
+{
+    const picpq__param_desc *d = picpq__param_find(key);
+    return d != NULL && d->has_auto;
+}
+
 picpq_status picpq_param_from_name(const char *name, picpq_param *key)
 {
     size_t i;
     picpq__clear_error();
     PICPQ__REQUIRE(name, "name");
     PICPQ__REQUIRE(key, "key");
-    for (i = 0; i < sizeof params / sizeof params[0]; i++) {
+    for (i = 0; i < N_PARAMS; i++) {
         if (strcmp(params[i].name, name) == 0) {
             *key = params[i].key;
             return PICPQ_OK;
@@ -97,36 +117,94 @@ static picpq_status check_key(picpq_param key, int group, picpq_param_type type,
     return PICPQ_OK;
 }
 
-picpq_status picpq__param_check_key(picpq_param key, int group, picpq_param_type type)
+static int in_range(const picpq__param_desc *d, double value)
 {
-    const picpq__param_desc *unused;
-    return check_key(key, group, type, &unused);
+    if (d->has_auto && value == PICPQ_AUTO) return 1;
+    return isfinite(value) && value >= d->lo && value <= d->hi;
 }
 
 int picpq__param_value_ok(picpq_param key, double value)
 {
     const picpq__param_desc *d = picpq__param_find(key);
-    return d != NULL && isfinite(value) && value >= d->lo && value <= d->hi;
+    return d != NULL && in_range(d, value);
 }
 
-picpq_status picpq__param_check_int(picpq_param key, int group, int64_t value)
+static picpq_status out_of_range(const picpq__param_desc *d, double value, int64_t ivalue)
+{
+    const char *or_auto = d->has_auto ? " (or PICPQ_AUTO)" : "";
+    if (d->type == PICPQ_PARAM_INT)
+        return picpq__fail(PICPQ_E_OUT_OF_RANGE, "%s = %lld is outside [%.17g, %.17g]%s", d->name,
+                           (long long)ivalue, d->lo, d->hi, or_auto);
+    return picpq__fail(PICPQ_E_OUT_OF_RANGE, "%s = %.17g is outside [%.17g, %.17g]%s", d->name,
+                       value, d->lo, d->hi, or_auto);
+}
+
+void picpq__param_defaults(void *obj, int group)
+{
+    size_t i;
+    for (i = 0; i < N_PARAMS; i++) {
+        const picpq__param_desc *d = &params[i];
+        char *field = (char *)obj + d->offset;
+        if ((int)d->key < group || (int)d->key > group + 99) continue;
+        if (d->type == PICPQ_PARAM_INT) *(int64_t *)(void *)field = (int64_t)d->def;
+        else *(double *)(void *)field = d->def;
+    }
+}
+
+/* One setter for every handle and type. An int key's ivalue is checked as
+ * a double: its range lies within ±2^53, where the conversion is exact. */
+static picpq_status set(void *obj, const char *name, int group, picpq_param key,
+                        picpq_param_type type, double value, int64_t ivalue,
+                        picpq__param_hook hook)
 {
     const picpq__param_desc *d;
-    picpq_status s = check_key(key, group, PICPQ_PARAM_INT, &d);
-    if (s != PICPQ_OK) return s;
-    if ((double)value < d->lo || (double)value > d->hi)
-        return picpq__fail(PICPQ_E_OUT_OF_RANGE, "%s = %lld is outside [%.17g, %.17g]", d->name,
-                           (long long)value, d->lo, d->hi);
+    picpq_status s;
+    char *field;
+    picpq__clear_error();
+    PICPQ__REQUIRE(obj, name);
+    if ((s = check_key(key, group, type, &d)) != PICPQ_OK) return s;
+    if (!in_range(d, value)) return out_of_range(d, value, ivalue);
+    if (hook != NULL && (s = hook(obj, key)) != PICPQ_OK) return s;
+    field = (char *)obj + d->offset;
+    if (type == PICPQ_PARAM_INT) *(int64_t *)(void *)field = ivalue;
+    else *(double *)(void *)field = value;
     return PICPQ_OK;
 }
 
-picpq_status picpq__param_check_double(picpq_param key, int group, double value)
+picpq_status picpq__param_set_int(void *obj, const char *name, int group, picpq_param key,
+                                  int64_t value, picpq__param_hook hook)
+{
+    return set(obj, name, group, key, PICPQ_PARAM_INT, (double)value, value, hook);
+}
+
+picpq_status picpq__param_set_double(void *obj, const char *name, int group, picpq_param key,
+                                     double value, picpq__param_hook hook)
+{
+    return set(obj, name, group, key, PICPQ_PARAM_DOUBLE, value, 0, hook);
+}
+
+static picpq_status get(const void *obj, const char *name, int group, picpq_param key,
+                        picpq_param_type type, void *value)
 {
     const picpq__param_desc *d;
-    picpq_status s = check_key(key, group, PICPQ_PARAM_DOUBLE, &d);
-    if (s != PICPQ_OK) return s;
-    if (!isfinite(value) || value < d->lo || value > d->hi)
-        return picpq__fail(PICPQ_E_OUT_OF_RANGE, "%s = %.17g is outside [%.17g, %.17g]", d->name,
-                           value, d->lo, d->hi);
+    picpq_status s;
+    picpq__clear_error();
+    PICPQ__REQUIRE(obj, name);
+    PICPQ__REQUIRE(value, "value");
+    if ((s = check_key(key, group, type, &d)) != PICPQ_OK) return s;
+    memcpy(value, (const char *)obj + d->offset,
+           type == PICPQ_PARAM_INT ? sizeof(int64_t) : sizeof(double));
     return PICPQ_OK;
+}
+
+picpq_status picpq__param_get_int(const void *obj, const char *name, int group, picpq_param key,
+                                  int64_t *value)
+{
+    return get(obj, name, group, key, PICPQ_PARAM_INT, value);
+}
+
+picpq_status picpq__param_get_double(const void *obj, const char *name, int group,
+                                     picpq_param key, double *value)
+{
+    return get(obj, name, group, key, PICPQ_PARAM_DOUBLE, value);
 }

@@ -4,6 +4,7 @@
 #ifndef PICPQ_INTERNAL_H
 #define PICPQ_INTERNAL_H
 
+#define PICPQ_EXPERIMENTAL /* the library implements every call */
 #include "picpq.h"
 
 #include <stdarg.h>
@@ -53,19 +54,31 @@ typedef struct picpq__param_desc {
     const char *name;
     picpq_param_type type;
     double lo, hi, def;
+    int has_auto;  /* PICPQ_AUTO is accepted besides [lo, hi] */
+    size_t offset; /* of the int64_t or double field in the handle's struct */
 } picpq__param_desc;
 
 /* Descriptor of `key`, or NULL when unknown. */
 const picpq__param_desc *picpq__param_find(picpq_param key);
-/* Validate a set_int/set_double call for a handle whose keys lie in
- * [group, group + 99]: unknown key, wrong group or type -> INVALID_ARG, value
- * outside the range (or non-finite) -> OUT_OF_RANGE, with a message. */
-picpq_status picpq__param_check_int(picpq_param key, int group, int64_t value);
-/* 1 if `value` is finite and inside the key's range (loading saved states). */
+/* 1 if `value` is a valid value of `key` (loading saved states). */
 int picpq__param_value_ok(picpq_param key, double value);
-/* The key part of those checks alone, for the get_int/get_double getters. */
-picpq_status picpq__param_check_key(picpq_param key, int group, picpq_param_type type);
-picpq_status picpq__param_check_double(picpq_param key, int group, double value);
+/* Every parameter of the handle `obj` whose keys lie in [group, group + 99]
+ * set to its default. */
+void picpq__param_defaults(void *obj, int group);
+/* A handle's own rule, run after validation and before the value is
+ * stored: a status refuses the change, PICPQ_OK lets it through. */
+typedef picpq_status (*picpq__param_hook)(void *obj, picpq_param key);
+/* The set/get of every handle: `name` names the handle argument in the
+ * message. Unknown key, wrong group or type -> INVALID_ARG; a value outside
+ * the range (or non-finite) -> OUT_OF_RANGE. `hook` may be NULL. */
+picpq_status picpq__param_set_int(void *obj, const char *name, int group, picpq_param key,
+                                  int64_t value, picpq__param_hook hook);
+picpq_status picpq__param_set_double(void *obj, const char *name, int group, picpq_param key,
+                                     double value, picpq__param_hook hook);
+picpq_status picpq__param_get_int(const void *obj, const char *name, int group, picpq_param key,
+                                  int64_t *value);
+picpq_status picpq__param_get_double(const void *obj, const char *name, int group,
+                                     picpq_param key, double *value);
 
 /* ---- tensor core (tensor.c) ----------------------------------------- */
 
@@ -182,7 +195,8 @@ typedef struct picpq__layer {
     int32_t producer;   /* the layer whose outputs are our inputs, -1 if none */
     int32_t uf_parent;  /* coupling union-find (union by size, no compression) */
     int32_t uf_size;
-    double *scores;     /* out_ch filter properties, NULL until set */
+    double *fp;         /* out_ch filter properties (storage may precede them) */
+    int has_fp;         /* fp holds values set by picpq_net_set_fp */
 } picpq__layer;
 
 struct picpq_net {
@@ -204,10 +218,20 @@ int32_t picpq__net_group_root(const picpq_net *net, int32_t layer);
 /* Inputs lost by consumer `L` per pruned filter of its producer: 1 for a
  * conv, in_features/out_ch(producer) for a linear layer. */
 int64_t picpq__net_inputs_per_channel(const picpq_net *net, const picpq__layer *L);
+/* Cost of `net` with kept[l] filters in layer l (NULL: unpruned); bits
+ * NULL = all 32 (net_cost.c). Fails only on NULL `out` and bad bits. */
+typedef enum picpq__cost_kind { COST_MACS, COST_PARAMS, COST_BOPS } picpq__cost_kind;
+picpq_status picpq__net_cost(const picpq_net *net, const int64_t *kept, picpq__cost_kind kind,
+                             const int32_t *wbits, const int32_t *abits, double *out);
+/* The FP of a layer, NULL until set (the plan reads it). */
+const double *picpq__net_fp(const picpq_net *net, int32_t layer);
+/* Storage for the FP of every layer l with which[l] != 0, all or nothing,
+ * so that the picpq_net_set_fp calls that follow cannot fail. */
+picpq_status picpq__net_reserve_fp(picpq_net *net, const int64_t *which);
 /* Return PICPQ_E_OUT_OF_RANGE naming `layer` when it is not an id of `net`. */
 picpq_status picpq__net_check_layer(const picpq_net *net, int32_t layer);
 
-/* ---- plan (plan.c, greedy.c) ---------------------------------------- */
+/* ---- plan (plan.c, plan_greedy.c) ---------------------------------------- */
 
 /* One sorted item: channel index j of chain g, with its chain score. */
 typedef struct picpq__plan_entry {
@@ -253,15 +277,13 @@ picpq_status picpq__plan_check_layer(const picpq_plan *p, int32_t layer);
 /* SHAPE unless n is the layer's out_ch. */
 picpq_status picpq__plan_check_len(const picpq_plan *p, int32_t layer, int64_t n);
 
-/* Per-layer kept-filter counts of `plan` for computing the cost of `net`:
- * INVALID_ARG when the plan belongs to another net, BAD_STATE when the net
- * changed since the plan was created. */
-picpq_status picpq__plan_kept_counts(const picpq_plan *plan, const picpq_net *net,
-                                     const int64_t **kept);
+/* INVALID_ARG when `plan` was created on another net than `net`, BAD_STATE
+ * when the net changed since. */
+picpq_status picpq__plan_check_owner(const picpq_plan *plan, const picpq_net *net);
 
-/* ---- search (search.c, rng.c) --------------------------------------- */
+/* ---- search (search.c, search_rng.c) --------------------------------------- */
 
-/* Per-handle generator (rng.c): xoshiro256** seeded by splitmix64; normals by
+/* Per-handle generator (search_rng.c): xoshiro256** seeded by splitmix64; normals by
  * the Marsaglia polar method, the second value cached in `spare`. */
 typedef struct picpq__rng {
     uint64_t s[4];
@@ -275,7 +297,7 @@ uint64_t picpq__rng_below(picpq__rng *r, uint64_t n);  /* unbiased in [0, n), n 
 double picpq__rng_normal(picpq__rng *r);               /* N(0, 1) */
 int picpq__rng_valid(const picpq__rng *r);             /* a state a loaded blob may hold */
 
-/* Saved states (state.c): a 24-byte header (magic, version, flags, total
+/* Saved states (codec.c): a 24-byte header (magic, version, flags, total
  * length), the body, a trailing CRC-32 of everything before it. */
 /* CRC-32 of zlib; start with crc = 0. */
 uint32_t picpq__crc32(uint32_t crc, const void *data, size_t len);

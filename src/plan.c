@@ -1,6 +1,6 @@
 /* The plan handle: creation (chains, consumers and the whole workspace of
  * the greedy selection are built here, so computing never allocates),
- * parameters, keep masks. The selection itself is in greedy.c. */
+ * parameters, keep masks. The selection itself is in plan_greedy.c. */
 #include "picpq_internal.h"
 
 #include <string.h>
@@ -136,8 +136,7 @@ picpq_status picpq_plan_create_ex(const picpq_net *net, const picpq_allocator *a
     p->net = net;
     p->generation = picpq__net_generation(net);
     p->n = net->n;
-    p->num_classes = -1;
-    p->safeguard = 0.1;
+    picpq__param_defaults(p, PLAN_GROUP);
     n = net->n;
     if ((p->moff = alloc_array(p, n + 1, sizeof *p->moff)) == NULL) goto nomem;
     filters = measure(p);
@@ -184,69 +183,59 @@ picpq_status picpq__plan_check_net(const picpq_plan *p)
     return PICPQ_OK;
 }
 
-static int64_t *int_slot(picpq_plan *p, picpq_param key)
-{
-    switch (key) {
-    case PICPQ_PLAN_FAITHFUL: return &p->faithful;
-    case PICPQ_PLAN_CHECK_EVERY: return &p->check_every;
-    case PICPQ_PLAN_CHAIN_REDUCE: return &p->chain_reduce;
-    case PICPQ_PLAN_BUDGET_KIND: return &p->budget_kind;
-    default: return &p->num_classes;
-    }
-}
-
 picpq_status picpq_plan_set_int(picpq_plan *p, picpq_param key, int64_t v)
 {
-    picpq_status s;
-    picpq__clear_error();
-    PICPQ__REQUIRE(p, "p");
-    if ((s = picpq__param_check_int(key, PLAN_GROUP, v)) != PICPQ_OK) return s;
-    *int_slot(p, key) = v;
-    return PICPQ_OK;
+    return picpq__param_set_int(p, "p", PLAN_GROUP, key, v, NULL);
 }
 
 picpq_status picpq_plan_get_int(const picpq_plan *p, picpq_param key, int64_t *v)
 {
-    picpq_status s;
-    picpq__clear_error();
-    PICPQ__REQUIRE(p, "p");
-    PICPQ__REQUIRE(v, "v");
-    if ((s = picpq__param_check_key(key, PLAN_GROUP, PICPQ_PARAM_INT)) != PICPQ_OK) return s;
-    *v = *int_slot((picpq_plan *)p, key);
-    return PICPQ_OK;
+    return picpq__param_get_int(p, "p", PLAN_GROUP, key, v);
 }
 
 picpq_status picpq_plan_set_double(picpq_plan *p, picpq_param key, double v)
 {
-    picpq_status s;
-    picpq__clear_error();
-    PICPQ__REQUIRE(p, "p");
-    if ((s = picpq__param_check_double(key, PLAN_GROUP, v)) != PICPQ_OK) return s;
-    p->safeguard = v; /* the only double key of the plan */
-    return PICPQ_OK;
+    return picpq__param_set_double(p, "p", PLAN_GROUP, key, v, NULL);
 }
 
 picpq_status picpq_plan_get_double(const picpq_plan *p, picpq_param key, double *v)
 {
-    picpq_status s;
-    picpq__clear_error();
-    PICPQ__REQUIRE(p, "p");
-    PICPQ__REQUIRE(v, "v");
-    if ((s = picpq__param_check_key(key, PLAN_GROUP, PICPQ_PARAM_DOUBLE)) != PICPQ_OK) return s;
-    *v = p->safeguard;
-    return PICPQ_OK;
+    return picpq__param_get_double(p, "p", PLAN_GROUP, key, v);
 }
 
 /* ---- reading and setting the result ------------------------------------ */
 
-picpq_status picpq__plan_kept_counts(const picpq_plan *plan, const picpq_net *net,
-                                     const int64_t **kept)
+picpq_status picpq__plan_check_owner(const picpq_plan *plan, const picpq_net *net)
 {
     if (plan->net != net)
         return picpq__fail(PICPQ_E_INVALID_ARG, "plan was created on another net");
-    if (picpq__plan_check_net(plan) != PICPQ_OK) return PICPQ_E_BAD_STATE;
-    *kept = plan->kept;
-    return PICPQ_OK;
+    return picpq__plan_check_net(plan);
+}
+
+static picpq_status plan_cost(const picpq_plan *p, picpq__cost_kind kind, const int32_t *wbits,
+                              const int32_t *abits, double *out)
+{
+    picpq_status s;
+    picpq__clear_error();
+    PICPQ__REQUIRE(p, "p");
+    if ((s = picpq__plan_check_net(p)) != PICPQ_OK) return s;
+    return picpq__net_cost(p->net, p->kept, kind, wbits, abits, out);
+}
+
+picpq_status picpq_plan_macs(const picpq_plan *p, double *macs)
+{
+    return plan_cost(p, COST_MACS, NULL, NULL, macs);
+}
+
+picpq_status picpq_plan_params(const picpq_plan *p, double *params)
+{
+    return plan_cost(p, COST_PARAMS, NULL, NULL, params);
+}
+
+picpq_status picpq_plan_bops(const picpq_plan *p, const int32_t *wbits, const int32_t *abits,
+                             double *bops)
+{
+    return plan_cost(p, COST_BOPS, wbits, abits, bops);
 }
 
 picpq_status picpq__plan_check_layer(const picpq_plan *p, int32_t layer)

@@ -419,7 +419,7 @@ static picpq_status wquant_prepare(wquant *q, const picpq_tensor *src, int32_t b
     return PICPQ_OK;
 }
 
-picpq_status picpq_quantize_weights_into(const picpq_tensor *src, picpq_tensor *dst, int32_t bits)
+picpq_status picpq_quant_weights_into(const picpq_tensor *src, picpq_tensor *dst, int32_t bits)
 {
     wquant q;
     picpq_status s;
@@ -434,14 +434,14 @@ picpq_status picpq_quantize_weights_into(const picpq_tensor *src, picpq_tensor *
     return PICPQ_OK;
 }
 
-picpq_status picpq_quantize_weights(picpq_tensor *w, int32_t bits)
+picpq_status picpq_quant_weights(picpq_tensor *w, int32_t bits)
 {
     picpq__clear_error();
     PICPQ__REQUIRE(w, "w");
-    return picpq_quantize_weights_into(w, w, bits);
+    return picpq_quant_weights_into(w, w, bits);
 }
 
-picpq_status picpq_weights_export(const picpq_tensor *w, int32_t bits, int8_t *codes, int64_t n,
+picpq_status picpq_quant_weight_codes(const picpq_tensor *w, int32_t bits, int8_t *codes, int64_t n,
                                   int32_t *levels, float *magnitude)
 {
     wquant q;
@@ -536,7 +536,7 @@ static void act_row_fn(const void *ctx, const char *s, int64_t sstep, char *d, i
     }
 }
 
-picpq_status picpq_quantize_activations_into(const picpq_tensor *src, picpq_tensor *dst,
+picpq_status picpq_quant_activations_into(const picpq_tensor *src, picpq_tensor *dst,
                                              int32_t bits)
 {
     aquant q;
@@ -557,11 +557,11 @@ picpq_status picpq_quantize_activations_into(const picpq_tensor *src, picpq_tens
     return PICPQ_OK;
 }
 
-picpq_status picpq_quantize_activations(picpq_tensor *x, int32_t bits)
+picpq_status picpq_quant_activations(picpq_tensor *x, int32_t bits)
 {
     picpq__clear_error();
     PICPQ__REQUIRE(x, "x");
-    return picpq_quantize_activations_into(x, x, bits);
+    return picpq_quant_activations_into(x, x, bits);
 }
 
 /* ---- per-channel linear quantizer (deployment) -------------------------- */
@@ -586,7 +586,7 @@ static void channel_of(const picpq_tensor *w, int64_t o, picpq_tensor *sub)
     sub->numel = w->numel / w->shape[0];
 }
 
-picpq_status picpq_quantize_linear(const picpq_tensor *w, int32_t bits, int8_t *codes, int64_t n,
+picpq_status picpq_quant_linear_codes(const picpq_tensor *w, int32_t bits, int8_t *codes, int64_t n,
                                    float *scales, int64_t n_scales)
 {
     picpq_tensor sub;

@@ -63,13 +63,6 @@ picpq_status picpq_matrix_rank_f32(const float *a, int64_t rows, int64_t cols, i
 
 /* ---- ranker: lifecycle and parameters -------------------------------- */
 
-static void set_defaults(picpq_ranker *rk)
-{
-    rk->threads = (int64_t)picpq__param_find(PICPQ_RANK_THREADS)->def;
-    rk->atol = picpq__param_find(PICPQ_RANK_ATOL)->def;
-    rk->rtol = picpq__param_find(PICPQ_RANK_RTOL)->def;
-}
-
 static void free_scratch(picpq_ranker *rk)
 {
     int32_t i;
@@ -142,7 +135,7 @@ picpq_status picpq_ranker_create_ex(int32_t n_layers, const int64_t *channels,
         rk->first[l] = total;
         total += channels[l];
     }
-    set_defaults(rk);
+    picpq__param_defaults(rk, RANK_GROUP);
     *out = rk;
     return PICPQ_OK;
 }
@@ -164,55 +157,28 @@ picpq_status picpq_ranker_reset(picpq_ranker *rk)
     memset(rk->sums, 0, (size_t)total_filters(rk) * sizeof(int64_t));
     memset(rk->images, 0, (size_t)rk->n_layers * sizeof(int64_t));
     rk->n_fast = rk->n_fallback = 0;
-    set_defaults(rk);
+    picpq__param_defaults(rk, RANK_GROUP);
     return PICPQ_OK;
 }
 
 picpq_status picpq_ranker_set_int(picpq_ranker *rk, picpq_param key, int64_t value)
 {
-    picpq_status s;
-    picpq__clear_error();
-    PICPQ__REQUIRE(rk, "rk");
-    s = picpq__param_check_int(key, RANK_GROUP, value);
-    if (s != PICPQ_OK) return s;
-    rk->threads = value; /* the only integer key of the group */
-    return PICPQ_OK;
+    return picpq__param_set_int(rk, "rk", RANK_GROUP, key, value, NULL);
 }
 
 picpq_status picpq_ranker_set_double(picpq_ranker *rk, picpq_param key, double value)
 {
-    picpq_status s;
-    picpq__clear_error();
-    PICPQ__REQUIRE(rk, "rk");
-    s = picpq__param_check_double(key, RANK_GROUP, value);
-    if (s != PICPQ_OK) return s;
-    if (key == PICPQ_RANK_ATOL) rk->atol = value;
-    else rk->rtol = value;
-    return PICPQ_OK;
+    return picpq__param_set_double(rk, "rk", RANK_GROUP, key, value, NULL);
 }
 
 picpq_status picpq_ranker_get_int(const picpq_ranker *rk, picpq_param key, int64_t *value)
 {
-    picpq_status s;
-    picpq__clear_error();
-    PICPQ__REQUIRE(rk, "rk");
-    PICPQ__REQUIRE(value, "value");
-    s = picpq__param_check_key(key, RANK_GROUP, PICPQ_PARAM_INT);
-    if (s != PICPQ_OK) return s;
-    *value = rk->threads;
-    return PICPQ_OK;
+    return picpq__param_get_int(rk, "rk", RANK_GROUP, key, value);
 }
 
 picpq_status picpq_ranker_get_double(const picpq_ranker *rk, picpq_param key, double *value)
 {
-    picpq_status s;
-    picpq__clear_error();
-    PICPQ__REQUIRE(rk, "rk");
-    PICPQ__REQUIRE(value, "value");
-    s = picpq__param_check_key(key, RANK_GROUP, PICPQ_PARAM_DOUBLE);
-    if (s != PICPQ_OK) return s;
-    *value = key == PICPQ_RANK_ATOL ? rk->atol : rk->rtol;
-    return PICPQ_OK;
+    return picpq__param_get_double(rk, "rk", RANK_GROUP, key, value);
 }
 
 /* ---- ranker: feed ---------------------------------------------------- */
@@ -465,7 +431,7 @@ static picpq_status check_layer(const picpq_ranker *rk, int32_t layer)
     return PICPQ_OK;
 }
 
-picpq_status picpq_ranker_get(const picpq_ranker *rk, int32_t layer, double *fp, int64_t n)
+picpq_status picpq_ranker_fp(const picpq_ranker *rk, int32_t layer, double *fp, int64_t n)
 {
     int64_t c;
     picpq_status s;
@@ -481,6 +447,42 @@ picpq_status picpq_ranker_get(const picpq_ranker *rk, int32_t layer, double *fp,
         return picpq__fail(PICPQ_E_BAD_STATE, "layer %d has not been fed any image", (int)layer);
     for (c = 0; c < n; c++)
         fp[c] = (double)rk->sums[rk->first[layer] + c] / (double)rk->images[layer];
+    return PICPQ_OK;
+}
+
+picpq_status picpq_ranker_fp_to_net(const picpq_ranker *rk, picpq_net *net)
+{
+    int32_t l, fed = 0;
+    int64_t widest = 1;
+    double *fp;
+    picpq_status s;
+    picpq__clear_error();
+    PICPQ__REQUIRE(rk, "rk");
+    PICPQ__REQUIRE(net, "net");
+    if (rk->n_layers != picpq_net_num_layers(net))
+        return picpq__fail(PICPQ_E_SHAPE, "the ranker has %d layers, the net %d", (int)rk->n_layers,
+                           (int)picpq_net_num_layers(net));
+    for (l = 0; l < rk->n_layers; l++) {
+        int64_t in_ch, out_ch;
+        picpq_net_layer_channels(net, l, &in_ch, &out_ch);
+        if (out_ch != rk->channels[l])
+            return picpq__fail(PICPQ_E_SHAPE, "layer %d: the ranker has %lld channels, the net %lld",
+                               (int)l, (long long)rk->channels[l], (long long)out_ch);
+        if (rk->images[l] > 0) fed++;
+        if (out_ch > widest) widest = out_ch;
+    }
+    if (fed == 0) return picpq__fail(PICPQ_E_BAD_STATE, "no layer has been fed any image");
+    /* storage first, so that no layer is set unless all are */
+    if ((s = picpq__net_reserve_fp(net, rk->images)) != PICPQ_OK) return s;
+    if ((fp = picpq__calloc(&rk->alloc, (size_t)widest, sizeof *fp)) == NULL)
+        return picpq__fail(PICPQ_E_NOMEM, "ranker: out of memory for %lld FP values",
+                           (long long)widest);
+    for (l = 0; l < rk->n_layers; l++) {
+        if (rk->images[l] == 0) continue;
+        picpq_ranker_fp(rk, l, fp, rk->channels[l]);
+        picpq_net_set_fp(net, l, fp, rk->channels[l]); /* cannot fail now */
+    }
+    picpq__free(&rk->alloc, fp);
     return PICPQ_OK;
 }
 

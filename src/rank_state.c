@@ -73,7 +73,7 @@ picpq_status picpq_ranker_save(const picpq_ranker *rk, void *buf, size_t cap, si
     *needed = total;
     if (buf == NULL) return PICPQ_OK;
     if (cap < total)
-        return picpq__fail(PICPQ_E_SHAPE, "cap = %zu bytes, the state needs %zu", cap, total);
+        return picpq__fail(PICPQ_E_BUFFER, "cap = %zu bytes, the state needs %zu", cap, total);
     write_state(rk, buf, total);
     return PICPQ_OK;
 }

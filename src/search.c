@@ -30,11 +30,6 @@ int64_t picpq__search_next_slot(const picpq_search *s)
 
 /* ---- create / free ---------------------------------------------------- */
 
-static double param_default(picpq_param key)
-{
-    return picpq__param_find(key)->def;
-}
-
 void picpq__search_destroy(picpq_search *s)
 {
     int64_t i;
@@ -117,7 +112,7 @@ static picpq_status read_net(picpq_search *s)
     if (scores == NULL) return picpq__fail(PICPQ_E_NOMEM, "search: no memory for the FP scores");
     s->scores_crc = 0;
     for (j = 0; j < s->L; j++) {
-        st = picpq_net_get_scores(net, s->layer_of[j], scores, s->channels[j]);
+        st = picpq_net_fp(net, s->layer_of[j], scores, s->channels[j]);
         if (st != PICPQ_OK) {
             st = fail_from_net(st, s->layer_of[j]);
             break;
@@ -136,14 +131,7 @@ static picpq_status read_net(picpq_search *s)
 
 static void set_defaults(picpq_search *s, uint64_t seed)
 {
-    s->population = (int64_t)param_default(PICPQ_SEARCH_POPULATION);
-    s->sample = (int64_t)param_default(PICPQ_SEARCH_SAMPLE);
-    s->generations = (int64_t)param_default(PICPQ_SEARCH_GENERATIONS);
-    s->identity = (int64_t)param_default(PICPQ_SEARCH_IDENTITY);
-    s->sigma = param_default(PICPQ_SEARCH_SIGMA);
-    s->mutate_fraction = param_default(PICPQ_SEARCH_MUTATE_FRACTION);
-    s->anneal = param_default(PICPQ_SEARCH_ANNEAL);
-    s->shift_scale = param_default(PICPQ_SEARCH_SHIFT_SCALE);
+    picpq__param_defaults(s, GROUP);
     s->seed = seed;
     picpq__rng_seed(&s->rng, seed);
 }
@@ -191,31 +179,10 @@ picpq_status picpq_search_create(const picpq_net *net, uint64_t seed, picpq_sear
 
 /* ---- parameters ------------------------------------------------------- */
 
-static int64_t *int_field(picpq_search *s, picpq_param key)
+/* The parameters are locked by the first ask. */
+static picpq_status check_unlocked(void *obj, picpq_param key)
 {
-    switch (key) {
-    case PICPQ_SEARCH_POPULATION: return &s->population;
-    case PICPQ_SEARCH_SAMPLE: return &s->sample;
-    case PICPQ_SEARCH_GENERATIONS: return &s->generations;
-    case PICPQ_SEARCH_IDENTITY: return &s->identity;
-    default: return NULL;
-    }
-}
-
-static double *double_field(picpq_search *s, picpq_param key)
-{
-    switch (key) {
-    case PICPQ_SEARCH_SIGMA: return &s->sigma;
-    case PICPQ_SEARCH_MUTATE_FRACTION: return &s->mutate_fraction;
-    case PICPQ_SEARCH_ANNEAL: return &s->anneal;
-    case PICPQ_SEARCH_SHIFT_SCALE: return &s->shift_scale;
-    default: return NULL;
-    }
-}
-
-static picpq_status check_unlocked(const picpq_search *s, picpq_param key)
-{
-    if (s->issued > 0)
+    if (((const picpq_search *)obj)->issued > 0)
         return picpq__fail(PICPQ_E_BAD_STATE, "%s cannot change after the first ask",
                            picpq_param_name(key));
     return PICPQ_OK;
@@ -223,46 +190,22 @@ static picpq_status check_unlocked(const picpq_search *s, picpq_param key)
 
 picpq_status picpq_search_set_int(picpq_search *s, picpq_param key, int64_t v)
 {
-    picpq_status st;
-    picpq__clear_error();
-    PICPQ__REQUIRE(s, "s");
-    if ((st = picpq__param_check_int(key, GROUP, v)) != PICPQ_OK) return st;
-    if ((st = check_unlocked(s, key)) != PICPQ_OK) return st;
-    *int_field(s, key) = v;
-    return PICPQ_OK;
+    return picpq__param_set_int(s, "s", GROUP, key, v, check_unlocked);
 }
 
 picpq_status picpq_search_set_double(picpq_search *s, picpq_param key, double v)
 {
-    picpq_status st;
-    picpq__clear_error();
-    PICPQ__REQUIRE(s, "s");
-    if ((st = picpq__param_check_double(key, GROUP, v)) != PICPQ_OK) return st;
-    if ((st = check_unlocked(s, key)) != PICPQ_OK) return st;
-    *double_field(s, key) = v;
-    return PICPQ_OK;
+    return picpq__param_set_double(s, "s", GROUP, key, v, check_unlocked);
 }
 
 picpq_status picpq_search_get_int(const picpq_search *s, picpq_param key, int64_t *v)
 {
-    picpq_status st;
-    picpq__clear_error();
-    PICPQ__REQUIRE(s, "s");
-    PICPQ__REQUIRE(v, "v");
-    if ((st = picpq__param_check_key(key, GROUP, PICPQ_PARAM_INT)) != PICPQ_OK) return st;
-    *v = *int_field((picpq_search *)s, key);
-    return PICPQ_OK;
+    return picpq__param_get_int(s, "s", GROUP, key, v);
 }
 
 picpq_status picpq_search_get_double(const picpq_search *s, picpq_param key, double *v)
 {
-    picpq_status st;
-    picpq__clear_error();
-    PICPQ__REQUIRE(s, "s");
-    PICPQ__REQUIRE(v, "v");
-    if ((st = picpq__param_check_key(key, GROUP, PICPQ_PARAM_DOUBLE)) != PICPQ_OK) return st;
-    *v = *double_field((picpq_search *)s, key);
-    return PICPQ_OK;
+    return picpq__param_get_double(s, "s", GROUP, key, v);
 }
 
 /* ---- storage ---------------------------------------------------------- */
@@ -604,7 +547,7 @@ picpq_status picpq_search_history(const picpq_search *s, double *mean_loss, int6
     *count = s->told;
     if (mean_loss == NULL) return PICPQ_OK;
     if (cap < s->told)
-        return picpq__fail(PICPQ_E_SHAPE, "cap = %lld, the history has %lld entries",
+        return picpq__fail(PICPQ_E_BUFFER, "cap = %lld, the history has %lld entries",
                            (long long)cap, (long long)s->told);
     if (s->told > 0) memcpy(mean_loss, s->history, (size_t)s->told * sizeof *mean_loss);
     return PICPQ_OK;

@@ -53,7 +53,7 @@ picpq_status picpq_lub_write(const picpq_net *net, const double *a, const double
     *needed = total;
     if (text == NULL) return PICPQ_OK;
     if (cap < total)
-        return picpq__fail(PICPQ_E_SHAPE, "cap = %zu bytes, the text needs %zu", cap, total);
+        return picpq__fail(PICPQ_E_BUFFER, "cap = %zu bytes, the text needs %zu", cap, total);
     for (l = 0; l < (int32_t)n; l++) {
         if (!is_prunable(net, l)) continue;
         pos += (size_t)snprintf(text + pos, cap - pos, "%.17g %.17g\n", a[l], b[l]);

@@ -188,7 +188,7 @@ picpq_status picpq_search_save(const picpq_search *s, void *buf, size_t cap, siz
     *needed = total;
     if (buf == NULL) return PICPQ_OK;
     if (cap < total)
-        return picpq__fail(PICPQ_E_SHAPE, "cap = %zu bytes, the state needs %zu", cap, total);
+        return picpq__fail(PICPQ_E_BUFFER, "cap = %zu bytes, the state needs %zu", cap, total);
     w.p = buf;
     w.pos = 0;
     write_state(s, &w, total);

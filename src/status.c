@@ -15,6 +15,7 @@ const char *picpq_status_string(picpq_status s)
     case PICPQ_E_OUT_OF_RANGE: return "value out of range";
     case PICPQ_E_SHAPE: return "shape mismatch";
     case PICPQ_E_OVERFLOW: return "size overflow";
+    case PICPQ_E_BUFFER: return "buffer too small";
     case PICPQ_E_NONFINITE: return "non-finite value";
     case PICPQ_E_NO_CONVERGENCE: return "no convergence";
     case PICPQ_E_BAD_STATE: return "bad state";

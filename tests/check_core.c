@@ -10,8 +10,8 @@
 START_TEST(test_version)
 {
     ck_assert_int_eq(picpq_version_number(), PICPQ_VERSION_NUMBER);
-    ck_assert_int_eq(picpq_version_number(), 200);
-    ck_assert_str_eq(picpq_version_string(), "0.2.0");
+    ck_assert_int_eq(picpq_version_number(), 300);
+    ck_assert_str_eq(picpq_version_string(), "0.3.0");
     ck_assert_str_eq(picpq_version_string(), PICPQ_VERSION_STRING);
 }
 END_TEST
@@ -103,7 +103,8 @@ START_TEST(test_param_names_roundtrip)
         ck_assert_status(picpq_param_from_name(name, &back), PICPQ_OK);
         ck_assert_int_eq(back, all_keys[i]);
         ck_assert_status(picpq_param_range(all_keys[i], &type, &lo, &hi, &def), PICPQ_OK);
-        ck_assert(lo <= def && def <= hi);
+        ck_assert((lo <= def && def <= hi) ||
+                  (def == PICPQ_AUTO && picpq_param_has_auto(all_keys[i])));
         ck_assert(type == PICPQ_PARAM_INT || type == PICPQ_PARAM_DOUBLE);
     }
 }
@@ -145,19 +146,81 @@ END_TEST
 
 START_TEST(test_param_checks)
 {
-    /* group, type and range validation used by every handle's setters */
-    ck_assert_int_eq(picpq__param_check_int(PICPQ_SEARCH_POPULATION, 400, 64), PICPQ_OK);
-    ck_assert_int_eq(picpq__param_check_int(PICPQ_SEARCH_POPULATION, 400, 1), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_int_eq(picpq__param_check_int(PICPQ_SEARCH_POPULATION, 300, 64), PICPQ_E_INVALID_ARG);
-    ck_assert_int_eq(picpq__param_check_int(PICPQ_SEARCH_SIGMA, 400, 1), PICPQ_E_INVALID_ARG);
-    ck_assert_int_eq(picpq__param_check_double(PICPQ_SEARCH_SIGMA, 400, 0.5), PICPQ_OK);
-    ck_assert_int_eq(picpq__param_check_double(PICPQ_SEARCH_SIGMA, 400, 0.0), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_int_eq(picpq__param_check_double(PICPQ_SEARCH_SIGMA, 400, NAN), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_int_eq(picpq__param_check_double(PICPQ_SEARCH_SIGMA, 400, INFINITY), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_int_eq(picpq__param_check_double(PICPQ_PLAN_SAFEGUARD, 300, 1.0), PICPQ_OK);
-    ck_assert_int_eq(picpq__param_check_double(PICPQ_PLAN_SAFEGUARD, 300, -0.01), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_int_eq(picpq__param_check_int(PICPQ_PLAN_SAFEGUARD, 300, 0), PICPQ_E_INVALID_ARG);
-    ck_assert_int_eq(picpq__param_check_int((picpq_param)399, 300, 0), PICPQ_E_INVALID_ARG);
+    /* group, type, range and PICPQ_AUTO validation used by every handle's
+     * setters, on bare handle structs (the table stores into their fields) */
+    struct picpq_search se;
+    struct picpq_plan pl;
+    struct picpq_ranker rk;
+    int64_t iv = 0;
+    double dv = 0;
+    memset(&se, 0, sizeof se);
+    memset(&pl, 0, sizeof pl);
+    memset(&rk, 0, sizeof rk);
+    picpq__param_defaults(&se, 400);
+    ck_assert(se.population == 64 && se.sample == 16 && se.sigma == 1 && se.anneal == 1.25);
+    picpq__param_defaults(&pl, 300);
+    ck_assert(pl.check_every == PICPQ_AUTO && pl.num_classes == PICPQ_AUTO && pl.safeguard == 0.1);
+    picpq__param_defaults(&rk, 200);
+    ck_assert(rk.threads == 1 && rk.atol == 0 && rk.rtol == PICPQ_AUTO);
+    ck_assert_int_eq(picpq__param_set_int(&se, "s", 400, PICPQ_SEARCH_POPULATION, 32, NULL), PICPQ_OK);
+    ck_assert_int_eq(se.population, 32);
+    ck_assert_int_eq(picpq__param_set_int(&se, "s", 400, PICPQ_SEARCH_POPULATION, 1, NULL),
+                     PICPQ_E_OUT_OF_RANGE);
+    ck_assert_int_eq(picpq__param_set_int(&se, "s", 400, PICPQ_SEARCH_POPULATION, INT64_MAX, NULL),
+                     PICPQ_E_OUT_OF_RANGE);
+    ck_assert_int_eq(se.population, 32);
+    ck_assert_int_eq(picpq__param_set_int(&se, "s", 300, PICPQ_SEARCH_POPULATION, 64, NULL),
+                     PICPQ_E_INVALID_ARG);
+    ck_assert_int_eq(picpq__param_set_int(&se, "s", 400, PICPQ_SEARCH_SIGMA, 1, NULL),
+                     PICPQ_E_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(picpq_last_error(), "use set_double"));
+    ck_assert_int_eq(picpq__param_set_double(&se, "s", 400, PICPQ_SEARCH_SIGMA, 0.5, NULL), PICPQ_OK);
+    ck_assert_double_eq(se.sigma, 0.5);
+    ck_assert_int_eq(picpq__param_set_double(&se, "s", 400, PICPQ_SEARCH_SIGMA, 0.0, NULL),
+                     PICPQ_E_OUT_OF_RANGE);
+    ck_assert_int_eq(picpq__param_set_double(&se, "s", 400, PICPQ_SEARCH_SIGMA, NAN, NULL),
+                     PICPQ_E_OUT_OF_RANGE);
+    ck_assert_int_eq(picpq__param_set_double(&se, "s", 400, PICPQ_SEARCH_SIGMA, INFINITY, NULL),
+                     PICPQ_E_OUT_OF_RANGE);
+    ck_assert_int_eq(picpq__param_set_double(&se, "s", 400, PICPQ_SEARCH_SIGMA, PICPQ_AUTO, NULL),
+                     PICPQ_E_OUT_OF_RANGE); /* no automatic value */
+    ck_assert_int_eq(picpq__param_set_int(NULL, "s", 400, PICPQ_SEARCH_POPULATION, 64, NULL),
+                     PICPQ_E_INVALID_ARG);
+    ck_assert_int_eq(picpq__param_get_double(&se, "s", 400, PICPQ_SEARCH_SIGMA, &dv), PICPQ_OK);
+    ck_assert_double_eq(dv, 0.5);
+    ck_assert_int_eq(picpq__param_get_int(&se, "s", 400, PICPQ_SEARCH_SIGMA, &iv),
+                     PICPQ_E_INVALID_ARG);
+    ck_assert_int_eq(picpq__param_get_int(&se, "s", 400, PICPQ_SEARCH_POPULATION, NULL),
+                     PICPQ_E_INVALID_ARG);
+    /* the automatic value and the range next to it */
+    ck_assert_int_eq(picpq__param_set_int(&pl, "p", 300, PICPQ_PLAN_CHECK_EVERY, 5, NULL), PICPQ_OK);
+    ck_assert_int_eq(picpq__param_set_int(&pl, "p", 300, PICPQ_PLAN_CHECK_EVERY, PICPQ_AUTO, NULL),
+                     PICPQ_OK);
+    ck_assert_int_eq(pl.check_every, PICPQ_AUTO);
+    ck_assert_int_eq(picpq__param_set_int(&pl, "p", 300, PICPQ_PLAN_CHECK_EVERY, 0, NULL),
+                     PICPQ_E_OUT_OF_RANGE);
+    ck_assert_ptr_nonnull(strstr(picpq_last_error(), "or PICPQ_AUTO"));
+    ck_assert_int_eq(picpq__param_set_int(&pl, "p", 300, PICPQ_PLAN_CHECK_EVERY, -2, NULL),
+                     PICPQ_E_OUT_OF_RANGE);
+    ck_assert_int_eq(picpq__param_set_double(&pl, "p", 300, PICPQ_PLAN_SAFEGUARD, 1.0, NULL), PICPQ_OK);
+    ck_assert_int_eq(picpq__param_set_double(&pl, "p", 300, PICPQ_PLAN_SAFEGUARD, -0.01, NULL),
+                     PICPQ_E_OUT_OF_RANGE);
+    ck_assert_int_eq(picpq__param_set_int(&pl, "p", 300, (picpq_param)399, 0, NULL),
+                     PICPQ_E_INVALID_ARG);
+    ck_assert_int_eq(picpq__param_set_double(&rk, "rk", 200, PICPQ_RANK_RTOL, -0.5, NULL),
+                     PICPQ_E_OUT_OF_RANGE);
+    ck_assert_int_eq(picpq__param_set_int(&rk, "rk", 200, PICPQ_RANK_THREADS, 0, NULL),
+                     PICPQ_E_OUT_OF_RANGE);
+    ck_assert_int_eq(picpq__param_set_int(&rk, "rk", 200, PICPQ_RANK_THREADS, PICPQ_AUTO, NULL),
+                     PICPQ_OK);
+    /* which keys have an automatic value */
+    ck_assert_int_eq(picpq_param_has_auto(PICPQ_RANK_THREADS), 1);
+    ck_assert_int_eq(picpq_param_has_auto(PICPQ_RANK_RTOL), 1);
+    ck_assert_int_eq(picpq_param_has_auto(PICPQ_PLAN_CHECK_EVERY), 1);
+    ck_assert_int_eq(picpq_param_has_auto(PICPQ_PLAN_NUM_CLASSES), 1);
+    ck_assert_int_eq(picpq_param_has_auto(PICPQ_RANK_ATOL), 0);
+    ck_assert_int_eq(picpq_param_has_auto(PICPQ_SEARCH_POPULATION), 0);
+    ck_assert_int_eq(picpq_param_has_auto((picpq_param)12345), 0);
 }
 END_TEST
 

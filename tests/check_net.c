@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "testutil.h"
-#include "../examples/c/picpq_fixtures.h"
+#include "reference_nets.h"
 
 /* Build a fixture by index: 0 ResNet-56, 1 VGG-16, 2 MobileNetV2. */
 static picpq_net *make_fixture(int which)
@@ -104,9 +104,9 @@ START_TEST(test_allocation_failures)
         }
         if (s == PICPQ_OK) {
             double before[4] = {0};
-            s = picpq_net_set_scores(net, 3, fp, 4);
+            s = picpq_net_set_fp(net, 3, fp, 4);
             if (s != PICPQ_OK)
-                ck_assert_status(picpq_net_get_scores(net, 3, before, 4), PICPQ_E_BAD_STATE);
+                ck_assert_status(picpq_net_fp(net, 3, before, 4), PICPQ_E_BAD_STATE);
         }
         picpq_net_free(net);
         ck_assert_int_eq(ta.live, 0);
@@ -191,22 +191,22 @@ START_TEST(test_prunable_and_scores)
     ck_assert_status(picpq_net_set_prunable(net, 0, 2), PICPQ_E_INVALID_ARG);
     ck_assert_status(picpq_net_set_prunable(net, 2, 1), PICPQ_E_OUT_OF_RANGE);
     ck_assert_status(picpq_net_set_prunable(NULL, 0, 1), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_net_get_scores(net, 0, got, 4), PICPQ_E_BAD_STATE);
+    ck_assert_status(picpq_net_fp(net, 0, got, 4), PICPQ_E_BAD_STATE);
     ck_assert_ptr_nonnull(strstr(picpq_last_error(), "layer 0"));
-    ck_assert_status(picpq_net_set_scores(net, 0, fp, 3), PICPQ_E_SHAPE);
-    ck_assert_status(picpq_net_set_scores(net, 0, bad, 4), PICPQ_E_NONFINITE);
+    ck_assert_status(picpq_net_set_fp(net, 0, fp, 3), PICPQ_E_SHAPE);
+    ck_assert_status(picpq_net_set_fp(net, 0, bad, 4), PICPQ_E_NONFINITE);
     ck_assert_ptr_nonnull(strstr(picpq_last_error(), "fp[1]"));
-    ck_assert_status(picpq_net_set_scores(net, 0, NULL, 4), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_net_set_scores(NULL, 0, fp, 4), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_net_set_scores(net, 3, fp, 4), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_status(picpq_net_set_scores(net, 0, fp, 4), PICPQ_OK);
-    ck_assert_status(picpq_net_set_scores(net, 0, fp, 4), PICPQ_OK); /* overwrite */
-    ck_assert_status(picpq_net_get_scores(net, 0, got, 4), PICPQ_OK);
+    ck_assert_status(picpq_net_set_fp(net, 0, NULL, 4), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_net_set_fp(NULL, 0, fp, 4), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_net_set_fp(net, 3, fp, 4), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_net_set_fp(net, 0, fp, 4), PICPQ_OK);
+    ck_assert_status(picpq_net_set_fp(net, 0, fp, 4), PICPQ_OK); /* overwrite */
+    ck_assert_status(picpq_net_fp(net, 0, got, 4), PICPQ_OK);
     ck_assert(memcmp(got, fp, sizeof fp) == 0);
-    ck_assert_status(picpq_net_get_scores(net, 0, got, 5), PICPQ_E_SHAPE);
-    ck_assert_status(picpq_net_get_scores(net, 0, NULL, 4), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_net_get_scores(NULL, 0, got, 4), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_net_get_scores(net, 9, got, 4), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_net_fp(net, 0, got, 5), PICPQ_E_SHAPE);
+    ck_assert_status(picpq_net_fp(net, 0, NULL, 4), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_net_fp(NULL, 0, got, 4), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_net_fp(net, 9, got, 4), PICPQ_E_OUT_OF_RANGE);
     picpq_net_free(net);
 }
 END_TEST
@@ -290,35 +290,35 @@ START_TEST(test_reference_totals)
 
     net = make_fixture(0);
     ck_assert_int_eq(picpq_net_num_layers(net), 56);
-    ck_assert_status(picpq_net_macs(net, NULL, &macs), PICPQ_OK);
+    ck_assert_status(picpq_net_macs(net, &macs), PICPQ_OK);
     ck_assert(macs == 125485696.0);
-    ck_assert_status(picpq_net_params(net, NULL, &params), PICPQ_OK);
+    ck_assert_status(picpq_net_params(net, &params), PICPQ_OK);
     ck_assert(params == 848944.0);
-    ck_assert_status(picpq_net_bops(net, NULL, NULL, NULL, &bops), PICPQ_OK);
+    ck_assert_status(picpq_net_bops(net, NULL, NULL, &bops), PICPQ_OK);
     ck_assert(bops == 128497352704.0);
     picpq_net_free(net);
 
     net = make_fixture(1);
     ck_assert_int_eq(picpq_net_num_layers(net), 15);
-    ck_assert_status(picpq_net_macs(net, NULL, &macs), PICPQ_OK);
+    ck_assert_status(picpq_net_macs(net, &macs), PICPQ_OK);
     ck_assert(macs == 313463808.0);
-    ck_assert_status(picpq_net_params(net, NULL, &params), PICPQ_OK);
+    ck_assert_status(picpq_net_params(net, &params), PICPQ_OK);
     ck_assert(params == 14977728.0);
-    ck_assert_status(picpq_net_bops(net, NULL, NULL, NULL, &bops), PICPQ_OK);
+    ck_assert_status(picpq_net_bops(net, NULL, NULL, &bops), PICPQ_OK);
     ck_assert(bops == 320986939392.0); /* counting conv0 */
     ck_assert_status(picpq_net_set_int(net, PICPQ_NET_BOPS_SKIP_FIRST, 1), PICPQ_OK);
-    ck_assert_status(picpq_net_bops(net, NULL, NULL, NULL, &bops), PICPQ_OK);
+    ck_assert_status(picpq_net_bops(net, NULL, NULL, &bops), PICPQ_OK);
     ck_assert(bops == 319175000064.0); /* the code's counter */
     picpq_net_free(net);
 
     net = make_fixture(2);
     ck_assert_int_eq(picpq_net_num_layers(net), 53);
-    ck_assert_status(picpq_net_macs(net, NULL, &macs), PICPQ_OK);
+    ck_assert_status(picpq_net_macs(net, &macs), PICPQ_OK);
     ck_assert(macs == 265806848.0);
-    ck_assert_status(picpq_net_bops(net, NULL, NULL, NULL, &bops), PICPQ_OK);
+    ck_assert_status(picpq_net_bops(net, NULL, NULL, &bops), PICPQ_OK);
     ck_assert(bops == 272186212352.0); /* depthwise counted correctly */
     ck_assert_status(picpq_net_set_int(net, PICPQ_NET_BOPS_DENSE_DEPTHWISE, 1), PICPQ_OK);
-    ck_assert_status(picpq_net_bops(net, NULL, NULL, NULL, &bops), PICPQ_OK);
+    ck_assert_status(picpq_net_bops(net, NULL, NULL, &bops), PICPQ_OK);
     ck_assert(bops == 5645228048384.0); /* the code's counter */
     picpq_net_free(net);
 }
@@ -361,9 +361,9 @@ START_TEST(test_vgg_fixture_11_3)
     for (l = 0; l < 13; l++) keep_first(plan, l, width[l], kept[l]);
     ck_assert_status(picpq_plan_kept(plan, 11, &k), PICPQ_OK);
     ck_assert_int_eq(k, 52);
-    ck_assert_status(picpq_net_macs(net, plan, &macs), PICPQ_OK);
+    ck_assert_status(picpq_plan_macs(plan, &macs), PICPQ_OK);
     ck_assert(macs == 108846144.0 + 31744.0);
-    ck_assert_status(picpq_net_bops(net, plan, bits, bits, &bops), PICPQ_OK);
+    ck_assert_status(picpq_plan_bops(plan, bits, bits, &bops), PICPQ_OK);
     ck_assert(bops == 4416696576.0);
     picpq_plan_free(plan);
     picpq_net_free(net);
@@ -389,9 +389,9 @@ START_TEST(test_resnet_fixture_11_3)
         if (l == 43 || l == 45 || l == 51 || l == 53) k = 7;
         keep_first(plan, l, width, k);
     }
-    ck_assert_status(picpq_net_macs(net, plan, &macs), PICPQ_OK);
+    ck_assert_status(picpq_plan_macs(plan, &macs), PICPQ_OK);
     ck_assert(macs == 60162688.0);
-    ck_assert_status(picpq_net_bops(net, plan, bits, bits, &bops), PICPQ_OK);
+    ck_assert_status(picpq_plan_bops(plan, bits, bits, &bops), PICPQ_OK);
     ck_assert(bops == 2868969472.0);
     picpq_plan_free(plan);
     picpq_net_free(net);
@@ -422,22 +422,22 @@ START_TEST(test_planned_costs_by_hand)
     ck_assert_int_eq(k, 2);
     ck_assert_status(picpq_plan_set_keep_mask(plan, 2, m6, 6), PICPQ_OK);
     /* conv0 64*9*3*2 = 3456; dw 64*9*1*2 = 1152; conv2 64*1*2*3 = 384; FC 12*10 = 120 */
-    ck_assert_status(picpq_net_macs(net, plan, &macs), PICPQ_OK);
+    ck_assert_status(picpq_plan_macs(plan, &macs), PICPQ_OK);
     ck_assert(macs == 3456 + 1152 + 384 + 120);
     /* 54 + 18 + 6 + 120 */
-    ck_assert_status(picpq_net_params(net, plan, &params), PICPQ_OK);
+    ck_assert_status(picpq_plan_params(plan, &params), PICPQ_OK);
     ck_assert(params == 54 + 18 + 6 + 120);
     /* 3456*32 + 1152*16 + 384*4 + 120*1024 */
-    ck_assert_status(picpq_net_bops(net, plan, w, a, &bops), PICPQ_OK);
+    ck_assert_status(picpq_plan_bops(plan, w, a, &bops), PICPQ_OK);
     ck_assert(bops == 3456.0 * 32 + 1152 * 16 + 384 * 4 + 120 * 1024);
     /* NULL bits = 32 everywhere; dense depthwise counts 64*9*2*2 for conv1 */
     ck_assert_status(picpq_net_set_int(net, PICPQ_NET_BOPS_DENSE_DEPTHWISE, 1), PICPQ_OK);
-    ck_assert_status(picpq_net_bops(net, plan, NULL, NULL, &bops), PICPQ_E_BAD_STATE);
+    ck_assert_status(picpq_plan_bops(plan, NULL, NULL, &bops), PICPQ_E_BAD_STATE);
     picpq_plan_free(plan);
     ck_assert_status(picpq_plan_create(net, &plan), PICPQ_OK);
     ck_assert_status(picpq_plan_set_keep_mask(plan, 0, m4, 4), PICPQ_OK);
     ck_assert_status(picpq_plan_set_keep_mask(plan, 2, m6, 6), PICPQ_OK);
-    ck_assert_status(picpq_net_bops(net, plan, NULL, NULL, &bops), PICPQ_OK);
+    ck_assert_status(picpq_plan_bops(plan, NULL, NULL, &bops), PICPQ_OK);
     ck_assert(bops == (3456.0 + 2304 + 384 + 120) * 1024);
     picpq_plan_free(plan);
     picpq_net_free(net);
@@ -453,23 +453,28 @@ START_TEST(test_cost_errors)
     int i;
     for (i = 0; i < 15; i++) bits[i] = 8;
     ck_assert_status(picpq_plan_create(other, &plan), PICPQ_OK);
-    ck_assert_status(picpq_net_macs(net, plan, &v), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_net_params(net, plan, &v), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_net_bops(net, plan, NULL, NULL, &v), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_plan_macs(NULL, &v), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_plan_macs(plan, NULL), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_plan_params(plan, NULL), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_plan_bops(plan, NULL, NULL, NULL), PICPQ_E_INVALID_ARG);
+    bits[3] = 0;
+    ck_assert_status(picpq_plan_bops(plan, bits, NULL, &v), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_ptr_nonnull(strstr(picpq_last_error(), "layer 3"));
+    bits[3] = 8;
     ck_assert(v == -1);
-    ck_assert_status(picpq_net_macs(NULL, NULL, &v), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_net_macs(net, NULL, NULL), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_net_params(net, NULL, NULL), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_net_bops(net, NULL, NULL, NULL, NULL), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_net_macs(NULL, &v), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_net_macs(net, NULL), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_net_params(net, NULL), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_net_bops(net, NULL, NULL, NULL), PICPQ_E_INVALID_ARG);
     bits[4] = 33;
-    ck_assert_status(picpq_net_bops(net, NULL, bits, NULL, &v), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_net_bops(net, bits, NULL, &v), PICPQ_E_OUT_OF_RANGE);
     ck_assert_ptr_nonnull(strstr(picpq_last_error(), "layer 4"));
     bits[4] = 0;
-    ck_assert_status(picpq_net_bops(net, NULL, NULL, bits, &v), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_net_bops(net, NULL, bits, &v), PICPQ_E_OUT_OF_RANGE);
     ck_assert(v == -1);
     /* a structural change of the net invalidates its plans */
     ck_assert_status(picpq_net_add_linear(other, 10, 10, NULL), PICPQ_OK);
-    ck_assert_status(picpq_net_macs(other, plan, &v), PICPQ_E_BAD_STATE);
+    ck_assert_status(picpq_plan_macs(plan, &v), PICPQ_E_BAD_STATE);
     ck_assert_ptr_nonnull(strstr(picpq_last_error(), "net changed"));
     ck_assert(v == -1);
     picpq_plan_free(plan);

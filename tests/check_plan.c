@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "testutil.h"
-#include "../examples/c/picpq_fixtures.h"
+#include "reference_nets.h"
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -39,9 +39,9 @@ static picpq_net *t4_net(void)
     ck_assert_status(picpq_net_connect(net, 0, 1), PICPQ_OK);
     ck_assert_status(picpq_net_connect(net, 1, 2), PICPQ_OK);
     ck_assert_status(picpq_net_connect(net, 2, 3), PICPQ_OK);
-    ck_assert_status(picpq_net_set_scores(net, 0, fp0, 4), PICPQ_OK);
-    ck_assert_status(picpq_net_set_scores(net, 1, fp1, 4), PICPQ_OK);
-    ck_assert_status(picpq_net_set_scores(net, 2, fp2, 4), PICPQ_OK);
+    ck_assert_status(picpq_net_set_fp(net, 0, fp0, 4), PICPQ_OK);
+    ck_assert_status(picpq_net_set_fp(net, 1, fp1, 4), PICPQ_OK);
+    ck_assert_status(picpq_net_set_fp(net, 2, fp2, 4), PICPQ_OK);
     return net;
 }
 static const double t4_a[4] = {1, 0.5, 1, 1}, t4_b[4] = {0, 0, -1, 0};
@@ -60,9 +60,9 @@ static picpq_net *t5_net(void)
     ck_assert_status(picpq_net_connect(net, 0, 1), PICPQ_OK);
     ck_assert_status(picpq_net_connect(net, 1, 2), PICPQ_OK);
     ck_assert_status(picpq_net_couple(net, 0, 2), PICPQ_OK);
-    ck_assert_status(picpq_net_set_scores(net, 0, fp0, 4), PICPQ_OK);
-    ck_assert_status(picpq_net_set_scores(net, 1, fp1, 4), PICPQ_OK);
-    ck_assert_status(picpq_net_set_scores(net, 2, fp2, 8), PICPQ_OK);
+    ck_assert_status(picpq_net_set_fp(net, 0, fp0, 4), PICPQ_OK);
+    ck_assert_status(picpq_net_set_fp(net, 1, fp1, 4), PICPQ_OK);
+    ck_assert_status(picpq_net_set_fp(net, 2, fp2, 8), PICPQ_OK);
     return net;
 }
 static const double ones[64] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
@@ -85,7 +85,7 @@ static void random_scores(picpq_net *net, uint64_t seed)
             seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
             fp[j] = (double)(seed >> 40) / (double)(1 << 19);
         }
-        ck_assert_status(picpq_net_set_scores(net, l, fp, out), PICPQ_OK);
+        ck_assert_status(picpq_net_set_fp(net, l, fp, out), PICPQ_OK);
     }
 }
 
@@ -174,11 +174,11 @@ START_TEST(test_params)
     ck_assert_status(picpq_plan_get_int(p, PICPQ_PLAN_FAITHFUL, &v), PICPQ_OK);
     ck_assert_int_eq(v, 0);
     ck_assert_status(picpq_plan_get_int(p, PICPQ_PLAN_CHECK_EVERY, &v), PICPQ_OK);
-    ck_assert_int_eq(v, 0);
+    ck_assert_int_eq(v, PICPQ_AUTO);
     ck_assert_status(picpq_plan_get_int(p, PICPQ_PLAN_CHAIN_REDUCE, &v), PICPQ_OK);
     ck_assert_int_eq(v, PICPQ_CHAIN_SUM);
     ck_assert_status(picpq_plan_get_int(p, PICPQ_PLAN_NUM_CLASSES, &v), PICPQ_OK);
-    ck_assert_int_eq(v, -1);
+    ck_assert_int_eq(v, PICPQ_AUTO);
     ck_assert_status(picpq_plan_get_double(p, PICPQ_PLAN_SAFEGUARD, &d), PICPQ_OK);
     ck_assert(d == 0.1);
     ck_assert_status(picpq_plan_set_int(p, PICPQ_PLAN_FAITHFUL, 1), PICPQ_OK);
@@ -198,7 +198,10 @@ START_TEST(test_params)
     ck_assert(d == 0.25);
     ck_assert_status(picpq_plan_set_int(p, PICPQ_PLAN_FAITHFUL, 2), PICPQ_E_OUT_OF_RANGE);
     ck_assert_status(picpq_plan_set_int(p, PICPQ_PLAN_CHAIN_REDUCE, 3), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_status(picpq_plan_set_int(p, PICPQ_PLAN_CHECK_EVERY, -1), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_plan_set_int(p, PICPQ_PLAN_CHECK_EVERY, 0), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_plan_set_int(p, PICPQ_PLAN_CHECK_EVERY, -2), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_plan_set_int(p, PICPQ_PLAN_NUM_CLASSES, -2), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_plan_set_int(p, PICPQ_PLAN_CHECK_EVERY, PICPQ_AUTO), PICPQ_OK);
     ck_assert_status(picpq_plan_set_int(p, PICPQ_PLAN_SAFEGUARD, 0), PICPQ_E_INVALID_ARG);
     ck_assert_status(picpq_plan_set_int(p, PICPQ_NET_BOPS_SKIP_FIRST, 0), PICPQ_E_INVALID_ARG);
     ck_assert_status(picpq_plan_set_double(p, PICPQ_PLAN_SAFEGUARD, NAN), PICPQ_E_OUT_OF_RANGE);
@@ -272,7 +275,7 @@ START_TEST(test_t3_quota)
             for (j = 0; j < n[i]; j++) fp[j] = (double)((j * 7) % 13);
             ck_assert_status(picpq_net_create(&net), PICPQ_OK);
             ck_assert_status(picpq_net_add_conv(net, 1, n[i], 1, 1, 1, 1, 1, NULL), PICPQ_OK);
-            ck_assert_status(picpq_net_set_scores(net, 0, fp, n[i]), PICPQ_OK);
+            ck_assert_status(picpq_net_set_fp(net, 0, fp, n[i]), PICPQ_OK);
             ck_assert_status(picpq_plan_create(net, &p), PICPQ_OK);
             ck_assert_status(picpq_plan_set_double(p, PICPQ_PLAN_SAFEGUARD, sg ? 0.1 : 0), PICPQ_OK);
             ck_assert_status(picpq_plan_compute(p, &a, &b, 1e-9),
@@ -352,7 +355,7 @@ START_TEST(test_t4_default)
     expect_kept(p, 2, 4, all, 4);
     ck_assert_status(picpq_plan_budget(p, NULL, &cost), PICPQ_OK);
     ck_assert(cost == 940.0);
-    ck_assert_status(picpq_net_macs(net, p, &macs), PICPQ_OK);
+    ck_assert_status(picpq_plan_macs(p, &macs), PICPQ_OK);
     ck_assert(macs == 940.0);
     /* a budget met before any entry: nothing is pruned */
     ck_assert_status(picpq_plan_compute(p, t4_a, t4_b, 1.0), PICPQ_OK);
@@ -498,8 +501,8 @@ START_TEST(test_faithful_float32_ties)
     ck_assert_status(picpq_net_create(&net), PICPQ_OK);
     ck_assert_status(picpq_net_add_conv(net, 1, 2, 1, 1, 1, 1, 1, NULL), PICPQ_OK);
     ck_assert_status(picpq_net_add_conv(net, 1, 2, 1, 1, 1, 1, 1, NULL), PICPQ_OK);
-    ck_assert_status(picpq_net_set_scores(net, 0, fp0, 2), PICPQ_OK);
-    ck_assert_status(picpq_net_set_scores(net, 1, fp1, 2), PICPQ_OK);
+    ck_assert_status(picpq_net_set_fp(net, 0, fp0, 2), PICPQ_OK);
+    ck_assert_status(picpq_net_set_fp(net, 1, fp1, 2), PICPQ_OK);
     ck_assert_status(picpq_plan_create(net, &p), PICPQ_OK);
     ck_assert_status(picpq_plan_set_double(p, PICPQ_PLAN_SAFEGUARD, 0), PICPQ_OK);
     /* MACs 2 + 2 = 4; budget 3 needs one removal */
@@ -546,7 +549,7 @@ START_TEST(test_t11_budgets)
         ck_assert_status(picpq_plan_budget(p, &budget, &cost), PICPQ_OK);
         /* METHOD rounds to one decimal */
         ck_assert_msg(fabs(budget - cases[i].zeta) < 0.05, "case %d: %.17g", i, budget);
-        ck_assert_status(picpq_net_macs(net, p, &macs), PICPQ_OK);
+        ck_assert_status(picpq_plan_macs(p, &macs), PICPQ_OK);
         ck_assert(macs == cost && macs <= budget);
         picpq_plan_free(p);
         picpq_net_free(net);
@@ -727,12 +730,12 @@ START_TEST(test_compute_errors)
     ck_assert_status(picpq_net_create(&empty_scores), PICPQ_OK);
     ck_assert_status(picpq_net_add_conv(empty_scores, 3, 4, 1, 1, 1, 1, 1, NULL), PICPQ_OK);
     ck_assert_status(picpq_net_add_conv(empty_scores, 4, 4, 1, 1, 1, 1, 1, NULL), PICPQ_OK);
-    ck_assert_status(picpq_net_set_scores(empty_scores, 0, zeros, 4), PICPQ_OK);
+    ck_assert_status(picpq_net_set_fp(empty_scores, 0, zeros, 4), PICPQ_OK);
     ck_assert_status(picpq_plan_create(empty_scores, &q), PICPQ_OK);
     ck_assert_status(picpq_plan_compute(q, a, b, 0.5), PICPQ_E_BAD_STATE);
     ck_assert_ptr_nonnull(strstr(picpq_last_error(), "layer 1"));
     /* the net changed after the plan was created */
-    ck_assert_status(picpq_net_set_scores(empty_scores, 1, zeros, 4), PICPQ_OK); /* not structural */
+    ck_assert_status(picpq_net_set_fp(empty_scores, 1, zeros, 4), PICPQ_OK); /* not structural */
     ck_assert_status(picpq_plan_compute(q, a, b, 0.5), PICPQ_OK);
     ck_assert_status(picpq_net_set_prunable(empty_scores, 1, 0), PICPQ_OK);
     ck_assert_status(picpq_plan_compute(q, a, b, 0.5), PICPQ_E_BAD_STATE);
@@ -881,7 +884,7 @@ START_TEST(test_budget_params)
     ck_assert_status(picpq_plan_budget(p, &budget, &cost), PICPQ_OK);
     ck_assert(budget == 42.0);
     ck_assert(cost == 41.0);
-    ck_assert_status(picpq_net_params(net, p, &params), PICPQ_OK);
+    ck_assert_status(picpq_plan_params(p, &params), PICPQ_OK);
     ck_assert(params == 41.0);
     expect_kept(p, 0, 4, k0, 1);
     expect_kept(p, 1, 4, k1, 2);
@@ -902,8 +905,8 @@ START_TEST(test_chain_sum_overflow)
     ck_assert_status(picpq_net_add_conv(net, 1, 2, 1, 1, 1, 1, 1, NULL), PICPQ_OK);
     ck_assert_status(picpq_net_add_conv(net, 1, 2, 1, 1, 1, 1, 1, NULL), PICPQ_OK);
     ck_assert_status(picpq_net_couple(net, 0, 1), PICPQ_OK);
-    ck_assert_status(picpq_net_set_scores(net, 0, big, 2), PICPQ_OK);
-    ck_assert_status(picpq_net_set_scores(net, 1, big, 2), PICPQ_OK);
+    ck_assert_status(picpq_net_set_fp(net, 0, big, 2), PICPQ_OK);
+    ck_assert_status(picpq_net_set_fp(net, 1, big, 2), PICPQ_OK);
     ck_assert_status(picpq_plan_create(net, &p), PICPQ_OK);
     ck_assert_status(picpq_plan_set_double(p, PICPQ_PLAN_SAFEGUARD, 0), PICPQ_OK);
     ck_assert_status(picpq_plan_compute(p, ones, zeros, 0.5), PICPQ_OK);

@@ -53,7 +53,7 @@ START_TEST(test_t9_weights)
         float x[4] = {0.5f, -1.0f, 0.1f, 2.0f};
         const float n = (float)((1 << (ks[i] - 1)) - 1);
         picpq_tensor *t = wrap1(x, 4);
-        ck_assert_status(picpq_quantize_weights(t, ks[i]), PICPQ_OK);
+        ck_assert_status(picpq_quant_weights(t, ks[i]), PICPQ_OK);
         for (j = 0; j < 4; j++) ck_assert_float_eq(x[j], codes[i][j] / n);
         picpq_tensor_free(t);
     }
@@ -66,19 +66,19 @@ START_TEST(test_weights_k2_k1_k32)
     float z[4] = {0.5f, -1.0f, 0.0f, 2.0f};
     picpq_tensor *t = wrap1(x, 4), *u = wrap1(y, 4), *v = wrap1(z, 4);
     /* k = 2: sign, 0 stays 0 (METHOD §8) */
-    ck_assert_status(picpq_quantize_weights(t, 2), PICPQ_OK);
+    ck_assert_status(picpq_quant_weights(t, 2), PICPQ_OK);
     ck_assert_float_eq(x[0], 1);
     ck_assert_float_eq(x[1], -1);
     ck_assert_float_eq(x[2], 0);
     ck_assert_float_eq(x[3], 1);
     /* k = 1: mean|w| = 3.5 / 4 = 0.875, sign(0) = +1 */
-    ck_assert_status(picpq_quantize_weights(u, 1), PICPQ_OK);
+    ck_assert_status(picpq_quant_weights(u, 1), PICPQ_OK);
     ck_assert_float_eq(y[0], 0.875f);
     ck_assert_float_eq(y[1], -0.875f);
     ck_assert_float_eq(y[2], 0.875f);
     ck_assert_float_eq(y[3], 0.875f);
     /* k = 32: identity */
-    ck_assert_status(picpq_quantize_weights(v, 32), PICPQ_OK);
+    ck_assert_status(picpq_quant_weights(v, 32), PICPQ_OK);
     ck_assert_float_eq(z[1], -1.0f);
     ck_assert_float_eq(z[3], 2.0f);
     picpq_tensor_free(t);
@@ -93,7 +93,7 @@ START_TEST(test_weights_all_zero)
     picpq_tensor *t = wrap1(x, 3);
     int k;
     for (k = 1; k <= 8; k++) { /* the reference divides 0 by 0 here */
-        ck_assert_status(picpq_quantize_weights(t, k), PICPQ_OK);
+        ck_assert_status(picpq_quant_weights(t, k), PICPQ_OK);
         ck_assert_float_eq(x[0], 0);
         ck_assert_float_eq(x[2], 0);
     }
@@ -122,13 +122,13 @@ START_TEST(test_weights_match_torch)
     ck_assert_float_eq(x[0], -0.5856322050094604f); /* the same draw as the script */
     t = wrap1(x, 24);
     for (i = 0; i < 3; i++) {
-        ck_assert_status(picpq_weights_export(t, ks[i], codes, 24, &levels, &mag), PICPQ_OK);
+        ck_assert_status(picpq_quant_weight_codes(t, ks[i], codes, 24, &levels, &mag), PICPQ_OK);
         ck_assert_int_eq(levels, (1 << (ks[i] - 1)) - 1);
         ck_assert_float_eq(mag, 1);
         for (j = 0; j < 24; j++) ck_assert_int_eq(codes[j], want[i][j]);
     }
     /* k = 1 magnitude: torch's w.abs().mean() = 0.386392205953598 (bits 1053152563) */
-    ck_assert_status(picpq_weights_export(t, 1, codes, 24, &levels, &mag), PICPQ_OK);
+    ck_assert_status(picpq_quant_weight_codes(t, 1, codes, 24, &levels, &mag), PICPQ_OK);
     ck_assert_float_eq_tol(mag, 0.386392205953598f, 1e-7f);
     ck_assert_int_eq(codes[0], -1);
     ck_assert_int_eq(codes[2], 1);
@@ -148,11 +148,11 @@ static void check_large_against_chain(double scale, float outlier)
     if (outlier != 0) x[N / 2] = outlier;
     m = max_abs_tanh(x, N);
     memcpy(y, x, sizeof x);
-    ck_assert_status(picpq_quantize_weights(t, 2), PICPQ_OK); /* sign(w) */
+    ck_assert_status(picpq_quant_weights(t, 2), PICPQ_OK); /* sign(w) */
     for (i = 0; i < N; i++) ck_assert_float_eq(y[i], x[i] > 0 ? 1.0f : (x[i] < 0 ? -1.0f : 0.0f));
     for (k = 3; k <= 8; k++) {
         memcpy(y, x, sizeof x);
-        ck_assert_status(picpq_quantize_weights(t, k), PICPQ_OK);
+        ck_assert_status(picpq_quant_weights(t, k), PICPQ_OK);
         for (i = 0; i < N; i++)
             ck_assert_msg(y[i] == spec_weight(x[i], m, k), "k=%d i=%d w=%a: %a vs %a", k, i,
                           x[i], y[i], spec_weight(x[i], m, k));
@@ -183,8 +183,8 @@ START_TEST(test_weights_strided)
         for (i = 0; i < 5; i++)
             for (j = 0; j < 6; j++) ref[i * 6 + j] = buf[j * 5 + i];
         ck_assert_status(picpq_tensor_wrap(ref, PICPQ_F32, 2, cshape, NULL, &c), PICPQ_OK);
-        ck_assert_status(picpq_quantize_weights_into(t, o, k), PICPQ_OK);
-        ck_assert_status(picpq_quantize_weights(c, k), PICPQ_OK);
+        ck_assert_status(picpq_quant_weights_into(t, o, k), PICPQ_OK);
+        ck_assert_status(picpq_quant_weights(c, k), PICPQ_OK);
         for (i = 0; i < 5; i++)
             for (j = 0; j < 6; j++) ck_assert_float_eq(out[j * 5 + i], ref[i * 6 + j]);
         picpq_tensor_free(t);
@@ -206,8 +206,8 @@ START_TEST(test_weights_view_in_place)
     ck_assert_status(picpq_tensor_wrap(buf, PICPQ_F32, 2, shape, NULL, &t), PICPQ_OK);
     ck_assert_status(picpq_tensor_view(t, 0, 1, 2, &v), PICPQ_OK);
     r = wrap1(ref, 6);
-    ck_assert_status(picpq_quantize_weights(v, 4), PICPQ_OK);
-    ck_assert_status(picpq_quantize_weights(r, 4), PICPQ_OK);
+    ck_assert_status(picpq_quant_weights(v, 4), PICPQ_OK);
+    ck_assert_status(picpq_quant_weights(r, 4), PICPQ_OK);
     for (i = 0; i < 6; i++) ck_assert_float_eq(buf[3 + i], ref[i]);
     picpq_tensor_free(r);
     picpq_tensor_free(v);
@@ -222,22 +222,22 @@ START_TEST(test_weights_errors)
     const int64_t three = 3;
     picpq_tensor *t = wrap1(x, 3), *u = wrap1(y, 2), *w = wrap1(z, 3), *f64;
     ck_assert_status(picpq_tensor_wrap(d, PICPQ_F64, 1, &three, NULL, &f64), PICPQ_OK);
-    ck_assert_status(picpq_quantize_weights(NULL, 4), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_quantize_weights(f64, 4), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_quantize_weights(u, 0), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_status(picpq_quantize_weights(u, 9), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_status(picpq_quantize_weights(u, 16), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_status(picpq_quantize_weights(u, -1), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_status(picpq_quantize_weights(t, 4), PICPQ_E_NONFINITE);
+    ck_assert_status(picpq_quant_weights(NULL, 4), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_weights(f64, 4), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_weights(u, 0), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_weights(u, 9), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_weights(u, 16), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_weights(u, -1), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_weights(t, 4), PICPQ_E_NONFINITE);
     ck_assert_ptr_nonnull(strstr(picpq_last_error(), "element 1"));
     ck_assert_float_eq(x[0], 0.5f); /* untouched */
-    ck_assert_status(picpq_quantize_weights(w, 32), PICPQ_E_NONFINITE);
-    ck_assert_status(picpq_quantize_weights(w, 1), PICPQ_E_NONFINITE);
+    ck_assert_status(picpq_quant_weights(w, 32), PICPQ_E_NONFINITE);
+    ck_assert_status(picpq_quant_weights(w, 1), PICPQ_E_NONFINITE);
     ck_assert_float_eq(z[0], 1.0f);
-    ck_assert_status(picpq_quantize_weights_into(t, NULL, 4), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_quantize_weights_into(NULL, u, 4), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_quantize_weights_into(w, u, 4), PICPQ_E_SHAPE);
-    ck_assert_status(picpq_quantize_weights_into(u, f64, 4), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_weights_into(t, NULL, 4), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_weights_into(NULL, u, 4), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_weights_into(w, u, 4), PICPQ_E_SHAPE);
+    ck_assert_status(picpq_quant_weights_into(u, f64, 4), PICPQ_E_INVALID_ARG);
     picpq_tensor_free(f64);
     picpq_tensor_free(t);
     picpq_tensor_free(u);
@@ -253,18 +253,18 @@ START_TEST(test_t9_activations)
     static const float k2[5] = {0, 1, 2, 3, 3}, k3[5] = {0, 1, 4, 6, 7};
     picpq_tensor *ta = wrap1(a, 5), *tb = wrap1(b, 5), *tc = wrap1(c, 4);
     int i;
-    ck_assert_status(picpq_quantize_activations_into(ta, tb, 2), PICPQ_OK);
+    ck_assert_status(picpq_quant_activations_into(ta, tb, 2), PICPQ_OK);
     for (i = 0; i < 5; i++) ck_assert_float_eq(b[i], k2[i] / 3.0f);
-    ck_assert_status(picpq_quantize_activations_into(ta, tb, 3), PICPQ_OK);
+    ck_assert_status(picpq_quant_activations_into(ta, tb, 3), PICPQ_OK);
     for (i = 0; i < 5; i++) ck_assert_float_eq(b[i], k3[i] / 7.0f);
     ck_assert_float_eq(a[4], 1.7f); /* the source is untouched */
-    ck_assert_status(picpq_quantize_activations(tc, 1), PICPQ_OK);
+    ck_assert_status(picpq_quant_activations(tc, 1), PICPQ_OK);
     ck_assert_float_eq(c[0], 0);
     ck_assert_float_eq(c[1], 0);
     ck_assert_float_eq(c[2], 1);
     ck_assert_float_eq(c[3], 1);
     /* k = 32: identity, no clip */
-    ck_assert_status(picpq_quantize_activations(ta, 32), PICPQ_OK);
+    ck_assert_status(picpq_quant_activations(ta, 32), PICPQ_OK);
     ck_assert_float_eq(a[0], -0.5f);
     ck_assert_float_eq(a[4], 1.7f);
     picpq_tensor_free(ta);
@@ -281,8 +281,8 @@ START_TEST(test_t9_half_even)
     picpq_tensor *tx = wrap1(x, 1), *ty = wrap1(y, 1);
     ck_assert_float_eq(x[0] * 3.0f, 0.5f);
     ck_assert_float_eq(y[0] * 7.0f, 2.5f);
-    ck_assert_status(picpq_quantize_activations(tx, 2), PICPQ_OK);
-    ck_assert_status(picpq_quantize_activations(ty, 3), PICPQ_OK);
+    ck_assert_status(picpq_quant_activations(tx, 2), PICPQ_OK);
+    ck_assert_status(picpq_quant_activations(ty, 3), PICPQ_OK);
     ck_assert_float_eq(x[0], 0);
     ck_assert_float_eq(y[0], 2.0f / 7.0f);
     picpq_tensor_free(tx);
@@ -302,8 +302,8 @@ START_TEST(test_activations_strided_and_large)
         for (i = 0; i < N; i++) ref[i] = x[2 * i];
         ck_assert_status(picpq_tensor_wrap(x, PICPQ_F32, 1, &n, &stride, &t), PICPQ_OK);
         r = wrap1(ref, N);
-        ck_assert_status(picpq_quantize_activations(t, k), PICPQ_OK);
-        ck_assert_status(picpq_quantize_activations(r, k), PICPQ_OK);
+        ck_assert_status(picpq_quant_activations(t, k), PICPQ_OK);
+        ck_assert_status(picpq_quant_activations(r, k), PICPQ_OK);
         for (i = 0; i < N; i++) ck_assert_float_eq(x[2 * i], ref[i]);
         lcg_fill(orig, 2 * N, 3, 1.5);
         for (i = 0; i < N; i++) ck_assert_float_eq(x[2 * i + 1], orig[2 * i + 1]); /* untouched */
@@ -325,14 +325,14 @@ START_TEST(test_activations_errors)
 {
     float x[2] = {0.5f, NAN}, y[3] = {0, 0, 0};
     picpq_tensor *t = wrap1(x, 2), *u = wrap1(y, 3);
-    ck_assert_status(picpq_quantize_activations(NULL, 4), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_quantize_activations(t, 0), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_status(picpq_quantize_activations(t, 12), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_status(picpq_quantize_activations(t, 4), PICPQ_E_NONFINITE);
-    ck_assert_status(picpq_quantize_activations(t, 32), PICPQ_E_NONFINITE);
+    ck_assert_status(picpq_quant_activations(NULL, 4), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_activations(t, 0), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_activations(t, 12), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_activations(t, 4), PICPQ_E_NONFINITE);
+    ck_assert_status(picpq_quant_activations(t, 32), PICPQ_E_NONFINITE);
     ck_assert_float_eq(x[0], 0.5f);
-    ck_assert_status(picpq_quantize_activations_into(t, u, 4), PICPQ_E_SHAPE);
-    ck_assert_status(picpq_quantize_activations_into(t, NULL, 4), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_activations_into(t, u, 4), PICPQ_E_SHAPE);
+    ck_assert_status(picpq_quant_activations_into(t, NULL, 4), PICPQ_E_INVALID_ARG);
     picpq_tensor_free(t);
     picpq_tensor_free(u);
 }
@@ -353,8 +353,8 @@ START_TEST(test_export_exact_every_width)
         lcg_fill(x, N, (uint64_t)seed, seed * 0.4);
         for (k = 1; k <= 8; k++) {
             memcpy(q, x, sizeof x);
-            ck_assert_status(picpq_quantize_weights(tq, k), PICPQ_OK);
-            ck_assert_status(picpq_weights_export(tx, k, codes, N, &levels, &mag), PICPQ_OK);
+            ck_assert_status(picpq_quant_weights(tq, k), PICPQ_OK);
+            ck_assert_status(picpq_quant_weight_codes(tx, k, codes, N, &levels, &mag), PICPQ_OK);
             ck_assert_int_eq(levels, k == 1 ? 1 : (1 << (k - 1)) - 1);
             if (k > 1) ck_assert_float_eq(mag, 1);
             for (i = 0; i < N; i++) {
@@ -374,14 +374,14 @@ START_TEST(test_export_errors)
     float x[3] = {1, -1, NAN};
     int8_t codes[3] = {9, 9, 9};
     picpq_tensor *t = wrap1(x, 2), *bad = wrap1(x, 3);
-    ck_assert_status(picpq_weights_export(NULL, 4, codes, 2, NULL, NULL), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_weights_export(t, 4, NULL, 2, NULL, NULL), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_weights_export(t, 32, codes, 2, NULL, NULL), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_status(picpq_weights_export(t, 0, codes, 2, NULL, NULL), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_status(picpq_weights_export(t, 4, codes, 3, NULL, NULL), PICPQ_E_SHAPE);
-    ck_assert_status(picpq_weights_export(bad, 4, codes, 3, NULL, NULL), PICPQ_E_NONFINITE);
+    ck_assert_status(picpq_quant_weight_codes(NULL, 4, codes, 2, NULL, NULL), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_weight_codes(t, 4, NULL, 2, NULL, NULL), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_weight_codes(t, 32, codes, 2, NULL, NULL), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_weight_codes(t, 0, codes, 2, NULL, NULL), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_weight_codes(t, 4, codes, 3, NULL, NULL), PICPQ_E_SHAPE);
+    ck_assert_status(picpq_quant_weight_codes(bad, 4, codes, 3, NULL, NULL), PICPQ_E_NONFINITE);
     ck_assert_int_eq(codes[0], 9);
-    ck_assert_status(picpq_weights_export(t, 4, codes, 2, NULL, NULL), PICPQ_OK);
+    ck_assert_status(picpq_quant_weight_codes(t, 4, codes, 2, NULL, NULL), PICPQ_OK);
     ck_assert_int_eq(codes[0], 7);
     ck_assert_int_eq(codes[1], -7);
     picpq_tensor_free(t);
@@ -402,18 +402,18 @@ START_TEST(test_linear_per_channel)
     picpq_tensor *t;
     int i;
     ck_assert_status(picpq_tensor_wrap(w, PICPQ_F32, 2, shape, NULL, &t), PICPQ_OK);
-    ck_assert_status(picpq_quantize_linear(t, 3, codes, 9, scales, 3), PICPQ_OK);
+    ck_assert_status(picpq_quant_linear_codes(t, 3, codes, 9, scales, 3), PICPQ_OK);
     ck_assert_float_eq(scales[0], 2.0f / 3.0f);
     ck_assert_float_eq(scales[1], 0);
     ck_assert_float_eq(scales[2], 1);
     for (i = 0; i < 9; i++) ck_assert_int_eq(codes[i], want[i]);
-    ck_assert_status(picpq_quantize_linear(t, 1, codes, 9, scales, 3), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_status(picpq_quantize_linear(t, 3, codes, 8, scales, 3), PICPQ_E_SHAPE);
-    ck_assert_status(picpq_quantize_linear(t, 3, codes, 9, scales, 2), PICPQ_E_SHAPE);
-    ck_assert_status(picpq_quantize_linear(t, 3, NULL, 9, scales, 3), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_quantize_linear(t, 3, codes, 9, NULL, 3), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_linear_codes(t, 1, codes, 9, scales, 3), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_linear_codes(t, 3, codes, 8, scales, 3), PICPQ_E_SHAPE);
+    ck_assert_status(picpq_quant_linear_codes(t, 3, codes, 9, scales, 2), PICPQ_E_SHAPE);
+    ck_assert_status(picpq_quant_linear_codes(t, 3, NULL, 9, scales, 3), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_linear_codes(t, 3, codes, 9, NULL, 3), PICPQ_E_INVALID_ARG);
     w[4] = NAN;
-    ck_assert_status(picpq_quantize_linear(t, 3, codes, 9, scales, 3), PICPQ_E_NONFINITE);
+    ck_assert_status(picpq_quant_linear_codes(t, 3, codes, 9, scales, 3), PICPQ_E_NONFINITE);
     picpq_tensor_free(t);
 }
 END_TEST
@@ -431,7 +431,7 @@ START_TEST(test_linear_round_trip_error)
     lcg_fill(w, O * I, 42, 2.0);
     ck_assert_status(picpq_tensor_wrap(w, PICPQ_F32, 2, shape, NULL, &t), PICPQ_OK);
     for (k = 2; k <= 8; k++) {
-        ck_assert_status(picpq_quantize_linear(t, k, codes, O * I, scales, O), PICPQ_OK);
+        ck_assert_status(picpq_quant_linear_codes(t, k, codes, O * I, scales, O), PICPQ_OK);
         for (o = 0; o < O; o++)
             for (i = 0; i < I; i++)
                 ck_assert_float_le(fabsf(codes[o * I + i] * scales[o] - w[o * I + i]),
@@ -455,36 +455,36 @@ START_TEST(test_sparsity_l1)
     ck_assert_status(picpq_tensor_wrap(p, PICPQ_F32, 2, sp, NULL, &tp), PICPQ_OK);
     ck_assert_status(picpq_tensor_wrap(z, PICPQ_F32, 2, so, NULL, &tz), PICPQ_OK);
     t1 = wrap1(p, 2);
-    ck_assert_status(picpq_sparsity_l1(to, tp, &s), PICPQ_OK);
+    ck_assert_status(picpq_quant_sparsity_l1(to, tp, &s), PICPQ_OK);
     ck_assert_double_eq(s, 0.3);
-    ck_assert_status(picpq_sparsity_l1(to, to, &s), PICPQ_OK);
+    ck_assert_status(picpq_quant_sparsity_l1(to, to, &s), PICPQ_OK);
     ck_assert_double_eq(s, 1.0);
-    ck_assert_status(picpq_sparsity_l1_masked(to, keep0, 2, NULL, 0, &s), PICPQ_OK);
+    ck_assert_status(picpq_quant_sparsity_l1_masked(to, keep0, 2, NULL, 0, &s), PICPQ_OK);
     ck_assert_double_eq(s, 0.3);
-    ck_assert_status(picpq_sparsity_l1_masked(to, NULL, 0, keep1, 2, &s), PICPQ_OK);
+    ck_assert_status(picpq_quant_sparsity_l1_masked(to, NULL, 0, keep1, 2, &s), PICPQ_OK);
     ck_assert_double_eq(s, 0.6); /* (2 + 4) / 10 */
-    ck_assert_status(picpq_sparsity_l1_masked(to, keep0, 2, keep1, 2, &s), PICPQ_OK);
+    ck_assert_status(picpq_quant_sparsity_l1_masked(to, keep0, 2, keep1, 2, &s), PICPQ_OK);
     ck_assert_double_eq(s, 0.2);
     s = -1;
-    ck_assert_status(picpq_sparsity_l1(tz, tp, &s), PICPQ_E_OUT_OF_RANGE); /* undefined */
-    ck_assert_status(picpq_sparsity_l1(tp, to, &s), PICPQ_E_SHAPE);
-    ck_assert_status(picpq_sparsity_l1(to, t1, &s), PICPQ_E_SHAPE);
-    ck_assert_status(picpq_sparsity_l1(NULL, tp, &s), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_sparsity_l1(to, tp, NULL), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_sparsity_l1_masked(tz, keep0, 2, NULL, 0, &s), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_status(picpq_sparsity_l1_masked(to, keep0, 3, NULL, 0, &s), PICPQ_E_SHAPE);
-    ck_assert_status(picpq_sparsity_l1_masked(to, NULL, 0, keep1, 1, &s), PICPQ_E_SHAPE);
-    ck_assert_status(picpq_sparsity_l1_masked(t1, NULL, 0, keep1, 2, &s), PICPQ_E_SHAPE);
-    ck_assert_status(picpq_sparsity_l1_masked(NULL, keep0, 2, NULL, 0, &s), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_sparsity_l1_masked(to, keep0, 2, NULL, 0, NULL), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_sparsity_l1(tz, tp, &s), PICPQ_E_OUT_OF_RANGE); /* undefined */
+    ck_assert_status(picpq_quant_sparsity_l1(tp, to, &s), PICPQ_E_SHAPE);
+    ck_assert_status(picpq_quant_sparsity_l1(to, t1, &s), PICPQ_E_SHAPE);
+    ck_assert_status(picpq_quant_sparsity_l1(NULL, tp, &s), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_sparsity_l1(to, tp, NULL), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_sparsity_l1_masked(tz, keep0, 2, NULL, 0, &s), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_sparsity_l1_masked(to, keep0, 3, NULL, 0, &s), PICPQ_E_SHAPE);
+    ck_assert_status(picpq_quant_sparsity_l1_masked(to, NULL, 0, keep1, 1, &s), PICPQ_E_SHAPE);
+    ck_assert_status(picpq_quant_sparsity_l1_masked(t1, NULL, 0, keep1, 2, &s), PICPQ_E_SHAPE);
+    ck_assert_status(picpq_quant_sparsity_l1_masked(NULL, keep0, 2, NULL, 0, &s), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_sparsity_l1_masked(to, keep0, 2, NULL, 0, NULL), PICPQ_E_INVALID_ARG);
     {
         /* more mass in the "pruned" tensor than in the original: not a sub-tensor */
         float heavy[2] = {5, 6};
         picpq_tensor *th;
         ck_assert_status(picpq_tensor_wrap(heavy, PICPQ_F32, 2, sp, NULL, &th), PICPQ_OK);
-        ck_assert_status(picpq_sparsity_l1(to, th, &s), PICPQ_E_OUT_OF_RANGE);
+        ck_assert_status(picpq_quant_sparsity_l1(to, th, &s), PICPQ_E_OUT_OF_RANGE);
         heavy[0] = NAN;
-        ck_assert_status(picpq_sparsity_l1(to, th, &s), PICPQ_E_NONFINITE);
+        ck_assert_status(picpq_quant_sparsity_l1(to, th, &s), PICPQ_E_NONFINITE);
         picpq_tensor_free(th);
     }
     ck_assert_double_eq(s, -1); /* untouched on error */
@@ -498,7 +498,7 @@ START_TEST(test_sparsity_l1)
         float b[6] = {0};
         ck_assert_status(picpq_tensor_wrap(b, PICPQ_F32, 2, sbig, NULL, &big), PICPQ_OK);
         ck_assert_status(picpq_tensor_wrap(o, PICPQ_F32, 2, so, NULL, &to), PICPQ_OK);
-        ck_assert_status(picpq_sparsity_l1(to, big, &s), PICPQ_E_SHAPE);
+        ck_assert_status(picpq_quant_sparsity_l1(to, big, &s), PICPQ_E_SHAPE);
         picpq_tensor_free(big);
         picpq_tensor_free(to);
     }
@@ -517,10 +517,10 @@ START_TEST(test_sparsity_l1_4d_and_nonfinite)
     int i;
     for (i = 0; i < 12; i++) w[i] = i + 1;
     ck_assert_status(picpq_tensor_wrap(w, PICPQ_F64, 4, shape, NULL, &t), PICPQ_OK);
-    ck_assert_status(picpq_sparsity_l1_masked(t, out_keep, 2, in_keep, 3, &s), PICPQ_OK);
+    ck_assert_status(picpq_quant_sparsity_l1_masked(t, out_keep, 2, in_keep, 3, &s), PICPQ_OK);
     ck_assert_double_eq_tol(s, 38.0 / 78.0, 1e-15);
     w[5] = INFINITY;
-    ck_assert_status(picpq_sparsity_l1_masked(t, out_keep, 2, in_keep, 3, &s),
+    ck_assert_status(picpq_quant_sparsity_l1_masked(t, out_keep, 2, in_keep, 3, &s),
                      PICPQ_E_NONFINITE);
     picpq_tensor_free(t);
 }
@@ -536,10 +536,10 @@ START_TEST(test_t8_head)
     int32_t B[6], bits[6];
     int i;
     for (i = 0; i < 6; i++) B[i] = 8;
-    ck_assert_status(picpq_bits_assign(6, s, B, 1.0 / 6, 0, bits), PICPQ_OK);
+    ck_assert_status(picpq_quant_bits_assign(6, s, B, 1.0 / 6, 0, bits), PICPQ_OK);
     for (i = 0; i < 6; i++) ck_assert_int_eq(bits[i], want[i]);
     B[0] = 4;
-    ck_assert_status(picpq_bits_assign(1, &s[4], B, 1.0 / 6, 0, bits), PICPQ_OK);
+    ck_assert_status(picpq_quant_bits_assign(1, &s[4], B, 1.0 / 6, 0, bits), PICPQ_OK);
     ck_assert_int_eq(bits[0], 2);
 }
 END_TEST
@@ -556,7 +556,7 @@ START_TEST(test_t8_c0_kept_ratio)
         const double s = (double)nn[i][1] / (double)nn[i][0];
         const int32_t B = 8;
         int32_t bits;
-        ck_assert_status(picpq_bits_assign(1, &s, &B, 1.0 / 6, 0, &bits), PICPQ_OK);
+        ck_assert_status(picpq_quant_bits_assign(1, &s, &B, 1.0 / 6, 0, &bits), PICPQ_OK);
         ck_assert_msg(bits == 8 - nn[i][2], "(%lld, %lld): %d", (long long)nn[i][0],
                       (long long)nn[i][1], bits);
     }
@@ -575,9 +575,9 @@ START_TEST(test_vgg_fixture_bits)
     int32_t bits[13];
     int i;
     for (i = 0; i < 13; i++) s[i] = (double)kept[i] / (double)width[i];
-    ck_assert_status(picpq_bits_assign(13, s, B, 1.0 / 6, 2, bits), PICPQ_OK);
+    ck_assert_status(picpq_quant_bits_assign(13, s, B, 1.0 / 6, 2, bits), PICPQ_OK);
     for (i = 0; i < 13; i++) ck_assert_int_eq(bits[i], want[i]);
-    ck_assert_status(picpq_bits_assign(13, s, B, 1.0 / 6, 0, bits), PICPQ_OK);
+    ck_assert_status(picpq_quant_bits_assign(13, s, B, 1.0 / 6, 0, bits), PICPQ_OK);
     for (i = 0; i < 13; i++) ck_assert_int_eq(bits[i], want[i]);
 }
 END_TEST
@@ -589,16 +589,16 @@ START_TEST(test_bits_clamp_and_32)
     const double s[4] = {0.05, 0.01, 0.5, 0.5};
     const int32_t B[4] = {4, 32, 2, 1};
     int32_t bits[4] = {-7, -7, -7, -7};
-    ck_assert_status(picpq_bits_assign(4, s, B, 1.0 / 6, 2, bits), PICPQ_OK);
+    ck_assert_status(picpq_quant_bits_assign(4, s, B, 1.0 / 6, 2, bits), PICPQ_OK);
     ck_assert_int_eq(bits[0], 2);
     ck_assert_int_eq(bits[1], 32);
     ck_assert_int_eq(bits[2], 2);
     ck_assert_int_eq(bits[3], 1);
     /* min_bits 3 raises the 1-bit result of B = 4, s = 1/6·(1/2) too */
-    ck_assert_status(picpq_bits_assign(1, s, B, 1.0 / 6, 3, bits), PICPQ_OK);
+    ck_assert_status(picpq_quant_bits_assign(1, s, B, 1.0 / 6, 3, bits), PICPQ_OK);
     ck_assert_int_eq(bits[0], 3);
     /* without a clamp, layer 0 (0 bits) is an error naming it */
-    ck_assert_status(picpq_bits_assign(4, s, B, 1.0 / 6, 0, bits), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_bits_assign(4, s, B, 1.0 / 6, 0, bits), PICPQ_E_OUT_OF_RANGE);
     ck_assert_ptr_nonnull(strstr(picpq_last_error(), "layer 0"));
     ck_assert_int_eq(bits[0], 3);
 }
@@ -609,25 +609,25 @@ START_TEST(test_bits_errors)
     const double s[2] = {0.5, 0.05}, zero = 0, big = 1.5, nan = NAN;
     const int32_t B[2] = {8, 4}, B9 = 9, B0 = 0, B16 = 16;
     int32_t bits[2] = {-7, -7};
-    ck_assert_status(picpq_bits_assign(2, s, B, 1.0 / 6, 0, bits), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_bits_assign(2, s, B, 1.0 / 6, 0, bits), PICPQ_E_OUT_OF_RANGE);
     ck_assert_ptr_nonnull(strstr(picpq_last_error(), "layer 1"));
     ck_assert_int_eq(bits[0], -7); /* untouched */
-    ck_assert_status(picpq_bits_assign(1, s, B, 0, 2, bits), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_status(picpq_bits_assign(1, s, B, -1, 2, bits), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_status(picpq_bits_assign(1, s, B, NAN, 2, bits), PICPQ_E_NONFINITE);
-    ck_assert_status(picpq_bits_assign(1, s, B, INFINITY, 2, bits), PICPQ_E_NONFINITE);
-    ck_assert_status(picpq_bits_assign(1, s, &B9, 0.1, 2, bits), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_status(picpq_bits_assign(1, s, &B0, 0.1, 2, bits), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_status(picpq_bits_assign(1, s, &B16, 0.1, 2, bits), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_status(picpq_bits_assign(1, &zero, B, 0.1, 2, bits), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_status(picpq_bits_assign(1, &big, B, 0.1, 2, bits), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_status(picpq_bits_assign(1, &nan, B, 0.1, 2, bits), PICPQ_E_NONFINITE);
-    ck_assert_status(picpq_bits_assign(0, s, B, 0.1, 2, bits), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_status(picpq_bits_assign(1, s, B, 0.1, 9, bits), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_status(picpq_bits_assign(1, s, B, 0.1, -1, bits), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_status(picpq_bits_assign(1, NULL, B, 0.1, 2, bits), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_bits_assign(1, s, NULL, 0.1, 2, bits), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_bits_assign(1, s, B, 0.1, 2, NULL), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_bits_assign(1, s, B, 0, 2, bits), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_bits_assign(1, s, B, -1, 2, bits), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_bits_assign(1, s, B, NAN, 2, bits), PICPQ_E_NONFINITE);
+    ck_assert_status(picpq_quant_bits_assign(1, s, B, INFINITY, 2, bits), PICPQ_E_NONFINITE);
+    ck_assert_status(picpq_quant_bits_assign(1, s, &B9, 0.1, 2, bits), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_bits_assign(1, s, &B0, 0.1, 2, bits), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_bits_assign(1, s, &B16, 0.1, 2, bits), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_bits_assign(1, &zero, B, 0.1, 2, bits), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_bits_assign(1, &big, B, 0.1, 2, bits), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_bits_assign(1, &nan, B, 0.1, 2, bits), PICPQ_E_NONFINITE);
+    ck_assert_status(picpq_quant_bits_assign(0, s, B, 0.1, 2, bits), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_bits_assign(1, s, B, 0.1, 9, bits), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_bits_assign(1, s, B, 0.1, -1, bits), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_bits_assign(1, NULL, B, 0.1, 2, bits), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_bits_assign(1, s, NULL, 0.1, 2, bits), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_bits_assign(1, s, B, 0.1, 2, NULL), PICPQ_E_INVALID_ARG);
     ck_assert_int_eq(bits[0], -7);
 }
 END_TEST
@@ -642,13 +642,13 @@ START_TEST(test_pack_layout)
     const int8_t c1[9] = {1, -1, 1, 1, -1, -1, -1, 1, 1};
     uint8_t buf[4] = {0xAA, 0xAA, 0xAA, 0xAA};
     size_t need = 0;
-    ck_assert_status(picpq_pack_bits(c3, 4, 3, NULL, 0, &need), PICPQ_OK);
+    ck_assert_status(picpq_quant_pack(c3, 4, 3, NULL, 0, &need), PICPQ_OK);
     ck_assert_uint_eq(need, 2);
-    ck_assert_status(picpq_pack_bits(c3, 4, 3, buf, sizeof buf, &need), PICPQ_OK);
+    ck_assert_status(picpq_quant_pack(c3, 4, 3, buf, sizeof buf, &need), PICPQ_OK);
     ck_assert_uint_eq(buf[0], 0xF9);
     ck_assert_uint_eq(buf[1], 0x08);
     ck_assert_uint_eq(buf[2], 0xAA); /* beyond the needed size: untouched */
-    ck_assert_status(picpq_pack_bits(c1, 9, 1, buf, sizeof buf, NULL), PICPQ_OK);
+    ck_assert_status(picpq_quant_pack(c1, 9, 1, buf, sizeof buf, NULL), PICPQ_OK);
     ck_assert_uint_eq(buf[0], 0x8D);
     ck_assert_uint_eq(buf[1], 0x01);
 }
@@ -674,7 +674,7 @@ START_TEST(test_pack_layout_every_width)
                 if (field >> t & 1) want[(i * bits + t) / 8] |= (uint8_t)(1u << ((i * bits + t) % 8));
         }
         memset(buf, 0, sizeof buf);
-        ck_assert_status(picpq_pack_bits(codes, 37, bits, buf, sizeof buf, NULL), PICPQ_OK);
+        ck_assert_status(picpq_quant_pack(codes, 37, bits, buf, sizeof buf, NULL), PICPQ_OK);
         ck_assert_mem_eq(buf, want, (size_t)(37 * bits + 7) / 8);
     }
 }
@@ -698,11 +698,11 @@ START_TEST(test_pack_round_trip)
                 else codes[i] = (int8_t)((int)((seed >> 33) % (1u << bits)) - (1 << (bits - 1)));
             }
             memset(back, 0x55, sizeof back);
-            ck_assert_status(picpq_pack_bits(codes, n, bits, buf, sizeof buf, &need), PICPQ_OK);
+            ck_assert_status(picpq_quant_pack(codes, n, bits, buf, sizeof buf, &need), PICPQ_OK);
             ck_assert_uint_eq(need, (size_t)((n * bits + 7) / 8));
             if (need > 0 && (n * bits) % 8 != 0) /* padding bits are zero */
                 ck_assert_uint_eq(buf[need - 1] >> ((n * bits) % 8), 0);
-            ck_assert_status(picpq_unpack_bits(buf, need, bits, back, n), PICPQ_OK);
+            ck_assert_status(picpq_quant_unpack(buf, need, bits, back, n), PICPQ_OK);
             for (i = 0; i < n; i++) ck_assert_int_eq(back[i], codes[i]);
             if (n < 1001) ck_assert_int_eq(back[n], 0x55);
         }
@@ -716,31 +716,31 @@ START_TEST(test_pack_errors)
     uint8_t buf[2];
     int8_t out[3];
     size_t need = 0;
-    ck_assert_status(picpq_pack_bits(c, 3, 0, buf, 2, &need), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_status(picpq_pack_bits(c, 3, 9, buf, 2, &need), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_status(picpq_pack_bits(c, -1, 3, buf, 2, &need), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_status(picpq_pack_bits(c, 3, 2, buf, 2, &need), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_pack(c, 3, 0, buf, 2, &need), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_pack(c, 3, 9, buf, 2, &need), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_pack(c, -1, 3, buf, 2, &need), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_pack(c, 3, 2, buf, 2, &need), PICPQ_E_OUT_OF_RANGE);
     ck_assert_ptr_nonnull(strstr(picpq_last_error(), "codes[1] = 2"));
-    ck_assert_status(picpq_pack_bits(c1, 2, 1, buf, 2, &need), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_pack(c1, 2, 1, buf, 2, &need), PICPQ_E_OUT_OF_RANGE);
     ck_assert_ptr_nonnull(strstr(picpq_last_error(), "codes[1] = 0"));
-    ck_assert_status(picpq_pack_bits(NULL, 3, 3, buf, 2, &need), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_pack_bits(c, 3, 3, NULL, 0, NULL), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_pack(NULL, 3, 3, buf, 2, &need), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_pack(c, 3, 3, NULL, 0, NULL), PICPQ_E_INVALID_ARG);
     ck_assert_uint_eq(need, 0);
     /* 3 codes of 8 bits need 3 bytes */
-    ck_assert_status(picpq_pack_bits(c, 3, 8, buf, 2, &need), PICPQ_E_SHAPE);
+    ck_assert_status(picpq_quant_pack(c, 3, 8, buf, 2, &need), PICPQ_E_BUFFER);
     ck_assert_uint_eq(need, 3);
     ck_assert_ptr_nonnull(strstr(picpq_last_error(), "need 3"));
-    ck_assert_status(picpq_pack_bits(c, INT64_MAX / 2, 3, NULL, 0, &need), PICPQ_E_OVERFLOW);
-    ck_assert_status(picpq_pack_bits(NULL, 0, 3, NULL, 0, &need), PICPQ_OK);
+    ck_assert_status(picpq_quant_pack(c, INT64_MAX / 2, 3, NULL, 0, &need), PICPQ_E_OVERFLOW);
+    ck_assert_status(picpq_quant_pack(NULL, 0, 3, NULL, 0, &need), PICPQ_OK);
     ck_assert_uint_eq(need, 0);
-    ck_assert_status(picpq_unpack_bits(buf, 2, 8, out, 3), PICPQ_E_SHAPE);
+    ck_assert_status(picpq_quant_unpack(buf, 2, 8, out, 3), PICPQ_E_SHAPE);
     ck_assert_ptr_nonnull(strstr(picpq_last_error(), "need 3"));
-    ck_assert_status(picpq_unpack_bits(buf, 2, 0, out, 3), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_status(picpq_unpack_bits(buf, 2, 3, out, -1), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_status(picpq_unpack_bits(NULL, 2, 3, out, 3), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_unpack_bits(buf, 2, 3, NULL, 3), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_unpack_bits(buf, 2, 3, out, INT64_MAX / 2), PICPQ_E_OVERFLOW);
-    ck_assert_status(picpq_unpack_bits(NULL, 0, 3, NULL, 0), PICPQ_OK);
+    ck_assert_status(picpq_quant_unpack(buf, 2, 0, out, 3), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_unpack(buf, 2, 3, out, -1), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_unpack(NULL, 2, 3, out, 3), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_unpack(buf, 2, 3, NULL, 3), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_unpack(buf, 2, 3, out, INT64_MAX / 2), PICPQ_E_OVERFLOW);
+    ck_assert_status(picpq_quant_unpack(NULL, 0, 3, NULL, 0), PICPQ_OK);
 }
 END_TEST
 
@@ -750,15 +750,15 @@ START_TEST(test_packed_size)
     const int32_t bits[3] = {32, 3, 1}, b9 = 9, b32 = 32;
     int64_t bytes = -1;
     /* 100·4 + ⌈27/8⌉ + ⌈10/8⌉ = 400 + 4 + 2 */
-    ck_assert_status(picpq_packed_size(3, numel, bits, &bytes), PICPQ_OK);
+    ck_assert_status(picpq_quant_packed_size(3, numel, bits, &bytes), PICPQ_OK);
     ck_assert_int_eq(bytes, 406);
-    ck_assert_status(picpq_packed_size(0, numel, bits, &bytes), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_status(picpq_packed_size(1, &neg, bits, &bytes), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_status(picpq_packed_size(1, numel, &b9, &bytes), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_status(picpq_packed_size(1, &huge, &b32, &bytes), PICPQ_E_OVERFLOW);
-    ck_assert_status(picpq_packed_size(1, NULL, bits, &bytes), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_packed_size(1, numel, NULL, &bytes), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_packed_size(1, numel, bits, NULL), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_packed_size(0, numel, bits, &bytes), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_packed_size(1, &neg, bits, &bytes), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_packed_size(1, numel, &b9, &bytes), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_packed_size(1, &huge, &b32, &bytes), PICPQ_E_OVERFLOW);
+    ck_assert_status(picpq_quant_packed_size(1, NULL, bits, &bytes), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_packed_size(1, numel, NULL, &bytes), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_packed_size(1, numel, bits, NULL), PICPQ_E_INVALID_ARG);
     ck_assert_int_eq(bytes, 406);
 }
 END_TEST
@@ -805,18 +805,18 @@ START_TEST(test_sparsity_from_plan_vgg)
     int32_t bits[15];
     int l;
     vgg_fixture(&net, &plan);
-    ck_assert_status(picpq_sparsity_from_plan(net, plan, s), PICPQ_OK);
+    ck_assert_status(picpq_quant_sparsity_from_plan(net, plan, s), PICPQ_OK);
     for (l = 0; l < 13; l++) ck_assert_double_eq(s[l], (double)vgg_kept[l] / vgg_width[l]);
     ck_assert_double_eq(s[13], 1);
     ck_assert_double_eq(s[14], 1);
-    ck_assert_status(picpq_bits_assign(15, s, vgg_B, 1.0 / 6, 2, bits), PICPQ_OK);
+    ck_assert_status(picpq_quant_bits_assign(15, s, vgg_B, 1.0 / 6, 2, bits), PICPQ_OK);
     for (l = 0; l < 15; l++) ck_assert_int_eq(bits[l], vgg_bits[l]);
     /* METHOD T10: the fixture's BOPs with the code's counter */
-    ck_assert_status(picpq_net_bops(net, plan, bits, bits, &bops), PICPQ_OK);
+    ck_assert_status(picpq_plan_bops(plan, bits, bits, &bops), PICPQ_OK);
     ck_assert_double_eq(bops, 4416696576.0);
-    ck_assert_status(picpq_sparsity_from_plan(NULL, plan, s), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_sparsity_from_plan(net, NULL, s), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_sparsity_from_plan(net, plan, NULL), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_sparsity_from_plan(NULL, plan, s), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_sparsity_from_plan(net, NULL, s), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_sparsity_from_plan(net, plan, NULL), PICPQ_E_INVALID_ARG);
     picpq_plan_free(plan);
     picpq_net_free(net);
 }
@@ -833,57 +833,57 @@ START_TEST(test_bits_solve_vgg)
     const double s_pruned = 13.0 / 128;
     int l;
     vgg_fixture(&net, &plan);
-    ck_assert_status(picpq_sparsity_from_plan(net, plan, s), PICPQ_OK);
+    ck_assert_status(picpq_quant_sparsity_from_plan(net, plan, s), PICPQ_OK);
     /* budget = the fixture's BOPs: k = 1 is over it, k = 2 meets it */
-    ck_assert_status(picpq_bits_solve(net, plan, s, vgg_B, 2, 4416696576.0, &tau, bits), PICPQ_OK);
+    ck_assert_status(picpq_quant_bits_solve(net, plan, s, vgg_B, 2, 4416696576.0, &tau, bits), PICPQ_OK);
     ck_assert_double_eq(tau, 2 * s_pruned);
     for (l = 0; l < 15; l++) ck_assert_int_eq(bits[l], vgg_bits[l]);
     /* the τ it reports reproduces its bits */
-    ck_assert_status(picpq_bits_assign(15, s, vgg_B, tau, 2, again), PICPQ_OK);
+    ck_assert_status(picpq_quant_bits_assign(15, s, vgg_B, tau, 2, again), PICPQ_OK);
     for (l = 0; l < 15; l++) ck_assert_int_eq(again[l], bits[l]);
     /* a generous budget: one bit off every pruned layer (k = 1) */
-    ck_assert_status(picpq_bits_solve(net, plan, s, vgg_B, 2, 1e12, &tau, bits), PICPQ_OK);
+    ck_assert_status(picpq_quant_bits_solve(net, plan, s, vgg_B, 2, 1e12, &tau, bits), PICPQ_OK);
     ck_assert_double_eq(tau, s_pruned);
     ck_assert_int_eq(bits[2], 7);
     ck_assert_int_eq(bits[8], 3);
     ck_assert_int_eq(bits[3], 8);
-    ck_assert_status(picpq_net_bops(net, plan, bits, bits, &bops_k1), PICPQ_OK);
+    ck_assert_status(picpq_plan_bops(plan, bits, bits, &bops_k1), PICPQ_OK);
     ck_assert_double_gt(bops_k1, 4416696576.0);
     /* one BOP less than the fixture: k = 3 (B - 3, floored at 2) */
-    ck_assert_status(picpq_bits_solve(net, plan, s, vgg_B, 2, 4416696575.0, &tau, bits),
+    ck_assert_status(picpq_quant_bits_solve(net, plan, s, vgg_B, 2, 4416696575.0, &tau, bits),
                      PICPQ_OK);
     ck_assert_double_eq(tau, 3 * s_pruned);
     ck_assert_int_eq(bits[2], 5);
     ck_assert_int_eq(bits[5], 3);
     ck_assert_int_eq(bits[8], 2);
     /* unreachable: every pruned layer at min_bits, BUDGET_UNMET */
-    ck_assert_status(picpq_bits_solve(net, plan, s, vgg_B, 2, 1.0, &tau, bits),
+    ck_assert_status(picpq_quant_bits_solve(net, plan, s, vgg_B, 2, 1.0, &tau, bits),
                      PICPQ_BUDGET_UNMET);
     ck_assert_int_eq(bits[2], 2);
     ck_assert_int_eq(bits[5], 2);
     ck_assert_int_eq(bits[0], 32);
     ck_assert_int_eq(bits[1], 8);
     /* min_bits 0: stops where the first layer would reach 0 bits (4-bit layers, k = 3) */
-    ck_assert_status(picpq_bits_solve(net, plan, s, vgg_B, 0, 1.0, &tau, bits),
+    ck_assert_status(picpq_quant_bits_solve(net, plan, s, vgg_B, 0, 1.0, &tau, bits),
                      PICPQ_BUDGET_UNMET);
     ck_assert_double_eq(tau, 3 * s_pruned);
     ck_assert_int_eq(bits[8], 1);
     ck_assert_int_eq(bits[2], 5);
     /* errors leave the outputs untouched */
     tau = -1;
-    ck_assert_status(picpq_bits_solve(net, plan, s, vgg_B, 2, 0, &tau, bits),
+    ck_assert_status(picpq_quant_bits_solve(net, plan, s, vgg_B, 2, 0, &tau, bits),
                      PICPQ_E_OUT_OF_RANGE);
-    ck_assert_status(picpq_bits_solve(net, plan, s, vgg_B, 2, NAN, &tau, bits),
+    ck_assert_status(picpq_quant_bits_solve(net, plan, s, vgg_B, 2, NAN, &tau, bits),
                      PICPQ_E_NONFINITE);
-    ck_assert_status(picpq_bits_solve(net, plan, s, vgg_B, 9, 1e9, &tau, bits),
+    ck_assert_status(picpq_quant_bits_solve(net, plan, s, vgg_B, 9, 1e9, &tau, bits),
                      PICPQ_E_OUT_OF_RANGE);
     s[4] = 0;
-    ck_assert_status(picpq_bits_solve(net, plan, s, vgg_B, 2, 1e9, &tau, bits),
+    ck_assert_status(picpq_quant_bits_solve(net, plan, s, vgg_B, 2, 1e9, &tau, bits),
                      PICPQ_E_OUT_OF_RANGE);
     ck_assert_ptr_nonnull(strstr(picpq_last_error(), "layer 4"));
-    ck_assert_status(picpq_bits_solve(NULL, plan, s, vgg_B, 2, 1e9, &tau, bits),
+    ck_assert_status(picpq_quant_bits_solve(NULL, plan, s, vgg_B, 2, 1e9, &tau, bits),
                      PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_bits_solve(net, plan, s, vgg_B, 2, 1e9, NULL, bits),
+    ck_assert_status(picpq_quant_bits_solve(net, plan, s, vgg_B, 2, 1e9, NULL, bits),
                      PICPQ_E_INVALID_ARG);
     ck_assert_double_eq(tau, -1);
     picpq_plan_free(plan);
@@ -905,22 +905,22 @@ START_TEST(test_bits_solve_edges)
     ck_assert_status(picpq_net_connect(net, 0, 1), PICPQ_OK);
     /* nothing pruned: the bits are B whatever τ, reported as τ = 1;
      * BOPs = 3456·64 + 9216·16 = 368640 */
-    ck_assert_status(picpq_bits_solve(net, NULL, ones, B, 2, 368640, &tau, bits), PICPQ_OK);
+    ck_assert_status(picpq_quant_bits_solve(net, NULL, ones, B, 2, 368640, &tau, bits), PICPQ_OK);
     ck_assert_double_eq(tau, 1);
     ck_assert_int_eq(bits[0], 8);
     ck_assert_int_eq(bits[1], 4);
-    ck_assert_status(picpq_bits_solve(net, NULL, ones, B, 2, 368639, &tau, bits),
+    ck_assert_status(picpq_quant_bits_solve(net, NULL, ones, B, 2, 368639, &tau, bits),
                      PICPQ_BUDGET_UNMET);
     /* a pruned 1-bit layer cannot lose a bit: with min_bits = 0 no τ is valid */
     tau = -1;
     bits[0] = -7;
-    ck_assert_status(picpq_bits_solve(net, NULL, half, B1, 0, 1e9, &tau, bits),
+    ck_assert_status(picpq_quant_bits_solve(net, NULL, half, B1, 0, 1e9, &tau, bits),
                      PICPQ_E_OUT_OF_RANGE);
     ck_assert_ptr_nonnull(strstr(picpq_last_error(), "layer 0"));
     ck_assert_double_eq(tau, -1);
     ck_assert_int_eq(bits[0], -7);
     /* ... and with the clamp it keeps its 1 bit */
-    ck_assert_status(picpq_bits_solve(net, NULL, half, B1, 2, 1e9, &tau, bits), PICPQ_OK);
+    ck_assert_status(picpq_quant_bits_solve(net, NULL, half, B1, 2, 1e9, &tau, bits), PICPQ_OK);
     ck_assert_int_eq(bits[0], 1);
     ck_assert_int_eq(bits[1], 8);
     picpq_net_free(net);
@@ -941,15 +941,15 @@ START_TEST(test_from_plan_stale)
         B[id] = id < 15 ? vgg_B[id] : 32;
         bits[id] = -7;
     }
-    ck_assert_status(picpq_sparsity_from_plan(net, plan, s), PICPQ_E_BAD_STATE);
+    ck_assert_status(picpq_quant_sparsity_from_plan(net, plan, s), PICPQ_E_BAD_STATE);
     ck_assert_double_eq(s[0], -1); /* untouched */
     for (id = 0; id < 16; id++) s[id] = 1;
-    ck_assert_status(picpq_bits_solve(net, plan, s, B, 2, 1e9, &tau, bits), PICPQ_E_BAD_STATE);
+    ck_assert_status(picpq_quant_bits_solve(net, plan, s, B, 2, 1e9, &tau, bits), PICPQ_E_BAD_STATE);
     ck_assert_double_eq(tau, -1);
     ck_assert_int_eq(bits[0], -7);
     /* a plan of another net */
     vgg_fixture(&other, &other_plan);
-    ck_assert_status(picpq_sparsity_from_plan(net, other_plan, s), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_sparsity_from_plan(net, other_plan, s), PICPQ_E_INVALID_ARG);
     picpq_plan_free(other_plan);
     picpq_net_free(other);
     picpq_plan_free(plan);

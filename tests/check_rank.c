@@ -128,7 +128,7 @@ START_TEST(test_t1_running_mean)
     memset(maps, 0, sizeof maps);
     for (i = 0; i < 31; i++) maps[i * 33] = maps[1024 + i * 33] = 1; /* 31, 31 */
     ck_assert_status(picpq_ranker_feed(rk, 0, t), PICPQ_OK);
-    ck_assert_status(picpq_ranker_get(rk, 0, &fp, 1), PICPQ_OK);
+    ck_assert_status(picpq_ranker_fp(rk, 0, &fp, 1), PICPQ_OK);
     ck_assert_double_eq(fp, 31.0);
     ck_assert_status(picpq_ranker_images(rk, 0, &images), PICPQ_OK);
     ck_assert_int_eq(images, 4);
@@ -265,7 +265,7 @@ START_TEST(test_atol_rtol)
     ck_assert_status(picpq_ranker_set_double(rk, PICPQ_RANK_ATOL, 0.2), PICPQ_OK);
     ck_assert_status(picpq_ranker_set_double(rk, PICPQ_RANK_RTOL, 0.1), PICPQ_OK);
     ck_assert_status(picpq_ranker_feed(rk, 0, t), PICPQ_OK); /* tol 0.2: rank 3 */
-    ck_assert_status(picpq_ranker_get(rk, 0, &fp, 1), PICPQ_OK);
+    ck_assert_status(picpq_ranker_fp(rk, 0, &fp, 1), PICPQ_OK);
     ck_assert_double_eq(fp, 2.5);
     picpq_tensor_free(t);
     picpq_ranker_free(rk);
@@ -341,7 +341,7 @@ static picpq_ranker *new_ranker(void)
 
 static void fp_of(const picpq_ranker *rk, double *fp)
 {
-    ck_assert_status(picpq_ranker_get(rk, 0, fp, N_CH), PICPQ_OK);
+    ck_assert_status(picpq_ranker_fp(rk, 0, fp, N_CH), PICPQ_OK);
 }
 
 START_TEST(test_feed_matches_matrix_rank)
@@ -506,9 +506,10 @@ START_TEST(test_merge_and_threads)
         picpq_ranker *rk = new_ranker();
         int64_t got;
         rk->min_work = 1; /* white-box: real workers even for this small batch */
-        ck_assert_status(picpq_ranker_set_int(rk, PICPQ_RANK_THREADS, threads), PICPQ_OK);
+        const int64_t want = threads == 0 ? PICPQ_AUTO : threads; /* AUTO: every core */
+        ck_assert_status(picpq_ranker_set_int(rk, PICPQ_RANK_THREADS, want), PICPQ_OK);
         ck_assert_status(picpq_ranker_get_int(rk, PICPQ_RANK_THREADS, &got), PICPQ_OK);
-        ck_assert_int_eq(got, threads);
+        ck_assert_int_eq(got, want);
         ck_assert_status(picpq_ranker_feed(rk, 0, t1), PICPQ_OK);
         ck_assert_status(picpq_ranker_feed(rk, 0, t2), PICPQ_OK);
         ck_assert_mem_eq(rk->sums, one->sums, N_CH * sizeof(int64_t));
@@ -565,7 +566,9 @@ START_TEST(test_reset_and_params)
     ck_assert_status(picpq_tensor_wrap((void *)m, PICPQ_F32, 4, shape, NULL, &t), PICPQ_OK);
     ck_assert_status(picpq_ranker_feed(rk, 1, t), PICPQ_OK);
     ck_assert_status(picpq_ranker_set_int(rk, PICPQ_RANK_THREADS, 4), PICPQ_OK);
-    ck_assert_status(picpq_ranker_set_int(rk, PICPQ_RANK_THREADS, -1), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_ranker_set_int(rk, PICPQ_RANK_THREADS, 0), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_ranker_set_int(rk, PICPQ_RANK_THREADS, -2), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_ranker_set_double(rk, PICPQ_RANK_RTOL, -0.5), PICPQ_E_OUT_OF_RANGE);
     ck_assert_status(picpq_ranker_set_int(rk, PICPQ_RANK_THREADS, 1025), PICPQ_E_OUT_OF_RANGE);
     ck_assert_status(picpq_ranker_set_double(rk, PICPQ_RANK_ATOL, -1), PICPQ_E_OUT_OF_RANGE);
     ck_assert_status(picpq_ranker_set_double(rk, PICPQ_RANK_RTOL, 1.5), PICPQ_E_OUT_OF_RANGE);
@@ -666,11 +669,11 @@ START_TEST(test_get_merge_create_errors)
     picpq_ranker *rk = new_ranker(), *o = NULL, *x = (picpq_ranker *)&o;
     double fp[N_CH];
     int64_t images;
-    ck_assert_status(picpq_ranker_get(rk, 0, fp, N_CH), PICPQ_E_BAD_STATE);
-    ck_assert_status(picpq_ranker_get(rk, 0, fp, N_CH - 1), PICPQ_E_SHAPE);
-    ck_assert_status(picpq_ranker_get(rk, 5, fp, N_CH), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_status(picpq_ranker_get(rk, 0, NULL, N_CH), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_ranker_get(NULL, 0, fp, N_CH), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_ranker_fp(rk, 0, fp, N_CH), PICPQ_E_BAD_STATE);
+    ck_assert_status(picpq_ranker_fp(rk, 0, fp, N_CH - 1), PICPQ_E_SHAPE);
+    ck_assert_status(picpq_ranker_fp(rk, 5, fp, N_CH), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_ranker_fp(rk, 0, NULL, N_CH), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_ranker_fp(NULL, 0, fp, N_CH), PICPQ_E_INVALID_ARG);
     ck_assert_status(picpq_ranker_images(rk, 2, &images), PICPQ_E_OUT_OF_RANGE);
     ck_assert_status(picpq_ranker_images(rk, 0, NULL), PICPQ_E_INVALID_ARG);
     ck_assert_int_eq(picpq_ranker_num_layers(rk), 2);
@@ -809,7 +812,7 @@ START_TEST(test_create_for_net)
     ck_assert_status(picpq_tensor_wrap((void *)ones, PICPQ_F32, 4, shape, NULL, &t), PICPQ_OK);
     ck_assert_status(picpq_ranker_feed(rk, 0, t), PICPQ_E_SHAPE);
     ck_assert_status(picpq_ranker_feed(rk, 1, t), PICPQ_OK);
-    ck_assert_status(picpq_ranker_get(rk, 1, fp, 10), PICPQ_OK);
+    ck_assert_status(picpq_ranker_fp(rk, 1, fp, 10), PICPQ_OK);
     ck_assert_double_eq(fp[0], 2);
     ck_assert_double_eq(fp[9], 0);
     picpq_tensor_free(t);
@@ -910,7 +913,7 @@ START_TEST(test_state_layout)
     ck_assert_uint_eq(len, sizeof expected);
     ck_assert_mem_eq(buf, expected, sizeof expected);
     ck_assert_status(picpq_ranker_load(expected, sizeof expected, &back), PICPQ_OK);
-    ck_assert_status(picpq_ranker_get(back, 0, fp, 1), PICPQ_OK);
+    ck_assert_status(picpq_ranker_fp(back, 0, fp, 1), PICPQ_OK);
     ck_assert_double_eq(fp[0], 2);
     free(buf);
     picpq_ranker_free(rk);
@@ -931,7 +934,7 @@ START_TEST(test_state_round_trip)
     /* too small: needed written, buffer untouched */
     memset(small, 0xab, sizeof small);
     needed = 0;
-    ck_assert_status(picpq_ranker_save(rk, small, STATE_LEN - 1, &needed), PICPQ_E_SHAPE);
+    ck_assert_status(picpq_ranker_save(rk, small, STATE_LEN - 1, &needed), PICPQ_E_BUFFER);
     ck_assert_uint_eq(needed, STATE_LEN);
     for (v = 0; v < STATE_LEN; v++) ck_assert_int_eq(small[v], 0xab);
     buf = save_state(rk, &len);
@@ -961,7 +964,7 @@ START_TEST(test_state_round_trip)
     fp_of(rk, f1);
     fp_of(back, f2);
     ck_assert_mem_eq(f1, f2, sizeof f1);
-    ck_assert_status(picpq_ranker_get(back, 1, fp1, 2), PICPQ_E_BAD_STATE);
+    ck_assert_status(picpq_ranker_fp(back, 1, fp1, 2), PICPQ_E_BAD_STATE);
     /* a loaded ranker saves back to the same bytes, and feeds on (new scratch) */
     again = save_state(back, &len2);
     ck_assert_uint_eq(len2, len);
@@ -1075,7 +1078,8 @@ START_TEST(test_state_invalid_values)
         {OFF_CH, 0, 4, "need"},
         {OFF_CH, 0, 1e15, "promise more"},
         {OFF_THREADS, 0, 1025, "parameter"},
-        {OFF_THREADS, 0, -1, "parameter"},
+        {OFF_THREADS, 0, 0, "parameter"},
+        {OFF_THREADS, 0, -2, "parameter"},
         {OFF_ATOL, 1, -0.5, "parameter"},
         {OFF_ATOL, 1, NAN, "parameter"},
         {OFF_RTOL, 1, 1.5, "parameter"},

@@ -28,7 +28,7 @@ static picpq_net *make_net(int32_t nconv, const int32_t *frozen)
         ck_assert_int_eq(picpq_net_add_conv(net, in, out, 3, 3, 1, 8, 8, &id), PICPQ_OK);
         ck_assert_int_eq(id, l);
         for (i = 0; i < out; i++) fp[i] = (double)((7 * i + 3 * l) % 11) + 0.5 * l;
-        ck_assert_int_eq(picpq_net_set_scores(net, l, fp, out), PICPQ_OK);
+        ck_assert_int_eq(picpq_net_set_fp(net, l, fp, out), PICPQ_OK);
         in = out;
     }
     ck_assert_int_eq(picpq_net_add_linear(net, in, 10, &id), PICPQ_OK);
@@ -747,7 +747,7 @@ START_TEST(test_load_rejects_wrong_net)
     size_t len;
     unsigned char *buf = sample_state(net, &len);
     picpq_search *s = NULL;
-    ck_assert_int_eq(picpq_net_set_scores(other_scores, 0, fp, 4), PICPQ_OK);
+    ck_assert_int_eq(picpq_net_set_fp(other_scores, 0, fp, 4), PICPQ_OK);
     ck_assert_status(picpq_search_load(fewer, buf, len, &s), PICPQ_E_FORMAT);
     {   /* a net the search cannot be created on: picpq_search_create's status */
         picpq_net *bare = NULL;
@@ -778,7 +778,7 @@ START_TEST(test_save_capacity)
     ck_assert_status(picpq_search_save(s, NULL, 0, &need), PICPQ_OK);
     /* empty search: header 24 + net 8 + 3*20 + 4 + params 64 + rng 52 + counters 40 + 4 + 8 + crc 4 */
     ck_assert_uint_eq(need, 268);
-    ck_assert_status(picpq_search_save(s, small, sizeof small, &got), PICPQ_E_SHAPE);
+    ck_assert_status(picpq_search_save(s, small, sizeof small, &got), PICPQ_E_BUFFER);
     ck_assert_uint_eq(got, need);
     ck_assert_int_eq(small[0], 0);
     ck_assert_status(picpq_search_save(NULL, small, 16, &got), PICPQ_E_INVALID_ARG);
@@ -879,7 +879,7 @@ START_TEST(test_create_errors)
     ck_assert_int_eq(picpq_net_add_conv(noscores, 3, 4, 3, 3, 1, 8, 8, &id), PICPQ_OK);
     ck_assert_int_eq(picpq_net_create(&huge), PICPQ_OK);
     ck_assert_int_eq(picpq_net_add_conv(huge, 3, 2, 3, 3, 1, 8, 8, &id), PICPQ_OK);
-    ck_assert_int_eq(picpq_net_set_scores(huge, 0, big, 2), PICPQ_OK);
+    ck_assert_int_eq(picpq_net_set_fp(huge, 0, big, 2), PICPQ_OK);
     ck_assert_status(picpq_search_create(NULL, 1, &s), PICPQ_E_INVALID_ARG);
     ck_assert_ptr_null(s);
     ck_assert_status(picpq_search_create(net, 1, NULL), PICPQ_E_INVALID_ARG);
@@ -969,7 +969,7 @@ START_TEST(test_misuse)
     ck_assert_status(picpq_search_stats(s, NULL, NULL, NULL, NULL), PICPQ_OK);
     ck_assert_status(picpq_search_history(NULL, h, 1, &count), PICPQ_E_INVALID_ARG);
     ck_assert_status(picpq_search_history(s, h, 1, NULL), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_search_history(s, h, 0, &count), PICPQ_E_SHAPE);
+    ck_assert_status(picpq_search_history(s, h, 0, &count), PICPQ_E_BUFFER);
     ck_assert_int_eq(count, 1);
     ck_assert_status(picpq_search_history(s, NULL, 0, &count), PICPQ_OK);
     ck_assert_int_eq(count, 1);
@@ -1011,7 +1011,7 @@ START_TEST(test_lub_write_read)
     size_t need = 0;
     ck_assert_status(picpq_lub_write(net, a, b, 4, NULL, 0, &need), PICPQ_OK);
     ck_assert_uint_eq(need, strlen("0.5 -1\n2 0.10000000000000001\n") + 1);
-    ck_assert_status(picpq_lub_write(net, a, b, 4, text, 5, &need), PICPQ_E_SHAPE);
+    ck_assert_status(picpq_lub_write(net, a, b, 4, text, 5, &need), PICPQ_E_BUFFER);
     ck_assert_status(picpq_lub_write(net, a, b, 4, text, sizeof text, &need), PICPQ_OK);
     ck_assert_str_eq(text, "0.5 -1\n2 0.10000000000000001\n");
     ck_assert_status(picpq_lub_read(net, text, strlen(text), ra, rb, 4), PICPQ_OK);

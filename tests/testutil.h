@@ -4,6 +4,7 @@
 
 #include <check.h>
 
+#define PICPQ_EXPERIMENTAL /* the tests cover the allocator hooks and diagnostics */
 #include "picpq.h"
 
 /* An allocator that fails its `fail_at`-th allocation (1-based; 0 = never)

@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "picpq.h"
-#include "picpq_fixtures.h"
+#include "reference_nets.h"
 
 #define MAX_LAYERS 64
 
@@ -45,7 +45,7 @@ static int build(int which, picpq_net **out)
             state = state * 6364136223846793005ULL + 1442695040888963407ULL;
             fp[j] = (double)(state >> 40) / (double)(1 << 19);
         }
-        s = picpq_net_set_scores(net, l, fp, n);
+        s = picpq_net_set_fp(net, l, fp, n);
     }
     if (s != PICPQ_OK) {
         fprintf(stderr, "%s: %s\n", names[which], picpq_last_error());
@@ -69,7 +69,7 @@ static int dump(int which)
         a[l] = 0.5 + (l % 5) * 0.25;
         b[l] = (l % 3) - 1.0;
     }
-    picpq_net_macs(net, NULL, &macs);
+    picpq_net_macs(net, &macs);
     printf("net %s %d %.0f %.17g\n", names[which], (int)n, macs, keep[which]);
     for (l = 0; l < n; l++) {
         picpq_layer_kind kind;
@@ -82,7 +82,7 @@ static int dump(int which)
                (long long)out, prunable, a[l], b[l]);
         if (prunable) {
             double fp[1280];
-            picpq_net_get_scores(net, l, fp, out);
+            picpq_net_fp(net, l, fp, out);
             printf("scores");
             for (j = 0; j < out; j++) printf(" %.17g", fp[j]);
             printf("\n");

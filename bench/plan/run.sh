@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 PYTHON="${PYTHON:-/usr/bin/python3}"
 [ -f lib/libpicpq.so ] || make DEPS=0 all >/dev/null
 mkdir -p build/bench
-${CC:-cc} -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror -Iinclude -Iexamples/c \
+${CC:-cc} -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror -Iinclude -Itests \
   -o build/bench/plan bench/plan/bench_plan.c -Llib -lpicpq -lm -Wl,-rpath,"$(pwd)/lib"
 echo "== bench/plan ($(date -u '+%Y-%m-%d %H:%M UTC'), load: $(cut -d' ' -f1-3 /proc/loadavg))"
 build/bench/plan

@@ -49,7 +49,7 @@ int main(int argc, char **argv)
         double best = 1e30;
         for (r = 0; r < REPS; r++) {
             double t0 = now();
-            if (picpq_quantize_weights_into(tx, ty, k) != PICPQ_OK) return 1;
+            if (picpq_quant_weights_into(tx, ty, k) != PICPQ_OK) return 1;
             t0 = now() - t0;
             best = t0 < best ? t0 : best;
         }
@@ -60,7 +60,7 @@ int main(int argc, char **argv)
         for (i = 0; i < n; i++) y[i] = x[i] * 20;
         for (r = 0; r < REPS; r++) {
             double t0 = now();
-            if (picpq_quantize_activations_into(ty, ty, k) != PICPQ_OK) return 1;
+            if (picpq_quant_activations_into(ty, ty, k) != PICPQ_OK) return 1;
             t0 = now() - t0;
             best = t0 < best ? t0 : best;
         }
@@ -69,14 +69,14 @@ int main(int argc, char **argv)
     for (k = 1; k <= 8; k++) {
         double bp = 1e30, bu = 1e30;
         size_t need;
-        if (picpq_weights_export(tx, k, codes, n, NULL, NULL) != PICPQ_OK) return 1;
+        if (picpq_quant_weight_codes(tx, k, codes, n, NULL, NULL) != PICPQ_OK) return 1;
         for (r = 0; r < REPS; r++) {
             double t0 = now();
-            if (picpq_pack_bits(codes, n, k, buf, (size_t)n, &need) != PICPQ_OK) return 1;
+            if (picpq_quant_pack(codes, n, k, buf, (size_t)n, &need) != PICPQ_OK) return 1;
             t0 = now() - t0;
             bp = t0 < bp ? t0 : bp;
             t0 = now();
-            if (picpq_unpack_bits(buf, need, k, back, n) != PICPQ_OK) return 1;
+            if (picpq_quant_unpack(buf, need, k, back, n) != PICPQ_OK) return 1;
             t0 = now() - t0;
             bu = t0 < bu ? t0 : bu;
         }

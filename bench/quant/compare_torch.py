@@ -27,7 +27,7 @@ lib.picpq_tensor_wrap.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int32,
                                   ctypes.POINTER(ctypes.c_int64), ctypes.c_void_p,
                                   ctypes.POINTER(ctypes.c_void_p)]
 lib.picpq_tensor_free.argtypes = [ctypes.c_void_p]
-for fn in (lib.picpq_quantize_weights_into, lib.picpq_quantize_activations_into):
+for fn in (lib.picpq_quant_weights_into, lib.picpq_quant_activations_into):
     fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32]
 lib.picpq_last_error.restype = ctypes.c_char_p
 PICPQ_F32 = 1
@@ -76,7 +76,7 @@ def main():
     tw, to = wrap(wn), wrap(out)
     for k in (2, 4, 8):
         tt = best_of(lambda: torch_weights(w, k))
-        tc = best_of(lambda: lib.picpq_quantize_weights_into(tw, to, k))
+        tc = best_of(lambda: lib.picpq_quant_weights_into(tw, to, k))
         print(f"weights k={k}: torch {tt*1e3:.3f} ms, libpicpq {tc*1e3:.3f} ms, "
               f"libpicpq/torch speed {tt/tc:.2f}x")
     x = w * 20
@@ -84,7 +84,7 @@ def main():
     tx = wrap(xn)
     for k in (4, 8):
         tt = best_of(lambda: torch_acts(x, k))
-        tc = best_of(lambda: lib.picpq_quantize_activations_into(tx, to, k))
+        tc = best_of(lambda: lib.picpq_quant_activations_into(tx, to, k))
         print(f"activations k={k}: torch {tt*1e3:.3f} ms, libpicpq {tc*1e3:.3f} ms, "
               f"speed {tt/tc:.2f}x")
     # agreement: codes of every width on several distributions
@@ -94,14 +94,14 @@ def main():
         diffs = []
         for k in range(2, 9):
             n = max(2 ** (k - 1) - 1, 1)
-            assert lib.picpq_quantize_weights_into(tv, to, k) == 0
+            assert lib.picpq_quant_weights_into(tv, to, k) == 0
             ref = torch_weights(v, k).numpy()
             dc = np.abs(np.rint(out * n) - np.rint(ref * n))
             diffs.append(f"k={k}:{int((dc > 0).sum())}(max {int(dc.max())})")
         lib.picpq_tensor_free(tv)
         print(f"weights codes differing from torch on {name}: " + " ".join(diffs))
     for k in range(1, 9):
-        assert lib.picpq_quantize_activations_into(tx, to, k) == 0
+        assert lib.picpq_quant_activations_into(tx, to, k) == 0
         ref = (torch.sign(torch.clamp(x, 0, 1)) if k == 1 else torch_acts(x, k)).numpy()
         assert np.array_equal(out, ref), f"activations k={k} differ"
     print("activations: identical to torch for k = 1..8")

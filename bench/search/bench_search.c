@@ -26,7 +26,7 @@ static picpq_net *make_net(int32_t L)
     for (l = 0; l < L; l++) {
         picpq_net_add_conv(net, 16, 16, 3, 3, 1, 8, 8, &id);
         for (i = 0; i < 16; i++) fp[i] = (double)((i * 7 + l) % 16);
-        picpq_net_set_scores(net, id, fp, 16);
+        picpq_net_set_fp(net, id, fp, 16);
     }
     picpq_net_add_linear(net, 16, 10, &id);
     return net;

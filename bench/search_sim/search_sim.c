@@ -92,7 +92,7 @@ static void problem_init(problem *p, uint64_t seed)
         double scale = exp(1.0 * rng_normal(&x)); /* per-layer FP scale: std_l spans decades */
         check(picpq_net_add_conv(p->net, cin, cout, 3, 3, 1, hw, hw, &id), "picpq_net_add_conv");
         for (i = 0; i < cout; i++) fp[i] = scale * fabs(rng_normal(&x));
-        check(picpq_net_set_scores(p->net, id, fp, cout), "picpq_net_set_scores");
+        check(picpq_net_set_fp(p->net, id, fp, cout), "picpq_net_set_fp");
         p->std[l] = population_std(fp, (int)cout);
         p->log_a_opt[l] = OPT_SCALE * rng_normal(&x);
         p->b_opt[l] = OPT_SCALE * p->std[l] * rng_normal(&x);

@@ -6,7 +6,7 @@
 #include <stdio.h>
 
 #include "picpq.h"
-#include "picpq_fixtures.h"
+#include "reference_nets.h"
 
 #define MAX_LAYERS 64
 
@@ -27,7 +27,7 @@ static int set_synthetic_scores(picpq_net *net)
             state = state * 6364136223846793005ULL + 1442695040888963407ULL;
             fp[j] = (double)(state >> 33) / 2147483648.0 * 32.0;
         }
-        if (picpq_net_set_scores(net, l, fp, out) != PICPQ_OK) return 0;
+        if (picpq_net_set_fp(net, l, fp, out) != PICPQ_OK) return 0;
     }
     return 1;
 }
@@ -55,8 +55,8 @@ static int plan_and_print(const picpq_net *net, double keep_fraction, int faithf
         return 0;
     }
     picpq_plan_budget(plan, &budget, NULL);
-    picpq_net_macs(net, plan, &macs);
-    picpq_net_params(net, plan, &params);
+    picpq_plan_macs(plan, &macs);
+    picpq_plan_params(plan, &params);
     printf("  %-8s budget %.1f -> %s, MACs %.0f, params %.0f\n    kept:",
            faithful ? "faithful" : "default", budget, picpq_status_string(s), macs, params);
     for (l = 0; l < n; l++) {
@@ -87,9 +87,9 @@ int main(void)
             picpq_net_free(net);
             return 1;
         }
-        picpq_net_macs(net, NULL, &macs);
-        picpq_net_params(net, NULL, &params);
-        picpq_net_bops(net, NULL, NULL, NULL, &bops);
+        picpq_net_macs(net, &macs);
+        picpq_net_params(net, &params);
+        picpq_net_bops(net, NULL, NULL, &bops);
         printf("%s: %d layers, MACs %.0f, params %.0f, FP32 BOPs %.0f; %.1f %% of MACs removed:\n",
                names[which], (int)picpq_net_num_layers(net), macs, params, bops,
                100 * removed[which]);

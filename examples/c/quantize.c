@@ -38,7 +38,7 @@ int main(void)
         numel[l] = 9 * kept[l] * (l ? kept[l - 1] : 3);
         full[l] = 9 * width[l] * (l ? width[l - 1] : 3);
     }
-    if ((st = picpq_bits_assign(NL, s, max_bits, 1.0 / 6, 2, bits)) != PICPQ_OK)
+    if ((st = picpq_quant_bits_assign(NL, s, max_bits, 1.0 / 6, 2, bits)) != PICPQ_OK)
         return fail("bits_assign", st);
     printf("bits:");
     for (l = 0; l < NL; l++) printf(" %d", (int)bits[l]);
@@ -58,9 +58,9 @@ int main(void)
     /* 3. integer codes: fl32(code / levels) is exactly the quantized weight */
     codes = malloc((size_t)n);
     if (codes == NULL) return 1;
-    if ((st = picpq_weights_export(w, bits[layer], codes, n, &levels, &magnitude)) != PICPQ_OK)
+    if ((st = picpq_quant_weight_codes(w, bits[layer], codes, n, &levels, &magnitude)) != PICPQ_OK)
         return fail("weights_export", st);
-    if ((st = picpq_quantize_weights(w, bits[layer])) != PICPQ_OK)
+    if ((st = picpq_quant_weights(w, bits[layer])) != PICPQ_OK)
         return fail("quantize_weights", st);
     for (i = 0; i < n; i++) {
         float back = magnitude * ((float)codes[i] / (float)levels);
@@ -73,11 +73,11 @@ int main(void)
            (long long)n, (int)bits[layer], (int)levels, (int)levels);
 
     /* 4. pack the codes and check the round trip */
-    if ((st = picpq_pack_bits(codes, n, bits[layer], NULL, 0, &need)) != PICPQ_OK)
+    if ((st = picpq_quant_pack(codes, n, bits[layer], NULL, 0, &need)) != PICPQ_OK)
         return fail("pack_bits (size)", st);
     buf = malloc(need);
     if (buf == NULL) return 1;
-    if ((st = picpq_pack_bits(codes, n, bits[layer], buf, need, NULL)) != PICPQ_OK)
+    if ((st = picpq_quant_pack(codes, n, bits[layer], buf, need, NULL)) != PICPQ_OK)
         return fail("pack_bits", st);
     printf("layer %d: %lld bytes as float32, %zu bytes packed\n", (int)layer, (long long)(4 * n),
            need);
@@ -86,9 +86,9 @@ int main(void)
     {
         int32_t b32[NL];
         for (l = 0; l < NL; l++) b32[l] = 32;
-        if ((st = picpq_packed_size(NL, full, b32, &full_bytes)) != PICPQ_OK ||
-            (st = picpq_packed_size(NL, numel, b32, &fp32_bytes)) != PICPQ_OK ||
-            (st = picpq_packed_size(NL, numel, bits, &packed_bytes)) != PICPQ_OK)
+        if ((st = picpq_quant_packed_size(NL, full, b32, &full_bytes)) != PICPQ_OK ||
+            (st = picpq_quant_packed_size(NL, numel, b32, &fp32_bytes)) != PICPQ_OK ||
+            (st = picpq_quant_packed_size(NL, numel, bits, &packed_bytes)) != PICPQ_OK)
             return fail("packed_size", st);
     }
     printf("conv weights: %lld bytes (float32) -> pruned %lld bytes -> pruned and packed "

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#define PICPQ_EXPERIMENTAL /* picpq_ranker_stats */
 #include "picpq.h"
 
 enum { N = 2, C = 4, H = 8, W = 8 };
@@ -58,7 +59,7 @@ int main(void)
         fill(maps, &state);
         if (check(picpq_ranker_feed(rk, 0, batch), "feed")) return 1;
     }
-    if (check(picpq_ranker_get(rk, 0, fp, C), "get")) return 1;
+    if (check(picpq_ranker_fp(rk, 0, fp, C), "get")) return 1;
     if (check(picpq_ranker_images(rk, 0, &images), "images")) return 1;
     printf("filter property of layer 0 over %lld images:\n", (long long)images);
     for (c = 0; c < C; c++) printf("  filter %d: FP = %.3f\n", c, fp[c]);

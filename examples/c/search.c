@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#define PICPQ_EXPERIMENTAL /* picpq_lub_write */
 #include "picpq.h"
 #include "synthetic_fitness.h"
 

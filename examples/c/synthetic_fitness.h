@@ -27,7 +27,7 @@ static inline picpq_status synthetic_net(picpq_net **out)
         int64_t i;
         st = picpq_net_add_conv(net, in[l], ch[l], 3, 3, 1, hw[l], hw[l], &id);
         for (i = 0; i < ch[l]; i++) fp[i] = (double)((i * 37 + l * 11) % ch[l]) / (double)ch[l] * hw[l];
-        if (st == PICPQ_OK) st = picpq_net_set_scores(net, id, fp, ch[l]);
+        if (st == PICPQ_OK) st = picpq_net_set_fp(net, id, fp, ch[l]);
         if (st == PICPQ_OK && l > 0) st = picpq_net_connect(net, l - 1, l);
     }
     if (st == PICPQ_OK) st = picpq_net_add_linear(net, 64, 10, &id);

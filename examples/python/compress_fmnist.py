@@ -300,9 +300,9 @@ def scale_filter_property(desc, prof):
     if prof.get("fp_scale", PLAN_DEFAULTS["fp_scale"]) == "raw":
         return
     for l in desc.convs:
-        fp = desc.net.scores(l.id)
+        fp = desc.net.fp(l.id)
         span = fp.max() - fp.min()
-        desc.net.set_scores(l.id, (fp - fp.min()) / span if span > 0 else np.zeros_like(fp))
+        desc.net.set_fp(l.id, (fp - fp.min()) / span if span > 0 else np.zeros_like(fp))
 
 
 def plan_key(desc, plan):
@@ -462,7 +462,7 @@ def uniform_plan(desc, keep_ratio):
         width = max(net.layer_channels(l)[1] for l in group)
         score = np.zeros(width)
         for l in group:
-            fp = net.scores(l)
+            fp = net.fp(l)
             score[:fp.shape[0]] += fp
         for l in sorted(group, key=lambda l: -net.layer_channels(l)[1]):
             n = net.layer_channels(l)[1]
@@ -749,7 +749,7 @@ def main(argv=None):
     if args.compare:
         t = step("compare: uniform pruning + uniform bits, and (a, b) = (1, 0)")
         for layer, fp in fps.items():  # the baselines rank by the raw FP
-            net.set_scores(layer, fp)
+            net.set_fp(layer, fp)
         uplan, ubits = uniform_baseline(desc, net.macs(plan), cost["bops"], max_bits)
         gplan, gbits = global_ranking_baseline(net, prof, cost["bops"],
                                                max_bits)

@@ -94,7 +94,7 @@ def calibrate(comm, model, desc, train_data, prof, seed, threads):
             merged = {l.id: total.filter_property(l.id) for l in desc.convs}
     merged = comm.bcast(merged, root=0)
     for layer, fp in merged.items():
-        desc.net.set_scores(layer, fp)
+        desc.net.set_fp(layer, fp)
     return merged
 
 

@@ -159,8 +159,13 @@ class Ranker(_Configurable):
         """Mean rank per filter of `layer` (float64 array of its channel count)."""
         n = self.channels[layer] if 0 <= layer < len(self.channels) else 1
         out = np.empty(n, dtype=np.float64)
-        lib.picpq_ranker_get(self.ptr, layer, ptr(out, ctypes.c_double), n)
+        lib.picpq_ranker_fp(self.ptr, layer, ptr(out, ctypes.c_double), n)
         return out
+
+    def to_net(self, net):
+        """Store the filter property of every fed layer in `net` (a ranker
+        made with Ranker(net=net)); unfed layers keep theirs."""
+        lib.picpq_ranker_fp_to_net(self.ptr, net.ptr)
 
     def images(self, layer):
         """Number of images fed to `layer`."""
@@ -258,16 +263,16 @@ class Net(_Handle):
         lib.picpq_net_is_prunable(self.ptr, layer, ctypes.byref(v))
         return bool(v.value)
 
-    def set_scores(self, layer, fp):
+    def set_fp(self, layer, fp):
         """Store a layer's filter property (one value per output channel)."""
         arr = as_c_array(fp, np.float64, "fp")
-        lib.picpq_net_set_scores(self.ptr, layer, ptr(arr, ctypes.c_double), arr.shape[0])
+        lib.picpq_net_set_fp(self.ptr, layer, ptr(arr, ctypes.c_double), arr.shape[0])
 
-    def scores(self, layer):
-        """The layer's stored filter property (what set_scores stored)."""
+    def fp(self, layer):
+        """The layer's stored filter property (what set_fp stored)."""
         n = self.layer_channels(layer)[1]
         out = np.empty(n, dtype=np.float64)
-        lib.picpq_net_get_scores(self.ptr, layer, ptr(out, ctypes.c_double), n)
+        lib.picpq_net_fp(self.ptr, layer, ptr(out, ctypes.c_double), n)
         return out
 
     @property
@@ -303,34 +308,33 @@ class Net(_Handle):
         """Raise if the description is inconsistent (names the layers)."""
         lib.picpq_net_validate(self.ptr)
 
-    def _cost(self, func, plan):
+    def _cost(self, net_func, plan_func, plan, *bits):
         if plan is not None and plan.net is not self:
             raise ValueError("the plan was made on another net")
         v = ctypes.c_double()
-        func(self.ptr, plan.ptr if plan is not None else None, ctypes.byref(v))
+        if plan is None:
+            net_func(self.ptr, *bits, ctypes.byref(v))
+        else:
+            plan_func(plan.ptr, *bits, ctypes.byref(v))
         return v.value
 
     def macs(self, plan=None):
         """Multiply-accumulates, unpruned or under `plan`."""
-        return self._cost(lib.picpq_net_macs, plan)
+        return self._cost(lib.picpq_net_macs, lib.picpq_plan_macs, plan)
 
     def params(self, plan=None):
         """Conv and linear weight count, unpruned or under `plan`."""
-        return self._cost(lib.picpq_net_params, plan)
+        return self._cost(lib.picpq_net_params, lib.picpq_plan_params, plan)
 
     def bops(self, plan=None, wbits=None, abits=None):
         """Bit operations Σ MACs·wbits·abits; bits None = 32 everywhere.
         Pass abits=wbits for the reference's convention."""
-        if plan is not None and plan.net is not self:
-            raise ValueError("the plan was made on another net")
         n = self.num_layers
         w = as_c_array(wbits, np.int32, "wbits", n) if wbits is not None else None
         a = as_c_array(abits, np.int32, "abits", n) if abits is not None else None
-        v = ctypes.c_double()
-        lib.picpq_net_bops(self.ptr, plan.ptr if plan is not None else None,
-                           ptr(w, ctypes.c_int32) if w is not None else None,
-                           ptr(a, ctypes.c_int32) if a is not None else None, ctypes.byref(v))
-        return v.value
+        return self._cost(lib.picpq_net_bops, lib.picpq_plan_bops, plan,
+                          ptr(w, ctypes.c_int32) if w is not None else None,
+                          ptr(a, ctypes.c_int32) if a is not None else None)
 
     def _ab(self, a, b):
         n = self.num_layers
@@ -534,13 +538,13 @@ def _f32_tensor(x, name, writable=False):
 
 
 def _quantize(kind, x, name, bits, out):
-    """picpq_quantize_<kind> in place (out None) or picpq_quantize_<kind>_into out."""
+    """picpq_quant_<kind> in place (out None) or picpq_quant_<kind>_into out."""
     with _f32_tensor(x, name, writable=out is None) as src:
         if out is None:
-            getattr(lib, f"picpq_quantize_{kind}")(src.ptr, int(bits))
+            getattr(lib, f"picpq_quant_{kind}")(src.ptr, int(bits))
             return x
         with _f32_tensor(out, "out", writable=True) as dst:
-            getattr(lib, f"picpq_quantize_{kind}_into")(src.ptr, dst.ptr, int(bits))
+            getattr(lib, f"picpq_quant_{kind}_into")(src.ptr, dst.ptr, int(bits))
         return out
 
 
@@ -562,7 +566,7 @@ def weights_export(w, bits):
         n = lib.picpq_tensor_numel(t.ptr)
         codes = np.empty(n, dtype=np.int8)
         levels, mag = ctypes.c_int32(), ctypes.c_float()
-        lib.picpq_weights_export(t.ptr, int(bits), ptr(codes, ctypes.c_int8), n,
+        lib.picpq_quant_weight_codes(t.ptr, int(bits), ptr(codes, ctypes.c_int8), n,
                                  ctypes.byref(levels), ctypes.byref(mag))
     return codes, levels.value, mag.value
 
@@ -573,7 +577,7 @@ def quantize_linear(w, bits):
         n = lib.picpq_tensor_numel(t.ptr)
         n_out = lib.picpq_tensor_dim(t.ptr, 0)
         codes, scales = np.empty(n, dtype=np.int8), np.empty(n_out, dtype=np.float32)
-        lib.picpq_quantize_linear(t.ptr, int(bits), ptr(codes, ctypes.c_int8), n,
+        lib.picpq_quant_linear_codes(t.ptr, int(bits), ptr(codes, ctypes.c_int8), n,
                                   ptr(scales, ctypes.c_float), n_out)
     return codes, scales
 
@@ -581,7 +585,7 @@ def quantize_linear(w, bits):
 def pack_bits(codes, bits):
     """Pack signed codes of `bits` bits each into bytes (little-endian bit stream)."""
     c = as_c_array(codes, np.int8, "codes")
-    return sized_output(lambda *out: lib.picpq_pack_bits(ptr(c, ctypes.c_int8), c.shape[0],
+    return sized_output(lambda *out: lib.picpq_quant_pack(ptr(c, ctypes.c_int8), c.shape[0],
                                                          int(bits), *out))
 
 
@@ -589,7 +593,7 @@ def unpack_bits(data, bits, n):
     """Inverse of pack_bits: n int8 codes."""
     raw = np.frombuffer(bytes(data), dtype=np.uint8)
     out = np.empty(n, dtype=np.int8)
-    lib.picpq_unpack_bits(ptr(raw, ctypes.c_uint8) if raw.size else None, raw.shape[0],
+    lib.picpq_quant_unpack(ptr(raw, ctypes.c_uint8) if raw.size else None, raw.shape[0],
                           int(bits), ptr(out, ctypes.c_int8), n)
     return out
 
@@ -599,7 +603,7 @@ def packed_size(numel, bits):
     ne = as_c_array(numel, np.int64, "numel")
     b = as_c_array(bits, np.int32, "bits", ne.shape[0])
     out = ctypes.c_int64()
-    lib.picpq_packed_size(ne.shape[0], ptr(ne, ctypes.c_int64), ptr(b, ctypes.c_int32),
+    lib.picpq_quant_packed_size(ne.shape[0], ptr(ne, ctypes.c_int64), ptr(b, ctypes.c_int32),
                           ctypes.byref(out))
     return out.value
 
@@ -608,7 +612,7 @@ def sparsity_l1(w_orig, w_pruned):
     """‖W_pruned‖₁ / ‖W_orig‖₁ (METHOD §7.1)."""
     s = ctypes.c_double()
     with Tensor(w_orig) as a, Tensor(w_pruned) as b:
-        lib.picpq_sparsity_l1(a.ptr, b.ptr, ctypes.byref(s))
+        lib.picpq_quant_sparsity_l1(a.ptr, b.ptr, ctypes.byref(s))
     return s.value
 
 
@@ -618,7 +622,7 @@ def sparsity_l1_masked(w_orig, out_keep=None, in_keep=None):
     om = as_c_array(out_keep, np.uint8, "out_keep") if out_keep is not None else None
     im = as_c_array(in_keep, np.uint8, "in_keep") if in_keep is not None else None
     with Tensor(w_orig) as t:
-        lib.picpq_sparsity_l1_masked(t.ptr, ptr(om, ctypes.c_uint8) if om is not None else None,
+        lib.picpq_quant_sparsity_l1_masked(t.ptr, ptr(om, ctypes.c_uint8) if om is not None else None,
                                      om.shape[0] if om is not None else 0,
                                      ptr(im, ctypes.c_uint8) if im is not None else None,
                                      im.shape[0] if im is not None else 0, ctypes.byref(s))
@@ -628,7 +632,7 @@ def sparsity_l1_masked(w_orig, out_keep=None, in_keep=None):
 def sparsity_from_plan(plan):
     """Kept-filter ratio n'/n of every layer (METHOD §7.2)."""
     out = np.empty(plan.net.num_layers)
-    lib.picpq_sparsity_from_plan(plan.net.ptr, plan.ptr, ptr(out, ctypes.c_double))
+    lib.picpq_quant_sparsity_from_plan(plan.net.ptr, plan.ptr, ptr(out, ctypes.c_double))
     return out
 
 
@@ -637,7 +641,7 @@ def bits_assign(sparsity, max_bits, tau, min_bits=2):
     s = as_c_array(sparsity, np.float64, "sparsity")
     mb = as_c_array(max_bits, np.int32, "max_bits", s.shape[0])
     out = np.empty(s.shape[0], dtype=np.int32)
-    lib.picpq_bits_assign(s.shape[0], ptr(s, ctypes.c_double), ptr(mb, ctypes.c_int32),
+    lib.picpq_quant_bits_assign(s.shape[0], ptr(s, ctypes.c_double), ptr(mb, ctypes.c_int32),
                           float(tau), int(min_bits), ptr(out, ctypes.c_int32))
     return out
 
@@ -649,7 +653,7 @@ def bits_solve(plan, sparsity, max_bits, max_bops, min_bits=2):
     mb = as_c_array(max_bits, np.int32, "max_bits", n)
     tau = ctypes.c_double()
     out = np.empty(n, dtype=np.int32)
-    status = lib.picpq_bits_solve(plan.net.ptr, plan.ptr, ptr(s, ctypes.c_double),
+    status = lib.picpq_quant_bits_solve(plan.net.ptr, plan.ptr, ptr(s, ctypes.c_double),
                                   ptr(mb, ctypes.c_int32), int(min_bits), float(max_bops),
                                   ctypes.byref(tau), ptr(out, ctypes.c_int32))
     return tau.value, out, status == OK

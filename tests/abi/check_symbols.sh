@@ -5,7 +5,7 @@
 set -eu
 so=$1
 map=$2
-exported=$(nm -D --defined-only "$so" | awk '{print $3}' | sed 's/@.*//' | grep -v '^PICPQ_[0-9]' | sort)
+exported=$(nm -D --defined-only "$so" | awk '{print $3}' | sed 's/@.*//' | grep -v '^PICPQ_' | sort)
 listed=$(sed -n 's/^[[:space:]]*\(picpq_[a-z0-9_]*\);.*/\1/p' "$map" | sort)
 if [ "$exported" != "$listed" ]; then
     echo "check_symbols: exports of $so differ from $map" >&2

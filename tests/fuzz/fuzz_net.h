@@ -16,8 +16,8 @@ static picpq_net *fuzz_net(void)
     picpq_net_add_conv(net, 5, 6, 3, 3, 1, 8, 8, &id);
     picpq_net_add_linear(net, 6, 10, &id);
     picpq_net_set_prunable(net, 1, 0);
-    picpq_net_set_scores(net, 0, fp0, 4);
-    picpq_net_set_scores(net, 2, fp2, 6);
+    picpq_net_set_fp(net, 0, fp0, 4);
+    picpq_net_set_fp(net, 2, fp2, 6);
     return net;
 }
 

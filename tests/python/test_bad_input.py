@@ -13,8 +13,8 @@ def small_net():
     a = net.add_conv(3, 4, 3, out_size=8)
     b = net.add_conv(4, 4, 3, out_size=8)
     net.connect(a, b)
-    net.set_scores(a, [1, 2, 3, 4])
-    net.set_scores(b, [4, 3, 2, 1])
+    net.set_fp(a, [1, 2, 3, 4])
+    net.set_fp(b, [4, 3, 2, 1])
     return net
 
 

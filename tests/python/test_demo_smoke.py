@@ -107,7 +107,7 @@ def test_strict_json_and_plan_reuse():
     net = desc.net
     rng = np.random.default_rng(1)
     for l in desc.convs:
-        net.set_scores(l.id, rng.uniform(0, 28, net.layer_channels(l.id)[1]))
+        net.set_fp(l.id, rng.uniform(0, 28, net.layer_channels(l.id)[1]))
     plan = picpq.Plan(net)
     ones, zeros = np.ones(net.num_layers), np.zeros(net.num_layers)
     assert plan.compute(ones, zeros, 0.5)
@@ -144,7 +144,7 @@ def test_compare_baselines_meet_the_same_costs():
     net = desc.net
     rng = np.random.default_rng(0)
     for l in desc.convs:
-        net.set_scores(l.id, rng.uniform(0, 28, net.layer_channels(l.id)[1]))
+        net.set_fp(l.id, rng.uniform(0, 28, net.layer_channels(l.id)[1]))
     max_bits = compress_fmnist.max_bits_of(desc, 3)
     assert max_bits == [32] + [8] * 6 + [6] * 6 + [4] * 6 + [32]
     base_bops = net.bops()
@@ -167,15 +167,15 @@ def test_compare_baselines_meet_the_same_costs():
     assert compress_fmnist.new_plan(net, {}).get("plan.chain_reduce") == 0  # the reference
 
     # --fp-scale minmax maps each conv's FP onto [0, 1]; raw leaves it alone
-    raw = {l.id: net.scores(l.id) for l in desc.convs}
-    net.set_scores(desc.convs[0].id, np.full(raw[desc.convs[0].id].shape, 7.0))  # constant
+    raw = {l.id: net.fp(l.id) for l in desc.convs}
+    net.set_fp(desc.convs[0].id, np.full(raw[desc.convs[0].id].shape, 7.0))  # constant
     compress_fmnist.scale_filter_property(desc, dict(fp_scale="raw"))
-    assert np.all(net.scores(desc.convs[0].id) == 7.0)
+    assert np.all(net.fp(desc.convs[0].id) == 7.0)
     compress_fmnist.scale_filter_property(desc, dict(fp_scale="minmax"))
-    assert np.all(net.scores(desc.convs[0].id) == 0.0)
+    assert np.all(net.fp(desc.convs[0].id) == 0.0)
     for l in desc.convs[1:]:
         fp = raw[l.id]
-        np.testing.assert_allclose(net.scores(l.id), (fp - fp.min()) / (fp.max() - fp.min()))
+        np.testing.assert_allclose(net.fp(l.id), (fp - fp.min()) / (fp.max() - fp.min()))
     desc.close()
 
 

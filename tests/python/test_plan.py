@@ -92,7 +92,7 @@ T4_FP = [[3, 1, 4, 2], [10, 12, 11, 9], [5, 7, 6, 8]]
 def test_t4_faithful(safeguard, kept):
     with build(T4, (4, 10, 2)) as net:
         for l, fp in enumerate(T4_FP):
-            net.set_scores(l, fp)
+            net.set_fp(l, fp)
         assert net.macs() == 2440
         plan = picpq.Plan(net, faithful=1, safeguard=safeguard)
         plan.compute([1, 0.5, 1, 1], [0, 0, -1, 0], 0.5)
@@ -115,7 +115,7 @@ def test_t5_chain_order():
         net.add_conv(cin, cout, k, 1, (oh, ow))
     net.couple(0, 2)
     for l, fp in enumerate(fps):
-        net.set_scores(l, fp)
+        net.set_fp(l, fp)
     plan = picpq.Plan(net, faithful=1, safeguard=0.0, num_classes=0)
     met = plan.compute([1, 1, 1], [0, 0, 0], 1e-9)
     assert not met  # quotas run out before a budget of ~0
@@ -159,7 +159,7 @@ def test_random_nets_faithful_match_transcription(reduce):
             for ch in chains:
                 net.couple(ch[0], ch[1])
             for l, n in enumerate(widths):
-                net.set_scores(l, rng.integers(0, 200, n) / 8.0)  # exact in float32
+                net.set_fp(l, rng.integers(0, 200, n) / 8.0)  # exact in float32
             a = np.exp(rng.normal(size=net.num_layers))
             b = rng.normal(size=net.num_layers)
             keep = float(rng.uniform(0.2, 0.8))
@@ -178,7 +178,7 @@ def test_random_nets_faithful_match_transcription(reduce):
 def test_default_mode_meets_budget_and_bops_by_hand():
     with build(T4, (4, 10, 2)) as net:
         for l, fp in enumerate(T4_FP):
-            net.set_scores(l, fp)
+            net.set_fp(l, fp)
         plan = picpq.Plan(net)
         assert plan.compute([1, 1, 1, 1], [0, 0, 0, 0], 0.5)
         budget, cost = plan.budget()
@@ -198,7 +198,7 @@ def test_default_mode_meets_budget_and_bops_by_hand():
 def test_set_keep_mask_and_compute_multi():
     with build(T4, (4, 10, 2)) as net:
         for l, fp in enumerate(T4_FP):
-            net.set_scores(l, fp)
+            net.set_fp(l, fp)
         plan = picpq.Plan(net)
         plan.set_keep_mask(1, [1, 0, 0, 1])
         assert plan.kept(1) == 2 and plan.keep_mask(1).tolist() == [True, False, False, True]
@@ -220,7 +220,7 @@ def test_set_keep_mask_and_compute_multi():
 def test_search_ask_tell_save_load_lub():
     with build(T4, (4, 10, 2)) as net:
         for l, fp in enumerate(T4_FP):
-            net.set_scores(l, fp)
+            net.set_fp(l, fp)
         s = picpq.Search(net, seed=3, population=4, sample=2, generations=8)
         told = []
         for _ in range(5):
@@ -260,9 +260,9 @@ def test_net_errors_carry_the_message():
         with pytest.raises(picpq.ArgumentError):
             net.connect(c, d)                 # 8 outputs into 4 inputs
         with pytest.raises(picpq.ArgumentError):
-            net.set_scores(c, [1.0] * 7)
+            net.set_fp(c, [1.0] * 7)
         with pytest.raises(picpq.NumericalError):
-            net.set_scores(c, [1.0] * 7 + [float("nan")])
+            net.set_fp(c, [1.0] * 7 + [float("nan")])
         with pytest.raises(ValueError):
             net.bops(None, [8, 8, 8], None)    # wrong length, caught in Python
         with pytest.raises(picpq.ArgumentError, match="bits|1..32|layer"):

@@ -86,7 +86,7 @@ def test_ranker_errors():
         with pytest.raises(picpq.StateError):                  # nothing fed yet
             rk.filter_property(1)
         with pytest.raises(picpq.ArgumentError):
-            rk.set("rank.threads", -1)
+            rk.set("rank.threads", 0)
         rk.set("rank.threads", 2)
         assert rk.get("rank.threads") == 2
     with pytest.raises(ValueError, match="closed"):

@@ -68,7 +68,7 @@ def random_plan(desc, seed, keep=0.5):
     n = desc.net.num_layers
     for l in desc.convs:
         c = desc.net.layer_channels(l.id)[1]
-        desc.net.set_scores(l.id, rng.uniform(0, 10, c))
+        desc.net.set_fp(l.id, rng.uniform(0, 10, c))
     plan = picpq.Plan(desc.net)
     plan.compute(np.exp(rng.normal(size=n)), rng.normal(size=n) * 3, keep)
     return plan
@@ -252,7 +252,7 @@ def test_rank_filters_one_pass_matches_torch():
     with torch.no_grad():
         expected = torch.linalg.matrix_rank(out.detach()).double().mean(0).numpy()
     np.testing.assert_array_equal(fps[layer], expected)
-    np.testing.assert_array_equal(desc.net.scores(layer), expected)
+    np.testing.assert_array_equal(desc.net.fp(layer), expected)
     assert len(fps) == 19
 
 

@@ -367,12 +367,10 @@ def feed_ranker(ranker, model, desc, batches):
 
 
 def set_filter_properties(ranker, desc):
-    """Store the ranker's filter properties as desc.net's scores.
+    """Store the ranker's filter properties in desc.net.
     Returns {layer id: FP array}."""
-    fps = {l.id: ranker.filter_property(l.id) for l in desc.convs}
-    for layer, fp in fps.items():
-        desc.net.set_scores(layer, fp)
-    return fps
+    ranker.to_net(desc.net)
+    return {l.id: desc.net.fp(l.id) for l in desc.convs}
 
 
 def rank_filters(model, desc, batches, threads=1):

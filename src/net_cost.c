@@ -1,9 +1,7 @@
-/* Cost model of a picpq_net: MACs, weight count and BOPs, unpruned or under
- * a plan. Conventions: docs/BOPS.md. add_layer() keeps every total (dense
+/* Cost model of a picpq_net: MACs, weight count and BOPs, unpruned or with
+ * given kept-filter counts (a plan's). Conventions: docs/BOPS.md. add_layer() keeps every total (dense
  * MACs x 32 x 32) within int64, so nothing here can overflow. */
 #include "picpq_internal.h"
-
-typedef enum cost_kind { COST_MACS, COST_PARAMS, COST_BOPS } cost_kind;
 
 /* Filters kept by layer i (all of them without a plan). */
 static int64_t kept_of(const picpq_net *net, const int64_t *kept, int32_t i)
@@ -24,7 +22,8 @@ static int64_t inputs_per_group(const picpq_net *net, const int64_t *kept, int32
     return in / L->groups; /* groups > 1 here means nothing around it is pruned */
 }
 
-static int64_t layer_cost(const picpq_net *net, const int64_t *kept, int32_t i, cost_kind kind)
+static int64_t layer_cost(const picpq_net *net, const int64_t *kept, int32_t i,
+                          picpq__cost_kind kind)
 {
     const picpq__layer *L = &net->layers[i];
     int dense_dw = kind == COST_BOPS && net->bops_dense_depthwise;
@@ -54,16 +53,13 @@ static picpq_status check_bits(const int32_t *bits, int32_t n, const char *name)
     return PICPQ_OK;
 }
 
-static picpq_status net_cost(const picpq_net *net, const picpq_plan *plan, cost_kind kind,
-                             const int32_t *wbits, const int32_t *abits, double *out)
+picpq_status picpq__net_cost(const picpq_net *net, const int64_t *kept, picpq__cost_kind kind,
+                            const int32_t *wbits, const int32_t *abits, double *out)
 {
-    const int64_t *kept = NULL;
     int64_t total = 0;
     int32_t i, skip;
     picpq_status s;
-    PICPQ__REQUIRE(net, "net");
     PICPQ__REQUIRE(out, kind == COST_MACS ? "macs" : kind == COST_PARAMS ? "params" : "bops");
-    if (plan != NULL && (s = picpq__plan_kept_counts(plan, net, &kept)) != PICPQ_OK) return s;
     if ((s = check_bits(wbits, net->n, "wbits")) != PICPQ_OK) return s;
     if ((s = check_bits(abits, net->n, "abits")) != PICPQ_OK) return s;
     skip = kind == COST_BOPS && net->bops_skip_first ? first_conv(net) : -1;
@@ -78,21 +74,24 @@ static picpq_status net_cost(const picpq_net *net, const picpq_plan *plan, cost_
     return PICPQ_OK;
 }
 
-picpq_status picpq_net_macs(const picpq_net *net, const picpq_plan *plan, double *macs)
+picpq_status picpq_net_macs(const picpq_net *net, double *macs)
 {
     picpq__clear_error();
-    return net_cost(net, plan, COST_MACS, NULL, NULL, macs);
+    PICPQ__REQUIRE(net, "net");
+    return picpq__net_cost(net, NULL, COST_MACS, NULL, NULL, macs);
 }
 
-picpq_status picpq_net_params(const picpq_net *net, const picpq_plan *plan, double *params)
+picpq_status picpq_net_params(const picpq_net *net, double *params)
 {
     picpq__clear_error();
-    return net_cost(net, plan, COST_PARAMS, NULL, NULL, params);
+    PICPQ__REQUIRE(net, "net");
+    return picpq__net_cost(net, NULL, COST_PARAMS, NULL, NULL, params);
 }
 
-picpq_status picpq_net_bops(const picpq_net *net, const picpq_plan *plan, const int32_t *wbits,
-                            const int32_t *abits, double *bops)
+picpq_status picpq_net_bops(const picpq_net *net, const int32_t *wbits, const int32_t *abits,
+                            double *bops)
 {
     picpq__clear_error();
-    return net_cost(net, plan, COST_BOPS, wbits, abits, bops);
+    PICPQ__REQUIRE(net, "net");
+    return picpq__net_cost(net, NULL, COST_BOPS, wbits, abits, bops);
 }

@@ -1,13 +1,13 @@
 /* Header-only builders of the three reference networks of METHOD §16, as
  * picpq_net descriptions: ResNet-56 and VGG-16-BN for CIFAR-10, and the
- * stride-1 MobileNetV2 variant for CIFAR-100. Used by the examples, the
- * tests (#include "../examples/c/picpq_fixtures.h") and bench/plan.
+ * stride-1 MobileNetV2 variant for CIFAR-100. Test material, also read by
+ * the plan example and bench/plan (both build with -Itests).
  *
  * Each builder appends to an EMPTY net, connects every conv to the next one
  * (METHOD §5.1 next_conv l -> l+1), couples the chains of METHOD §5.3, and
  * returns the first failing status (the net is then partly built: free it). */
-#ifndef PICPQ_FIXTURES_H
-#define PICPQ_FIXTURES_H
+#ifndef PICPQ_REFERENCE_NETS_H
+#define PICPQ_REFERENCE_NETS_H
 
 #include "picpq.h"
 
@@ -116,4 +116,4 @@ static inline picpq_status fixture_mobilenetv2(picpq_net *net)
     return fixture_linear(net, prev, 1280, 100, &id);
 }
 
-#endif /* PICPQ_FIXTURES_H */
+#endif /* PICPQ_REFERENCE_NETS_H */

@@ -46,7 +46,7 @@ static picpq_status l1_ratio(double pruned, double orig, double *s)
     return PICPQ_OK;
 }
 
-picpq_status picpq_sparsity_l1(const picpq_tensor *w_orig, const picpq_tensor *w_pruned,
+picpq_status picpq_quant_sparsity_l1(const picpq_tensor *w_orig, const picpq_tensor *w_pruned,
                                double *s)
 {
     double lo, lp;
@@ -69,7 +69,7 @@ picpq_status picpq_sparsity_l1(const picpq_tensor *w_orig, const picpq_tensor *w
     return l1_ratio(lp, lo, s);
 }
 
-picpq_status picpq_sparsity_l1_masked(const picpq_tensor *w_orig, const uint8_t *out_keep,
+picpq_status picpq_quant_sparsity_l1_masked(const picpq_tensor *w_orig, const uint8_t *out_keep,
                                       int64_t n_out, const uint8_t *in_keep, int64_t n_in,
                                       double *s)
 {
@@ -91,17 +91,15 @@ picpq_status picpq_sparsity_l1_masked(const picpq_tensor *w_orig, const uint8_t 
     return l1_ratio(kept, all, s);
 }
 
-picpq_status picpq_sparsity_from_plan(const picpq_net *net, const picpq_plan *plan, double *s)
+picpq_status picpq_quant_sparsity_from_plan(const picpq_net *net, const picpq_plan *plan, double *s)
 {
     int32_t l, n;
-    double unused;
     picpq_status st;
     picpq__clear_error();
     PICPQ__REQUIRE(net, "net");
     PICPQ__REQUIRE(plan, "plan");
     PICPQ__REQUIRE(s, "s");
-    /* rejects a plan of another net or of an older version of this one */
-    if ((st = picpq_net_macs(net, plan, &unused)) != PICPQ_OK) return st;
+    if ((st = picpq__plan_check_owner(plan, net)) != PICPQ_OK) return st;
     n = picpq_net_num_layers(net);
     for (l = 0; l < n; l++) { /* validate every layer before writing */
         int64_t in_ch, out_ch, kept;
@@ -173,7 +171,7 @@ static picpq_status assign(int32_t n, const double *sparsity, const int32_t *max
     return PICPQ_OK;
 }
 
-picpq_status picpq_bits_assign(int32_t n, const double *sparsity, const int32_t *max_bits,
+picpq_status picpq_quant_bits_assign(int32_t n, const double *sparsity, const int32_t *max_bits,
                                double tau, int32_t min_bits, int32_t *bits)
 {
     picpq__clear_error();
@@ -205,7 +203,18 @@ static double next_candidate(int32_t n, const double *sparsity, const int32_t *m
     return best;
 }
 
-picpq_status picpq_bits_solve(const picpq_net *net, const picpq_plan *plan,
+/* BOPs of the net, pruned by `plan` unless it is NULL, with `bits` for both
+ * weights and activations (NULL = 32); checks that the plan is the net's. */
+static picpq_status bops_under(const picpq_net *net, const picpq_plan *plan, const int32_t *bits,
+                               double *bops)
+{
+    picpq_status s;
+    if (plan == NULL) return picpq_net_bops(net, bits, bits, bops);
+    if ((s = picpq__plan_check_owner(plan, net)) != PICPQ_OK) return s;
+    return picpq_plan_bops(plan, bits, bits, bops);
+}
+
+picpq_status picpq_quant_bits_solve(const picpq_net *net, const picpq_plan *plan,
                               const double *sparsity, const int32_t *max_bits, int32_t min_bits,
                               double max_bops, double *tau, int32_t *bits)
 {
@@ -227,21 +236,21 @@ picpq_status picpq_bits_solve(const picpq_net *net, const picpq_plan *plan,
     /* validate everything up front (with a clamp any τ passes; all-32 bits
      * check the plan), so that nothing below can fail once bits is written */
     if ((s = assign(n, sparsity, max_bits, 1.0, min_bits > 0 ? min_bits : 1, NULL)) != PICPQ_OK ||
-        (s = picpq_net_bops(net, plan, NULL, NULL, &bops)) != PICPQ_OK)
+        (s = bops_under(net, plan, NULL, &bops)) != PICPQ_OK)
         return s;
     /* bits are constant between breakpoints: walk them upwards */
     while ((next = next_candidate(n, sparsity, max_bits, min_bits, t)) > 0) {
         if (assign(n, sparsity, max_bits, next, min_bits, NULL) != PICPQ_OK) break; /* < 1 bit */
         t = next;
         assign(n, sparsity, max_bits, t, min_bits, bits);
-        picpq_net_bops(net, plan, bits, bits, &bops);
+        bops_under(net, plan, bits, &bops);
         if (bops <= max_bops) break;
     }
     if (t == 0) { /* no breakpoint: nothing pruned, or the first one is infeasible */
         if ((s = assign(n, sparsity, max_bits, 1.0, min_bits, NULL)) != PICPQ_OK) return s;
         t = 1.0;
         assign(n, sparsity, max_bits, t, min_bits, bits);
-        picpq_net_bops(net, plan, bits, bits, &bops);
+        bops_under(net, plan, bits, &bops);
     }
     *tau = t;
     picpq__clear_error();

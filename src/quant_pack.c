@@ -192,7 +192,7 @@ static void unpack(const uint8_t *in, int32_t bits, int8_t *codes, int64_t n)
     for (i = 0; g + i < n; i++) codes[g + i] = (int8_t)code_of((v >> (i * bits)) & mask, bits);
 }
 
-picpq_status picpq_pack_bits(const int8_t *codes, int64_t n, int32_t bits, uint8_t *buf,
+picpq_status picpq_quant_pack(const int8_t *codes, int64_t n, int32_t bits, uint8_t *buf,
                              size_t cap, size_t *needed)
 {
     int64_t bytes;
@@ -210,13 +210,13 @@ picpq_status picpq_pack_bits(const int8_t *codes, int64_t n, int32_t bits, uint8
     if (needed) *needed = need;
     if (buf == NULL) return PICPQ_OK;
     if (cap < need)
-        return picpq__fail(PICPQ_E_SHAPE, "cap = %zu bytes: %lld codes of %d bits need %zu", cap,
+        return picpq__fail(PICPQ_E_BUFFER, "cap = %zu bytes: %lld codes of %d bits need %zu", cap,
                            (long long)n, (int)bits, need);
     pack(codes, n, bits, buf);
     return PICPQ_OK;
 }
 
-picpq_status picpq_unpack_bits(const uint8_t *buf, size_t len, int32_t bits, int8_t *codes,
+picpq_status picpq_quant_unpack(const uint8_t *buf, size_t len, int32_t bits, int8_t *codes,
                                int64_t n)
 {
     int64_t bytes;
@@ -237,7 +237,7 @@ picpq_status picpq_unpack_bits(const uint8_t *buf, size_t len, int32_t bits, int
     return PICPQ_OK;
 }
 
-picpq_status picpq_packed_size(int32_t n, const int64_t *numel, const int32_t *bits,
+picpq_status picpq_quant_packed_size(int32_t n, const int64_t *numel, const int32_t *bits,
                                int64_t *bytes)
 {
     int64_t total = 0, layer;

@@ -14,16 +14,15 @@ typedef struct plan_budget {
     int32_t plan;
 } plan_budget;
 
-/* (a, b) of one layer, and the scores they apply to. */
+/* (a, b) of one layer, and the FP they apply to. */
 static picpq_status check_layer_ab(const picpq_net *net, int32_t l, double a, double b)
 {
     if (!isfinite(a) || !isfinite(b))
         return picpq__fail(PICPQ_E_NONFINITE, "layer %d: a = %g, b = %g must be finite", (int)l,
                            a, b);
     if (a <= 0) return picpq__fail(PICPQ_E_OUT_OF_RANGE, "layer %d: a = %g must be > 0", (int)l, a);
-    if (net->layers[l].scores == NULL)
-        return picpq__fail(PICPQ_E_BAD_STATE, "layer %d has no scores (picpq_net_set_scores)",
-                           (int)l);
+    if (picpq__net_fp(net, l) == NULL)
+        return picpq__fail(PICPQ_E_BAD_STATE, "layer %d has no FP (picpq_net_set_fp)", (int)l);
     return PICPQ_OK;
 }
 
@@ -72,10 +71,10 @@ static double importance(const picpq_plan *p, double fp, double a, double b)
 static picpq_status layer_importances(const picpq_plan *p, int32_t l, double a, double b,
                                       double *imp)
 {
-    const picpq__layer *L = &p->net->layers[l];
+    const double *fp = picpq__net_fp(p->net, l);
     int64_t j;
-    for (j = 0; j < L->out_ch; j++) {
-        double v = importance(p, L->scores[j], a, b);
+    for (j = 0; j < p->net->layers[l].out_ch; j++) {
+        double v = importance(p, fp[j], a, b);
         if (!isfinite(v))
             return picpq__fail(PICPQ_E_NONFINITE,
                                "layer %d: importance of filter %lld is not finite (a = %g, b = %g)",
@@ -338,8 +337,8 @@ static double full_cost(const picpq_plan *p)
 {
     double full = 0;
     /* cannot fail on a valid net */
-    if (p->budget_kind == PICPQ_BUDGET_PARAMS) picpq_net_params(p->net, NULL, &full);
-    else picpq_net_macs(p->net, NULL, &full);
+    if (p->budget_kind == PICPQ_BUDGET_PARAMS) picpq_net_params(p->net, &full);
+    else picpq_net_macs(p->net, &full);
     return full;
 }
 
