@@ -1,6 +1,6 @@
 /* Importance I = a*FP + b, chain scores, quotas and the budgeted greedy
- * global selection of METHOD §5, default and faithful semantics (API.md
- * "Plan semantics"), for one or many budgets in one pass. The cost is kept
+ * global selection of METHOD §5, default and faithful semantics
+ * (PICPQ_PLAN_FAITHFUL in picpq.h), for one or many budgets in one pass. The cost is kept
  * up to date per removed filter, so a plan costs O(N log N) for N filters. */
 #include "picpq_internal.h"
 

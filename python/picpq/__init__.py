@@ -28,7 +28,7 @@ from ._tensor import Tensor
 
 
 def version():
-    """The library's version string, e.g. "0.2.0"."""
+    """The library's version string, e.g. "0.3.0"."""
     return lib.picpq_version_string().decode()
 
 

@@ -36,7 +36,8 @@ def _candidates():
     if env:
         yield env
         return
-    yield os.path.join(_HERE, "..", "..", "lib", "libpicpq.so")
+    yield os.path.join(_HERE, "libpicpq.so")  # shipped by `pip install`
+    yield os.path.join(_HERE, "..", "..", "lib", "libpicpq.so")  # a built checkout
     found = ctypes.util.find_library("picpq")
     if found:
         yield found

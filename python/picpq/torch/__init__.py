@@ -21,7 +21,7 @@ from torch.nn.utils import parametrize
 
 import picpq
 
-from .models import ShortcutA
+from .layers import ShortcutA
 
 __all__ = ["ActQuant", "Description", "UnsupportedModel", "WeightQuant", "apply_plan",
            "describe", "export", "feed_ranker", "mask_model", "quantize_model", "rank_filters",
