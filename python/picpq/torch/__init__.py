@@ -25,7 +25,7 @@ from .layers import ShortcutA
 
 __all__ = ["ActQuant", "Description", "UnsupportedModel", "WeightQuant", "apply_plan",
            "describe", "export", "feed_ranker", "mask_model", "quantize_model", "rank_filters",
-           "set_filter_properties"]
+           "quantize_activations", "quantize_weights", "set_filter_properties"]
 
 
 class UnsupportedModel(ValueError):
@@ -34,8 +34,51 @@ class UnsupportedModel(ValueError):
 
 
 # ---- quantization-aware training ----------------------------------------------------------------
+def _check_finite(x, name):
+    if not bool(torch.isfinite(x).all()):
+        raise picpq.NumericalError(-20, "non-finite value", f"{name} holds NaN or Inf")
+
+
+def quantize_weights(w, bits):
+    """(E7) weight quantizer in torch ops, on w's own device (CPU or CUDA):
+    the C quantizer's float32 chain step by step (METHOD §8). Codes equal the
+    C ones except where torch's tanh and C's tanhf differ by an ulp next to a
+    rounding boundary (tests/python/test_quant_torch.py measures it)."""
+    if bits == 32:
+        return w.clone()
+    if not 1 <= bits <= 8:
+        raise ValueError(f"bits = {bits}: weights take 1..8 or 32")
+    _check_finite(w, "w")
+    if bits == 1:  # DoReFa's 1-bit path: mean |w| (summed in double) times sign, sign(0) = +1
+        e = w.detach().abs().double().mean().float()
+        return torch.where(w >= 0, e, -e).to(w.dtype)
+    if bits == 2:
+        return torch.sign(w)
+    n = float(2 ** (bits - 1) - 1)
+    t = torch.tanh(w)
+    m = t.abs().max()
+    if float(m) == 0.0:  # an all-zero tensor stays zero (the reference computes 0/0)
+        return torch.zeros_like(w)
+    return torch.round(t / m * n) / n
+
+
+def quantize_activations(x, bits):
+    """(E8) activation quantizer in torch ops on x's device: clip to [0, 1]
+    and round to 2^bits − 1 levels (1 bit: x > 0; 32 bits: identity).
+    Bit-identical to the C quantizer."""
+    if bits == 32:
+        return x.clone()
+    if not 1 <= bits <= 8:
+        raise ValueError(f"bits = {bits}: activations take 1..8 or 32")
+    _check_finite(x, "x")
+    if bits == 1:
+        return (x > 0).to(x.dtype)
+    n = float(2 ** bits - 1)
+    return torch.round(torch.clamp(x, 0.0, 1.0) * n) / n
+
+
 class _WeightSTE(torch.autograd.Function):
-    """Forward: libpicpq's weight quantizer (bit-identical to C). Backward:
+    """Forward: the weight quantizer on the weight's device. Backward:
     straight-through for the rounding, tanh and max-normalization
     differentiated (METHOD §8)."""
 
@@ -43,9 +86,7 @@ class _WeightSTE(torch.autograd.Function):
     def forward(ctx, w, bits):
         ctx.save_for_backward(w)
         ctx.bits = bits
-        out = torch.empty_like(w, memory_format=torch.contiguous_format)
-        picpq.quantize_weights(w.detach(), bits, out=out)
-        return out
+        return quantize_weights(w.detach(), bits)
 
     @staticmethod
     def backward(ctx, grad):
@@ -61,16 +102,14 @@ class _WeightSTE(torch.autograd.Function):
 
 
 class _ActSTE(torch.autograd.Function):
-    """Forward: libpicpq's activation quantizer. Backward: gradient of the
-    clip to [0, 1], straight through the rounding."""
+    """Forward: the activation quantizer on the input's device. Backward:
+    gradient of the clip to [0, 1], straight through the rounding."""
 
     @staticmethod
     def forward(ctx, x, bits):
         ctx.bits = bits
         ctx.save_for_backward(x)
-        out = torch.empty_like(x)
-        picpq.quantize_activations(x.detach(), bits, out=out)
-        return out
+        return quantize_activations(x.detach(), bits)
 
     @staticmethod
     def backward(ctx, grad):
@@ -81,7 +120,8 @@ class _ActSTE(torch.autograd.Function):
 
 
 class WeightQuant(nn.Module):
-    """Parametrization of a conv/linear weight: quantized by libpicpq (E7)."""
+    """Parametrization of a conv/linear weight: the (E7) quantizer, on the
+    weight's device."""
 
     def __init__(self, bits):
         super().__init__()
