@@ -297,24 +297,54 @@ uint64_t picpq__rng_below(picpq__rng *r, uint64_t n);  /* unbiased in [0, n), n 
 double picpq__rng_normal(picpq__rng *r);               /* N(0, 1) */
 int picpq__rng_valid(const picpq__rng *r);             /* a state a loaded blob may hold */
 
-/* Saved states (codec.c): a 24-byte header (magic, version, flags, total
- * length), the body, a trailing CRC-32 of everything before it. */
+/* Saved states (codec.c): the one byte codec of every format. A 24-byte
+ * header (magic, version, flags, total length), the body, a trailing CRC-32
+ * of everything before it; fields little-endian, doubles as their bits. */
 /* CRC-32 of zlib; start with crc = 0. */
 uint32_t picpq__crc32(uint32_t crc, const void *data, size_t len);
-/* Little-endian fixed-width integers (bytes <= 8) and doubles as their bits. */
-void picpq__le_put(unsigned char *p, uint64_t v, int bytes);
-uint64_t picpq__le_get(const unsigned char *p, int bytes);
-uint64_t picpq__f64_bits(double v);
-double picpq__f64_from_bits(uint64_t u);
-/* Write the header of a `total`-byte state; write its CRC once the body is in. */
-void picpq__state_open(unsigned char *buf, const unsigned char magic[8], uint32_t version,
-                       size_t total);
-void picpq__state_seal(unsigned char *buf, size_t total);
-/* Validate a saved state's envelope: at least min_len bytes, the
- * magic, this version, no flags, the total length, the trailing CRC-32.
- * PICPQ_E_FORMAT with a message starting "<what>: " otherwise. */
-picpq_status picpq__state_check(const unsigned char *p, size_t len, const unsigned char magic[8],
-                                uint32_t version, size_t min_len, const char *what);
+/* Writes into [p, p + cap); a write that does not fit sets `overflow` and
+ * every later one is dropped. */
+typedef struct picpq__writer {
+    unsigned char *p;
+    size_t pos, cap;
+    int overflow;
+} picpq__writer;
+void picpq__writer_init(picpq__writer *w, void *buf, size_t cap);
+void picpq__put_u8(picpq__writer *w, uint8_t v);
+void picpq__put_u32(picpq__writer *w, uint32_t v);
+void picpq__put_u64(picpq__writer *w, uint64_t v);
+void picpq__put_i64(picpq__writer *w, int64_t v);
+void picpq__put_f64(picpq__writer *w, double v);
+void picpq__put_f64s(picpq__writer *w, const double *v, int64_t n);
+/* Reads [p + pos, p + len); a read past the end returns 0 and sets the
+ * sticky `short_read` (pos then stays at len). */
+typedef struct picpq__reader {
+    const unsigned char *p;
+    size_t pos, len;
+    int short_read;
+} picpq__reader;
+void picpq__reader_init(picpq__reader *r, const void *buf, size_t len);
+uint8_t picpq__get_u8(picpq__reader *r);
+uint32_t picpq__get_u32(picpq__reader *r);
+uint64_t picpq__get_u64(picpq__reader *r);
+int64_t picpq__get_i64(picpq__reader *r);
+double picpq__get_f64(picpq__reader *r);
+void picpq__get_f64s(picpq__reader *r, double *v, int64_t n);
+size_t picpq__reader_left(const picpq__reader *r); /* bytes before the end */
+/* Start a `total`-byte state in buf (its header); end it with its CRC once
+ * the body is written: INTERNAL (message "<what>: ...") unless the body
+ * filled the state exactly. */
+void picpq__state_begin(picpq__writer *w, void *buf, size_t total, const unsigned char magic[8],
+                        uint32_t version);
+picpq_status picpq__state_end(picpq__writer *w, const char *what);
+/* Validate a saved state's envelope: at least min_len bytes, the magic,
+ * this version, no flags, the total length, the trailing CRC-32; then set
+ * r to read the body (header and CRC excluded). PICPQ_E_FORMAT with a
+ * message starting "<what>: " otherwise, or, for an older version when
+ * old_hint is not NULL, "<what> format N is no longer read; <old_hint>". */
+picpq_status picpq__state_read(picpq__reader *r, const void *buf, size_t len,
+                               const unsigned char magic[8], uint32_t version, size_t min_len,
+                               const char *what, const char *old_hint);
 
 /* Schedule of METHOD §6, exposed for the T7 tests (search.c). */
 double picpq__search_step(int64_t g, int64_t generations, double anneal); /* 1 - g/(anneal*G) */
@@ -325,11 +355,11 @@ int64_t picpq__search_next_slot(const picpq_search *s);
 /* An issued-but-untold candidate; id = generation + 1. */
 typedef struct picpq__pending {
     uint64_t id;
-    double *genes; /* a genome: a, b of the prunable layers, then origins */
+    double *genes; /* a genome */
 } picpq__pending;
 
-/* The search handle. Genomes hold only the L prunable layers (a[0..L-1]
- * then b[0..L-1]); net-indexed arrays are expanded at the API boundary. */
+/* The search handle. A genome is the a[L] then b[L] doubles of the L
+ * prunable layers; net-indexed arrays are expanded at the API boundary. */
 struct picpq_search {
     picpq_allocator alloc;
     const picpq_net *net;
@@ -345,8 +375,9 @@ struct picpq_search {
     uint64_t seed;
     picpq__rng rng;
     int64_t issued, told, failed;
-    /* population: slots 0..filled-1 are members; allocated by the first ask */
-    double *pop;            /* cap_pop genomes, cap_pop <= population */
+    /* population: slots 0..filled-1 are members. cap_pop >= min(P, filled +
+     * n_pending) between calls, so that tell never allocates */
+    double *pop;            /* cap_pop genomes */
     double *pop_loss;       /* cap_pop */
     int64_t cap_pop;
     int64_t filled, oldest; /* oldest: next slot aged out once full (FIFO) */
@@ -355,25 +386,19 @@ struct picpq_search {
     uint64_t best_id;
     double best_loss;
     double *best;           /* a genome */
-    uint64_t next_allele;   /* next allele id (see the genome layout below) */
     picpq__pending *pending; /* issue order = increasing id */
     int64_t n_pending, cap_pending;
     double *history;        /* told entries: mean population loss after each tell */
     int64_t cap_history;
 };
 
-/* search.c helpers shared with search_state.c (save/load). A genome is
- * a[L], b[L] (doubles) then one uint64 origin per layer: ORIGIN_INITIAL | g
- * for a pair of initial random member g (a loaded state regenerates it from
- * the seed), else an allele id, fresh for each pair the search creates and
- * copied with it, so that a saved state stores each distinct pair once. */
-#define PICPQ__ORIGIN_INITIAL (UINT64_C(1) << 63)
-size_t picpq__search_genome_bytes(const picpq_search *s);
+/* search.c helpers shared with search_state.c (save/load). */
+size_t picpq__search_genome_bytes(const picpq_search *s); /* 2 L doubles */
 double *picpq__search_member(const picpq_search *s, int64_t slot);
-uint64_t *picpq__search_origins(const picpq_search *s, double *genes);
-void picpq__search_random_member(const picpq_search *s, picpq__rng *rng, double *genes);
-/* Room for `pending` untold candidates and the arrays sized by `issued` asks. */
-picpq_status picpq__search_reserve(picpq_search *s, int64_t pending, int64_t issued);
+/* Room for `pending` untold candidates, what their tells need (history,
+ * population slots) and the scratch. Arrays grow geometrically from their
+ * capacity, or exactly to the need from an empty handle (a load). */
+picpq_status picpq__search_reserve(picpq_search *s, int64_t pending);
 void picpq__search_destroy(picpq_search *s);
 
 /* ---- quant (quant.c) ------------------------------------------------ */

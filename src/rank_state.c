@@ -5,27 +5,14 @@
  * two in step. Scratch is not saved: feed regrows it on demand. */
 #include "picpq_internal.h"
 
-#include <math.h>
-
 static const unsigned char MAGIC[8] = {'P', 'Q', 'R', 'A', 'N', 'K', 'E', 'R'};
 #define FORMAT_VERSION 1u
 #define HEADER_BYTES 24 /* magic, version, flags, total length */
 #define FIXED_BYTES 44  /* n_layers, threads, atol, rtol, certified, fallback */
 #define CRC_BYTES 4
+#define PICPQ__RANK_STATS_MAX (INT64_C(1) << 62) /* certified + fallback maps */
 
 /* ---- writing ---------------------------------------------------------- */
-
-static unsigned char *put_u32(unsigned char *p, uint32_t v)
-{
-    picpq__le_put(p, v, 4);
-    return p + 4;
-}
-
-static unsigned char *put_u64(unsigned char *p, uint64_t v)
-{
-    picpq__le_put(p, v, 8);
-    return p + 8;
-}
 
 static int64_t total_filters(const picpq_ranker *rk)
 {
@@ -44,22 +31,22 @@ static int blob_size(int64_t n_layers, int64_t filters, size_t *size)
     return picpq__i64_to_size(bytes, size);
 }
 
-static void write_state(const picpq_ranker *rk, unsigned char *buf, size_t total)
+static picpq_status write_state(const picpq_ranker *rk, void *buf, size_t total)
 {
-    unsigned char *p = buf;
     const int64_t filters = total_filters(rk);
+    picpq__writer w;
     int64_t i;
-    picpq__state_open(buf, MAGIC, FORMAT_VERSION, total);
-    p = put_u32(p + HEADER_BYTES, (uint32_t)rk->n_layers);
-    for (i = 0; i < rk->n_layers; i++) p = put_u64(p, (uint64_t)rk->channels[i]);
-    p = put_u64(p, (uint64_t)rk->threads);
-    p = put_u64(p, picpq__f64_bits(rk->atol));
-    p = put_u64(p, picpq__f64_bits(rk->rtol));
-    p = put_u64(p, (uint64_t)rk->n_fast);
-    p = put_u64(p, (uint64_t)rk->n_fallback);
-    for (i = 0; i < rk->n_layers; i++) p = put_u64(p, (uint64_t)rk->images[i]);
-    for (i = 0; i < filters; i++) p = put_u64(p, (uint64_t)rk->sums[i]);
-    picpq__state_seal(buf, total);
+    picpq__state_begin(&w, buf, total, MAGIC, FORMAT_VERSION);
+    picpq__put_u32(&w, (uint32_t)rk->n_layers);
+    for (i = 0; i < rk->n_layers; i++) picpq__put_i64(&w, rk->channels[i]);
+    picpq__put_i64(&w, rk->threads);
+    picpq__put_f64(&w, rk->atol);
+    picpq__put_f64(&w, rk->rtol);
+    picpq__put_i64(&w, rk->n_fast);
+    picpq__put_i64(&w, rk->n_fallback);
+    for (i = 0; i < rk->n_layers; i++) picpq__put_i64(&w, rk->images[i]);
+    for (i = 0; i < filters; i++) picpq__put_i64(&w, rk->sums[i]);
+    return picpq__state_end(&w, "ranker state");
 }
 
 picpq_status picpq_ranker_save(const picpq_ranker *rk, void *buf, size_t cap, size_t *needed)
@@ -74,46 +61,25 @@ picpq_status picpq_ranker_save(const picpq_ranker *rk, void *buf, size_t cap, si
     if (buf == NULL) return PICPQ_OK;
     if (cap < total)
         return picpq__fail(PICPQ_E_BUFFER, "cap = %zu bytes, the state needs %zu", cap, total);
-    write_state(rk, buf, total);
-    return PICPQ_OK;
+    return write_state(rk, buf, total);
 }
 
 /* ---- reading ---------------------------------------------------------- */
-
-/* Reads never run past the end: every length is checked against the
- * header's total (= the buffer length) before the fields are decoded. */
-static uint32_t get_u32(const unsigned char **p)
-{
-    *p += 4;
-    return (uint32_t)picpq__le_get(*p - 4, 4);
-}
-
-static uint64_t get_u64(const unsigned char **p)
-{
-    *p += 8;
-    return picpq__le_get(*p - 8, 8);
-}
-
-static double get_f64(const unsigned char **p)
-{
-    return picpq__f64_from_bits(get_u64(p));
-}
 
 #define BAD(...) picpq__fail(PICPQ_E_FORMAT, "ranker state: " __VA_ARGS__)
 
 /* Channel counts: each >= 1, and together exactly as many sums as the
  * buffer holds (checked before anything is allocated). */
-static picpq_status read_channels(const unsigned char *p, size_t len, int32_t *n_layers)
+static picpq_status read_channels(picpq__reader r, size_t len, int32_t *n_layers)
 {
-    const unsigned char *q = p + HEADER_BYTES;
     const size_t body = len - HEADER_BYTES - FIXED_BYTES - CRC_BYTES;
-    uint32_t n = get_u32(&q), l;
+    uint32_t n = picpq__get_u32(&r), l;
     size_t expected;
     int64_t total = 0;
     if (n < 1 || n > INT32_MAX || (size_t)n > body / 16)
         return BAD("%lu layers do not fit in %zu bytes", (unsigned long)n, len);
     for (l = 0; l < n; l++) {
-        const int64_t ch = (int64_t)get_u64(&q);
+        const int64_t ch = picpq__get_i64(&r);
         if (ch < 1) return BAD("layer %lu has %lld channels", (unsigned long)l, (long long)ch);
         if (!picpq__add_i64(total, ch, &total) || (uint64_t)total > (uint64_t)(body / 8))
             return BAD("the channel counts promise more sums than the buffer holds");
@@ -126,28 +92,34 @@ static picpq_status read_channels(const unsigned char *p, size_t len, int32_t *n
 }
 
 /* Parameters, statistics, counts and sums into a fresh ranker rk (whose
- * channels came from the blob). q points just past the channel counts. */
-static picpq_status read_body(const unsigned char *q, picpq_ranker *rk)
+ * channels came from the blob). r is just past the channel counts. */
+static picpq_status read_body(picpq__reader *r, picpq_ranker *rk)
 {
     const int64_t filters = total_filters(rk);
     int64_t i;
-    rk->threads = (int64_t)get_u64(&q);
-    rk->atol = get_f64(&q);
-    rk->rtol = get_f64(&q);
-    rk->n_fast = (int64_t)get_u64(&q);
-    rk->n_fallback = (int64_t)get_u64(&q);
+    rk->threads = picpq__get_i64(r);
+    rk->atol = picpq__get_f64(r);
+    rk->rtol = picpq__get_f64(r);
+    rk->n_fast = picpq__get_i64(r);
+    rk->n_fallback = picpq__get_i64(r);
     if (!picpq__param_value_ok(PICPQ_RANK_THREADS, (double)rk->threads) ||
         !picpq__param_value_ok(PICPQ_RANK_ATOL, rk->atol) ||
         !picpq__param_value_ok(PICPQ_RANK_RTOL, rk->rtol))
         return BAD("a parameter is outside its range");
     if (rk->n_fast < 0 || rk->n_fallback < 0) return BAD("negative statistics counters");
+    /* feed adds one per map it ranks to these counters unchecked; 2^62
+     * maps (at least 2^64 bytes of input) are beyond any run, so the rest
+     * of the range can never be used up and the sums cannot overflow */
+    if (rk->n_fast > PICPQ__RANK_STATS_MAX - rk->n_fallback)
+        return BAD("statistics counters %lld + %lld exceed 2^62 maps", (long long)rk->n_fast,
+                   (long long)rk->n_fallback);
     for (i = 0; i < rk->n_layers; i++) {
-        rk->images[i] = (int64_t)get_u64(&q);
+        rk->images[i] = picpq__get_i64(r);
         if (rk->images[i] < 0)
             return BAD("layer %lld has a negative image count", (long long)i);
     }
     for (i = 0; i < filters; i++) {
-        rk->sums[i] = (int64_t)get_u64(&q);
+        rk->sums[i] = picpq__get_i64(r);
         if (rk->sums[i] < 0) return BAD("filter %lld has a negative rank sum", (long long)i);
     }
     /* a layer without images has nothing to sum */
@@ -163,7 +135,7 @@ static picpq_status read_body(const unsigned char *q, picpq_ranker *rk)
 picpq_status picpq_ranker_load_ex(const void *buf, size_t len, const picpq_allocator *alloc,
                                   picpq_ranker **out)
 {
-    const unsigned char *p = buf, *q;
+    picpq__reader r;
     picpq_allocator a;
     picpq_ranker *rk = NULL;
     int64_t *channels;
@@ -174,18 +146,18 @@ picpq_status picpq_ranker_load_ex(const void *buf, size_t len, const picpq_alloc
     *out = NULL;
     PICPQ__REQUIRE(buf, "buf");
     if ((st = picpq__allocator_init(&a, alloc)) != PICPQ_OK) return st;
-    st = picpq__state_check(p, len, MAGIC, FORMAT_VERSION, HEADER_BYTES + FIXED_BYTES + CRC_BYTES,
-                            "ranker state");
+    st = picpq__state_read(&r, buf, len, MAGIC, FORMAT_VERSION,
+                           HEADER_BYTES + FIXED_BYTES + CRC_BYTES, "ranker state", NULL);
     if (st != PICPQ_OK) return st;
-    if ((st = read_channels(p, len, &n_layers)) != PICPQ_OK) return st;
+    if ((st = read_channels(r, len, &n_layers)) != PICPQ_OK) return st;
     channels = picpq__calloc(&a, (size_t)n_layers, sizeof *channels);
     if (channels == NULL) return picpq__fail(PICPQ_E_NOMEM, "ranker: out of memory");
-    q = p + HEADER_BYTES + 4;
-    for (l = 0; l < n_layers; l++) channels[l] = (int64_t)get_u64(&q);
+    (void)picpq__get_u32(&r); /* the layer count, validated by read_channels */
+    for (l = 0; l < n_layers; l++) channels[l] = picpq__get_i64(&r);
     st = picpq_ranker_create_ex(n_layers, channels, alloc, &rk);
     picpq__free(&a, channels);
     if (st != PICPQ_OK) return st;
-    if ((st = read_body(q, rk)) != PICPQ_OK) {
+    if ((st = read_body(&r, rk)) != PICPQ_OK) {
         picpq_ranker_free(rk);
         return st;
     }

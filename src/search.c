@@ -63,16 +63,16 @@ static double population_std(const double *x, int64_t n)
     return sqrt(ss / (double)n);
 }
 
-/* Fold the little-endian bytes of the scores into the net fingerprint. */
+/* Fold the scores, as the saved format's f64 bytes, into the net
+ * fingerprint: the same on every machine whatever its endianness. */
 static uint32_t crc_doubles(uint32_t crc, const double *x, int64_t n)
 {
     unsigned char b[8];
     int64_t i;
-    int k;
     for (i = 0; i < n; i++) {
-        uint64_t u;
-        memcpy(&u, &x[i], 8);
-        for (k = 0; k < 8; k++) b[k] = (unsigned char)(u >> (8 * k));
+        picpq__writer w;
+        picpq__writer_init(&w, b, sizeof b);
+        picpq__put_f64(&w, x[i]);
         crc = picpq__crc32(crc, b, 8);
     }
     return crc;
@@ -212,26 +212,30 @@ picpq_status picpq_search_get_double(const picpq_search *s, picpq_param key, dou
 
 size_t picpq__search_genome_bytes(const picpq_search *s)
 {
-    return (size_t)s->L * (2 * sizeof(double) + sizeof(uint64_t));
+    return 2 * (size_t)s->L * sizeof(double);
 }
 
 double *picpq__search_member(const picpq_search *s, int64_t slot)
 {
-    return (double *)(void *)((char *)s->pop + (size_t)slot * picpq__search_genome_bytes(s));
+    return s->pop + (size_t)slot * 2 * (size_t)s->L;
 }
 
-uint64_t *picpq__search_origins(const picpq_search *s, double *genes)
+/* The capacity an array of capacity `cap` grows to for `need` elements:
+ * exactly `need` from empty (a load allocates what its bytes hold), else
+ * doubling up to `limit` (asks copy O(1) amortized elements each). */
+static int64_t grown(int64_t cap, int64_t need, int64_t limit)
 {
-    return (uint64_t *)(void *)(genes + 2 * (int64_t)s->L);
+    int64_t n = cap == 0 ? need : (cap <= limit / 2 ? 2 * cap : limit);
+    return n < need ? need : n;
 }
 
-/* Grow an array to hold at least `need` elements (doubling). */
-static int grow(const picpq_allocator *a, void **arr, int64_t *cap, int64_t need, size_t elem)
+/* Grow an array of `elem`-byte elements to hold at least `need` of them. */
+static int grow(const picpq_allocator *a, void **arr, int64_t *cap, int64_t need, int64_t limit,
+                size_t elem)
 {
-    int64_t n = *cap;
+    const int64_t n = grown(*cap, need, limit);
     void *p;
-    if (need <= n) return 1;
-    while (n < need) n = n < 8 ? 8 : (n > INT64_MAX / 2 ? need : 2 * n);
+    if (need <= *cap) return 1;
     if ((uint64_t)n > SIZE_MAX / elem) return 0;
     p = picpq__malloc(a, (size_t)n * elem);
     if (p == NULL) return 0;
@@ -246,48 +250,54 @@ static int grow(const picpq_allocator *a, void **arr, int64_t *cap, int64_t need
 static int grow_population(picpq_search *s, int64_t need)
 {
     const size_t row = picpq__search_genome_bytes(s);
+    const int64_t n = grown(s->cap_pop, need, s->population);
     double *pop, *loss;
     if (need <= s->cap_pop) return 1;
-    if ((uint64_t)need > SIZE_MAX / row) return 0;
-    pop = picpq__malloc(&s->alloc, (size_t)need * row);
-    loss = picpq__malloc(&s->alloc, (size_t)need * sizeof *loss);
+    if ((uint64_t)n > SIZE_MAX / row) return 0;
+    pop = picpq__malloc(&s->alloc, (size_t)n * row);
+    loss = picpq__malloc(&s->alloc, (size_t)n * sizeof *loss);
     if (pop == NULL || loss == NULL) {
         picpq__free(&s->alloc, pop);
         picpq__free(&s->alloc, loss);
         return 0;
     }
     if (s->cap_pop > 0) { /* load sets `filled` before the arrays exist */
-        const int64_t keep = s->filled < s->cap_pop ? s->filled : s->cap_pop;
-        memcpy(pop, s->pop, (size_t)keep * row);
-        memcpy(loss, s->pop_loss, (size_t)keep * sizeof *loss);
+        memcpy(pop, s->pop, (size_t)s->filled * row);
+        memcpy(loss, s->pop_loss, (size_t)s->filled * sizeof *loss);
     }
     picpq__free(&s->alloc, s->pop);
     picpq__free(&s->alloc, s->pop_loss);
     s->pop = pop;
     s->pop_loss = loss;
-    s->cap_pop = need;
+    s->cap_pop = n;
     return 1;
 }
 
-/* Room for `pending` untold candidates after `issued` asks. Memory grows
- * with the asks (the population holds at most min(P, issued) members), so
- * tell never allocates and a loaded state allocates what its bytes hold. */
-picpq_status picpq__search_reserve(picpq_search *s, int64_t pending, int64_t issued)
+/* Memory grows with what the search holds: the population can only gain
+ * the pending candidates' results, and every pending candidate adds one
+ * history entry once told, so tell never allocates and a loaded state
+ * allocates no more than its bytes describe (not P members for a state
+ * whose evaluations all failed). */
+picpq_status picpq__search_reserve(picpq_search *s, int64_t pending)
 {
-    const int64_t members = issued < s->population ? issued : s->population;
+    const int64_t joiners = s->filled + pending;
+    const int64_t members = joiners < s->population ? joiners : s->population;
     if (s->marks == NULL) s->marks = picpq__calloc(&s->alloc, (size_t)s->L, 1);
     if (s->best == NULL) s->best = picpq__calloc(&s->alloc, 1, picpq__search_genome_bytes(s));
     if (s->marks == NULL || s->best == NULL ||
-        !grow(&s->alloc, (void **)&s->pending, &s->cap_pending, pending, sizeof *s->pending) ||
-        !grow(&s->alloc, (void **)&s->history, &s->cap_history, issued, sizeof *s->history) ||
+        !grow(&s->alloc, (void **)&s->pending, &s->cap_pending, pending, s->generations,
+              sizeof *s->pending) ||
+        !grow(&s->alloc, (void **)&s->history, &s->cap_history, s->told + pending,
+              s->generations, sizeof *s->history) ||
         !grow_population(s, members))
-        return picpq__fail(PICPQ_E_NOMEM, "search: no memory for %lld candidates", (long long)issued);
+        return picpq__fail(PICPQ_E_NOMEM, "search: no memory for %lld candidates",
+                           (long long)(s->told + pending));
     return PICPQ_OK;
 }
 
 /* ---- candidates ------------------------------------------------------- */
 
-void picpq__search_random_member(const picpq_search *s, picpq__rng *rng, double *genes)
+static void random_member(const picpq_search *s, picpq__rng *rng, double *genes)
 {
     int32_t l;
     for (l = 0; l < s->L; l++) {
@@ -296,24 +306,13 @@ void picpq__search_random_member(const picpq_search *s, picpq__rng *rng, double 
     }
 }
 
-/* Origins: initial member g is regenerated from the seed by a loaded
- * state; any other pair gets a fresh allele id, shared by its copies. */
-static void set_origins(picpq_search *s, double *genes, int64_t initial)
-{
-    uint64_t *origins = picpq__search_origins(s, genes);
-    int32_t l;
-    for (l = 0; l < s->L; l++)
-        origins[l] = initial >= 0 ? PICPQ__ORIGIN_INITIAL | (uint64_t)initial : s->next_allele++;
-}
-
-static void identity_member(picpq_search *s, double *genes)
+static void identity_member(const picpq_search *s, double *genes)
 {
     int32_t l;
     for (l = 0; l < s->L; l++) {
         genes[l] = 1.0;
         genes[s->L + l] = 0.0;
     }
-    set_origins(s, genes, -1);
 }
 
 /* Tournament among the told members: S draws with replacement, the first
@@ -337,31 +336,23 @@ static void child_member(picpq_search *s, int64_t g, double *genes)
     const double sa = s->sigma * picpq__search_step(g, s->generations, s->anneal);
     int64_t i;
     int32_t l;
-    uint64_t *origins = picpq__search_origins(s, genes);
     memcpy(genes, picpq__search_member(s, w), picpq__search_genome_bytes(s));
     for (i = 0; i < k; i++) s->marks[picpq__rng_below(&s->rng, (uint64_t)s->L)] = 1;
     for (l = 0; l < s->L; l++) {
         if (!s->marks[l]) continue;
         s->marks[l] = 0;
-        origins[l] = s->next_allele++;
         genes[l] *= exp(sa * picpq__rng_normal(&s->rng));
         genes[s->L + l] += s->shift_scale * s->std[l] * picpq__rng_normal(&s->rng);
     }
 }
 
 /* The g-th candidate. A child needs a told member: while none exists (all
- * early asks still pending, or all failed), g >= P draws a random member.
- * Origins record where each layer's pair came from, so that a saved state
- * regenerates the initial members and stores each other pair once. */
+ * early asks still pending, or all failed), g >= P draws a random member. */
 static void make_candidate(picpq_search *s, int64_t g, double *genes)
 {
     if (s->identity && g == s->population - 1) identity_member(s, genes);
-    else if (g < s->population || s->filled == 0) {
-        picpq__search_random_member(s, &s->rng, genes);
-        set_origins(s, genes, g < s->population ? g : -1);
-    } else {
-        child_member(s, g, genes);
-    }
+    else if (g < s->population || s->filled == 0) random_member(s, &s->rng, genes);
+    else child_member(s, g, genes);
 }
 
 /* ---- ask / tell ------------------------------------------------------- */
@@ -408,7 +399,7 @@ picpq_status picpq_search_ask(picpq_search *s, uint64_t *id, double *a, double *
     if ((st = check_net(s)) != PICPQ_OK) return st;
     if ((st = check_layers(s, n)) != PICPQ_OK) return st;
     if (s->issued >= s->generations) return PICPQ_DONE;
-    if ((st = picpq__search_reserve(s, s->n_pending + 1, s->issued + 1)) != PICPQ_OK) return st;
+    if ((st = picpq__search_reserve(s, s->n_pending + 1)) != PICPQ_OK) return st;
     genes = picpq__malloc(&s->alloc, picpq__search_genome_bytes(s));
     if (genes == NULL) return picpq__fail(PICPQ_E_NOMEM, "search: no memory for a candidate");
     g = s->issued++;

@@ -1117,6 +1117,46 @@ START_TEST(test_state_invalid_values)
 }
 END_TEST
 
+/* A sealed blob whose statistics counters leave no room for the next feed
+ * (certified = INT64_MAX was once accepted, and feed's unchecked += then
+ * overflowed a signed counter): the loader bounds certified + fallback by
+ * 2^62 (docs/FORMATS.md); a blob at the bound loads and feeds. */
+START_TEST(test_state_counter_overflow)
+{
+    const uint64_t limit = UINT64_C(1) << 62;
+    picpq_tensor *t;
+    picpq_ranker *rk = fed_ranker(&t), *back = NULL;
+    unsigned char *buf, *copy;
+    size_t len;
+    int64_t certified = 0, fallback = 0;
+    buf = save_state(rk, &len);
+    copy = malloc(len);
+    memcpy(copy, buf, len);
+    patch_u64(copy + OFF_STATS, (uint64_t)INT64_MAX);
+    reseal(copy, len);
+    expect_format_error(copy, len, "statistics");
+    memcpy(copy, buf, len);
+    patch_u64(copy + OFF_STATS, limit);
+    patch_u64(copy + OFF_STATS + 8, 1);
+    reseal(copy, len);
+    expect_format_error(copy, len, "exceed 2^62");
+    memcpy(copy, buf, len);
+    patch_u64(copy + OFF_STATS, limit - 1);
+    patch_u64(copy + OFF_STATS + 8, 1);
+    reseal(copy, len);
+    ck_assert_status(picpq_ranker_load(copy, len, &back), PICPQ_OK);
+    ck_assert_status(picpq_ranker_feed(back, 0, t), PICPQ_OK);
+    ck_assert_status(picpq_ranker_stats(back, &certified, &fallback), PICPQ_OK);
+    /* the feed ranked N_IMG * N_CH maps, each counted once */
+    ck_assert_int_eq(certified + fallback - (int64_t)limit, N_IMG * N_CH);
+    picpq_ranker_free(back);
+    free(copy);
+    free(buf);
+    picpq_tensor_free(t);
+    picpq_ranker_free(rk);
+}
+END_TEST
+
 START_TEST(test_state_errors_and_allocation)
 {
     picpq_tensor *t;
@@ -1199,6 +1239,7 @@ Suite *rank_suite(void)
     tcase_add_test(tc, test_state_sharded_merge);
     tcase_add_test(tc, test_state_truncated_and_corrupted);
     tcase_add_test(tc, test_state_invalid_values);
+    tcase_add_test(tc, test_state_counter_overflow);
     tcase_add_test(tc, test_state_errors_and_allocation);
     suite_add_tcase(s, tc);
     return s;

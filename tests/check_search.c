@@ -8,6 +8,7 @@
 
 #include "picpq_internal.h"
 #include "testutil.h"
+#include "fuzz/fuzz_net.h"
 
 #define MAXL 128
 
@@ -707,10 +708,10 @@ START_TEST(test_load_rejects_bad_data)
     ck_assert_status(picpq_search_load(net, copy, len + 1, &s), PICPQ_E_FORMAT);
     /* foreign version, with a valid checksum */
     memcpy(copy, buf, len);
-    put32(copy + 8, 2);
+    put32(copy + 8, 3);
     fix_crc(copy, len);
     ck_assert_status(picpq_search_load(net, copy, len, &s), PICPQ_E_FORMAT);
-    ck_assert_ptr_nonnull(strstr(picpq_last_error(), "version 2"));
+    ck_assert_ptr_nonnull(strstr(picpq_last_error(), "version 3"));
     /* unknown flags */
     memcpy(copy, buf, len);
     put32(copy + 12, 1);
@@ -784,6 +785,230 @@ START_TEST(test_save_capacity)
     ck_assert_status(picpq_search_save(NULL, small, 16, &got), PICPQ_E_INVALID_ARG);
     ck_assert_status(picpq_search_save(s, small, 16, NULL), PICPQ_E_INVALID_ARG);
     picpq_search_free(s);
+    picpq_net_free(net);
+}
+END_TEST
+
+/* A format-1 state, saved by the libpicpq that wrote format 1 for the fuzz
+ * net (tests/fuzz/fuzz_net.h) after 4 asks and 3 tells: genomes as allele
+ * codes. Format 2 does not read it, and says so. */
+static const unsigned char FORMAT1_BLOB[] = {
+    0x50, 0x51, 0x53, 0x45, 0x41, 0x52, 0x43, 0x48, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x80, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x70, 0xc4, 0x9d, 0x39,
+    0x8d, 0x76, 0x0e, 0x40, 0x02, 0x00, 0x00, 0x00, 0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xfc, 0xcd, 0x4e, 0x6b, 0xe1, 0xb9, 0x02, 0x40, 0x61, 0xeb, 0xa6, 0xd1, 0x03, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0c, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0xf0, 0x3f, 0x9a, 0x99, 0x99, 0x99, 0x99, 0x99, 0xb9, 0x3f, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0xf4, 0x3f, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf0, 0x3f, 0x07, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x01, 0xd1, 0xe5, 0x6e, 0x53, 0xc6, 0x94, 0x1d, 0xb5, 0xec, 0x69, 0xc8,
+    0xb2, 0x31, 0xa1, 0x3b, 0xd5, 0x4f, 0x6e, 0x07, 0x9f, 0x08, 0xfa, 0xd6, 0x24, 0xfc, 0x4f, 0x31,
+    0x07, 0xff, 0xdb, 0xda, 0x2f, 0xb9, 0xfe, 0x88, 0x50, 0x77, 0xde, 0x3f, 0x00, 0x00, 0x00, 0x00,
+    0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf8, 0x3f,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf0, 0x3f, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf0, 0x3f, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xe0, 0x3f, 0x00, 0xcb, 0x8e, 0x48, 0x5a, 0x6e,
+    0x17, 0xc8, 0x3f, 0x4d, 0xbf, 0xf9, 0x19, 0x54, 0x39, 0xec, 0xbf, 0x00, 0x34, 0x1c, 0xef, 0x81,
+    0x58, 0xc5, 0xd6, 0x3f, 0x43, 0x88, 0xbf, 0xb3, 0x15, 0xd4, 0xf1, 0x3f, 0x01, 0x00, 0x00, 0x00,
+    0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xe0, 0x3f,
+    0x04, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x03, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf8, 0x3f, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0xf8, 0x3f, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf0, 0x3f, 0x10, 0x1e, 0xf0, 0x8c,
+};
+
+START_TEST(test_load_rejects_format1)
+{
+    picpq_net *net = fuzz_net();
+    picpq_search *s = (picpq_search *)&net;
+    ck_assert_status(picpq_search_load(net, FORMAT1_BLOB, sizeof FORMAT1_BLOB, &s), PICPQ_E_FORMAT);
+    ck_assert_ptr_null(s);
+    ck_assert_ptr_nonnull(strstr(picpq_last_error(), "search state format 1 is no longer read; "));
+    picpq_net_free(net);
+}
+END_TEST
+
+static uint64_t get64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    int k;
+    for (k = 7; k >= 0; k--) v = (v << 8) | p[k];
+    return v;
+}
+
+static double getf64(const unsigned char *p)
+{
+    uint64_t u = get64(p);
+    double d;
+    memcpy(&d, &u, 8);
+    return d;
+}
+
+/* Format 2 byte by byte (docs/FORMATS.md) on sample_state: P 3, 8 asks, 6
+ * tells (the third failed), L 3 prunable layers of a 4-layer net. Genomes are
+ * compared with what the public calls report. */
+START_TEST(test_state_layout_v2)
+{
+    picpq_net *net = make_net(3, NULL);
+    size_t len;
+    unsigned char *buf = sample_state(net, &len);
+    picpq_search *s = NULL;
+    double a[4], b[4], loss;
+    uint64_t id;
+    const size_t fixed = 24 + 8 + 3 * 20 + 4 + 64 + 52 + 40; /* 252 */
+    const size_t genome = 2 * 3 * 8, members = 3 * (8 + genome);
+    size_t best = fixed + members, pend = best + 4 + 16 + genome + 8;
+    int i, l;
+    /* members 3 x (loss, genome), best flag+id+loss+genome, count, 2 x (id, genome),
+     * 6 history entries, CRC */
+    ck_assert_uint_eq(len, fixed + members + 4 + 16 + genome + 8 + 2 * (8 + genome) + 6 * 8 + 4);
+    ck_assert_uint_eq(get64(buf + 8) & 0xffffffffu, 2); /* version */
+    ck_assert_uint_eq(get64(buf + fixed - 16), 3);      /* filled */
+    ck_assert_status(picpq_search_load(net, buf, len, &s), PICPQ_OK);
+    /* the best candidate: the lowest of the finite losses 1, 2, 4, 5, 6 */
+    ck_assert_status(picpq_search_best(s, a, b, 4, &loss), PICPQ_OK);
+    ck_assert_uint_eq(get64(buf + best) & 0xffffffffu, 1u); /* has_best */
+    ck_assert_uint_eq(get64(buf + best + 4), 1u);
+    ck_assert(getf64(buf + best + 12) == 1.0 && loss == 1.0);
+    for (l = 0; l < 3; l++) {
+        ck_assert(getf64(buf + best + 20 + 8 * l) == a[l]);
+        ck_assert(getf64(buf + best + 20 + 24 + 8 * l) == b[l]);
+    }
+    ck_assert_uint_eq(get64(buf + pend - 8), 2u); /* pending count */
+    for (i = 0; i < 2; i++) {
+        const unsigned char *p = buf + pend + (size_t)i * (8 + genome);
+        ck_assert_status(picpq_search_pending(s, i, &id, a, b, 4), PICPQ_OK);
+        ck_assert_uint_eq(get64(p), id);
+        ck_assert_uint_eq(id, 7u + (uint64_t)i);
+        for (l = 0; l < 3; l++)
+            ck_assert(getf64(p + 8 + 8 * l) == a[l] && getf64(p + 32 + 8 * l) == b[l]);
+    }
+    picpq_search_free(s);
+    free(buf);
+    picpq_net_free(net);
+}
+END_TEST
+
+/* An allocator that counts bytes: live, peak live, and all ever allocated. */
+typedef struct byte_count {
+    size_t live, peak, total;
+} byte_count;
+
+static void *bc_alloc(void *ud, size_t size)
+{
+    byte_count *c = ud;
+    size_t *p = malloc(size + 16);
+    if (p == NULL) return NULL;
+    p[0] = size;
+    c->live += size;
+    c->total += size;
+    if (c->live > c->peak) c->peak = c->live;
+    return (char *)p + 16;
+}
+
+static void bc_free(void *ud, void *ptr)
+{
+    byte_count *c = ud;
+    size_t *p;
+    if (ptr == NULL) return;
+    p = (size_t *)(void *)((char *)ptr - 16);
+    c->live -= p[0];
+    free(p);
+}
+
+static picpq_allocator bc_make(byte_count *c)
+{
+    picpq_allocator a;
+    memset(c, 0, sizeof *c);
+    a.alloc = bc_alloc;
+    a.free = bc_free;
+    a.ud = c;
+    return a;
+}
+
+/* A search on `net` after `told` tells (every one failed when `fail`) and
+ * `pending` more asks; optionally through a counting allocator. */
+static picpq_search *run_search(const picpq_net *net, int64_t P, int64_t G, int64_t told,
+                                int64_t pending, int fail, const picpq_allocator *al)
+{
+    const int32_t n = picpq_net_num_layers(net);
+    picpq_search *s = NULL;
+    double a[MAXL + 1], b[MAXL + 1];
+    uint64_t id;
+    int64_t g;
+    ck_assert_status(picpq_search_create_ex(net, 11, al, &s), PICPQ_OK);
+    ck_assert_status(picpq_search_set_int(s, PICPQ_SEARCH_POPULATION, P), PICPQ_OK);
+    ck_assert_status(picpq_search_set_int(s, PICPQ_SEARCH_GENERATIONS, G), PICPQ_OK);
+    for (g = 0; g < told + pending; g++) {
+        ck_assert_status(picpq_search_ask(s, &id, a, b, n), PICPQ_OK);
+        if (g < told)
+            ck_assert_status(picpq_search_tell(s, id, fail ? NAN : a[0] + b[0]), PICPQ_OK);
+    }
+    return s;
+}
+
+/* docs/FORMATS.md: the peak of picpq_search_load is at most 3 times the
+ * blob plus the peak of picpq_search_create on the same net. */
+START_TEST(test_load_peak_allocation)
+{
+    static const struct {
+        int32_t nconv;
+        int64_t P, G, told, pending;
+        int fail;
+    } cases[] = {
+        {3, 3, 20, 6, 2, 0},             /* small, pending */
+        {5, 64, 400, 400, 0, 0},         /* a finished reference-sized run */
+        {5, 64, 400, 200, 8, 0},         /* midway with pending */
+        {1, 1 << 16, 1 << 16, 1 << 16, 0, 1}, /* population 2^16, every evaluation failed */
+        {1, 1 << 12, 1 << 12, 0, 1 << 12, 0}, /* 4096 pending, L = 1: the worst ratio */
+    };
+    size_t i;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        picpq_net *net = make_net(cases[i].nconv, NULL);
+        picpq_search *s = run_search(net, cases[i].P, cases[i].G, cases[i].told, cases[i].pending,
+                                     cases[i].fail, NULL), *t = NULL;
+        byte_count cc, cl;
+        picpq_allocator ac = bc_make(&cc), al = bc_make(&cl);
+        size_t len;
+        unsigned char *buf;
+        ck_assert_status(picpq_search_save(s, NULL, 0, &len), PICPQ_OK);
+        buf = malloc(len);
+        ck_assert_status(picpq_search_save(s, buf, len, &len), PICPQ_OK);
+        ck_assert_status(picpq_search_create_ex(net, 1, &ac, &t), PICPQ_OK);
+        picpq_search_free(t);
+        ck_assert_status(picpq_search_load_ex(net, buf, len, &al, &t), PICPQ_OK);
+        ck_assert_msg(cl.peak <= 3 * len + cc.peak, "case %d: peak %zu for %zu bytes (create %zu)",
+                      (int)i, cl.peak, len, cc.peak);
+        picpq_search_free(t);
+        ck_assert_uint_eq(cl.live, 0);
+        picpq_search_free(s);
+        free(buf);
+        picpq_net_free(net);
+    }
+}
+END_TEST
+
+/* Asks grow the population, pending and history arrays geometrically: all
+ * bytes ever allocated over a run stay within a constant of what it holds
+ * at the end, also for a population of 2^14 (copies per ask: O(P^2 L)). */
+START_TEST(test_ask_growth_amortized)
+{
+    picpq_net *net = make_net(3, NULL);
+    int pass;
+    for (pass = 0; pass < 2; pass++) {
+        byte_count c;
+        picpq_allocator al = bc_make(&c);
+        const int64_t P = 1 << 14;
+        /* pass 0: every ask told at once; pass 1: every ask left pending */
+        picpq_search *s = run_search(net, P, P, pass == 0 ? P : 0, pass == 0 ? 0 : P, 0, &al);
+        /* each ask's candidate genome (48 bytes) is allocated once whatever the growth */
+        const size_t genomes = (size_t)P * 48;
+        ck_assert_msg(c.total - genomes <= 4 * c.live, "pass %d: %zu bytes allocated, %zu live",
+                      pass, c.total, c.live);
+        picpq_search_free(s);
+    }
     picpq_net_free(net);
 }
 END_TEST
@@ -1112,6 +1337,10 @@ Suite *search_suite(void)
     tcase_add_test(tc, test_load_rejects_bad_data);
     tcase_add_test(tc, test_load_rejects_wrong_net);
     tcase_add_test(tc, test_save_capacity);
+    tcase_add_test(tc, test_load_rejects_format1);
+    tcase_add_test(tc, test_state_layout_v2);
+    tcase_add_test(tc, test_load_peak_allocation);
+    tcase_add_test(tc, test_ask_growth_amortized);
     tcase_add_test(tc, test_create_and_load_allocation_failures);
     tcase_add_test(tc, test_ask_allocation_failures);
     tcase_add_test(tc, test_create_errors);
