@@ -164,6 +164,9 @@ picpq_status picpq__matrix_rank_mode(const float *a, int64_t rows, int64_t cols,
  * start costs ~50 µs); tests lower picpq_ranker.min_work to force workers. */
 #define PICPQ__RANK_MIN_WORK 32768
 
+/* Filters of all layers together: the length of the rank sums. */
+int64_t picpq__ranker_total_filters(const picpq_ranker *rk);
+
 struct picpq_ranker {
     picpq_allocator alloc;
     int32_t n_layers;

@@ -145,7 +145,7 @@ picpq_status picpq_ranker_create(int32_t n_layers, const int64_t *channels, picp
     return picpq_ranker_create_ex(n_layers, channels, NULL, out);
 }
 
-static int64_t total_filters(const picpq_ranker *rk)
+int64_t picpq__ranker_total_filters(const picpq_ranker *rk)
 {
     return rk->first[rk->n_layers - 1] + rk->channels[rk->n_layers - 1];
 }
@@ -154,7 +154,7 @@ picpq_status picpq_ranker_reset(picpq_ranker *rk)
 {
     picpq__clear_error();
     PICPQ__REQUIRE(rk, "rk");
-    memset(rk->sums, 0, (size_t)total_filters(rk) * sizeof(int64_t));
+    memset(rk->sums, 0, (size_t)picpq__ranker_total_filters(rk) * sizeof(int64_t));
     memset(rk->images, 0, (size_t)rk->n_layers * sizeof(int64_t));
     rk->n_fast = rk->n_fallback = 0;
     picpq__param_defaults(rk, RANK_GROUP);
@@ -541,7 +541,7 @@ picpq_status picpq_ranker_merge(picpq_ranker *dst, const picpq_ranker *src)
         if (!picpq__add_i64(dst->images[l], src->images[l], &unused))
             return picpq__fail(PICPQ_E_OVERFLOW, "image count of layer %d would overflow", (int)l);
     }
-    total = total_filters(dst);
+    total = picpq__ranker_total_filters(dst);
     for (i = 0; i < total; i++)
         if (!picpq__add_i64(dst->sums[i], src->sums[i], &unused))
             return picpq__fail(PICPQ_E_OVERFLOW, "rank sum of filter %lld would overflow",

@@ -14,11 +14,6 @@ static const unsigned char MAGIC[8] = {'P', 'Q', 'R', 'A', 'N', 'K', 'E', 'R'};
 
 /* ---- writing ---------------------------------------------------------- */
 
-static int64_t total_filters(const picpq_ranker *rk)
-{
-    return rk->first[rk->n_layers - 1] + rk->channels[rk->n_layers - 1];
-}
-
 /* Blob size for n_layers layers and `filters` filters in all. The ranker
  * already holds 8 bytes per layer and per filter in memory, so the sum
  * cannot overflow for a ranker that exists; the loader checks it. */
@@ -33,7 +28,7 @@ static int blob_size(int64_t n_layers, int64_t filters, size_t *size)
 
 static picpq_status write_state(const picpq_ranker *rk, void *buf, size_t total)
 {
-    const int64_t filters = total_filters(rk);
+    const int64_t filters = picpq__ranker_total_filters(rk);
     picpq__writer w;
     int64_t i;
     picpq__state_begin(&w, buf, total, MAGIC, FORMAT_VERSION);
@@ -55,7 +50,7 @@ picpq_status picpq_ranker_save(const picpq_ranker *rk, void *buf, size_t cap, si
     picpq__clear_error();
     PICPQ__REQUIRE(rk, "rk");
     PICPQ__REQUIRE(needed, "needed");
-    if (!blob_size(rk->n_layers, total_filters(rk), &total))
+    if (!blob_size(rk->n_layers, picpq__ranker_total_filters(rk), &total))
         return picpq__fail(PICPQ_E_INTERNAL, "ranker: state size overflows");
     *needed = total;
     if (buf == NULL) return PICPQ_OK;
@@ -95,7 +90,7 @@ static picpq_status read_channels(picpq__reader r, size_t len, int32_t *n_layers
  * channels came from the blob). r is just past the channel counts. */
 static picpq_status read_body(picpq__reader *r, picpq_ranker *rk)
 {
-    const int64_t filters = total_filters(rk);
+    const int64_t filters = picpq__ranker_total_filters(rk);
     int64_t i;
     rk->threads = picpq__get_i64(r);
     rk->atol = picpq__get_f64(r);
