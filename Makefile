@@ -56,8 +56,9 @@ PUBLIC_BIN = build/tests/public_api
 ASAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 ASAN_OBJ = $(SRC:src/%.c=build/asan/%.o)
 
-.PHONY: all deps check check-nodeps check-valgrind check-asan check-python check-mpi examples examples-mpi demo \
-        bench docs install uninstall abi-dump abi-check clean
+.PHONY: all deps check check-nodeps check-valgrind check-valgrind-nodeps check-asan check-asan-nodeps \
+        check-tsan check-python check-mpi examples examples-mpi demo bench docs install uninstall \
+        abi-dump abi-check clean format lint lint-nodeps fuzz fuzz-smoke fuzz-corpus check-pip
 
 all: $(STATIC) $(SHARED) lib/picpq.pc
 
@@ -145,7 +146,13 @@ check-python: all
 	    tests/python; \
 	else echo "check-python: $(PYTHON) with pytest not found, Python tests skipped"; fi
 
-check-valgrind: deps all $(TEST_BIN)
+# Sanitizer and valgrind runs of the C suite (CK_FORK=no: one process, so that leak checks
+# see every test). Any report fails the target.
+check-valgrind:
+	@$(MAKE) --no-print-directory deps DEPS_GROUPS=core
+	@$(MAKE) --no-print-directory check-valgrind-nodeps
+
+check-valgrind-nodeps: all $(TEST_BIN)
 	CK_FORK=no valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
 	  --track-origins=yes $(TEST_BIN)
 
@@ -156,9 +163,31 @@ build/asan/check_picpq: $(ASAN_OBJ) $(TEST_SRC) $(TEST_SUPPORT) tests/testutil.h
 	$(CC) $(TEST_CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) -pthread -o $@ $(TEST_SRC) $(TEST_SUPPORT) \
 	  $(ASAN_OBJ) $(CHECK_LIBS) $(LIBS)
 
-check-asan: deps build/asan/check_picpq
-	CK_FORK=no ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+check-asan:
+	@$(MAKE) --no-print-directory deps DEPS_GROUPS=core
+	@$(MAKE) --no-print-directory check-asan-nodeps
+
+# -fno-sanitize-recover=all: the first UBSan report aborts; ASan aborts by default and LSan
+# fails the exit status at exit.
+ASAN_RUN_OPTIONS = detect_leaks=1:halt_on_error=1:detect_stack_use_after_return=1
+check-asan-nodeps: build/asan/check_picpq
+	CK_FORK=no ASAN_OPTIONS=$(ASAN_RUN_OPTIONS) UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  build/asan/check_picpq
+
+# ThreadSanitizer: tests/tsan/run.sh builds and runs its own programs (gcc or clang).
+# pip install into a fresh venv (Debian's pip and setuptools, offline), then
+# the Python tests against that installed package, run from outside the checkout.
+check-pip: all
+	rm -rf build/venv build/pip-run && mkdir -p build/pip-run
+	$(PYTHON) -m venv --system-site-packages build/venv
+	build/venv/bin/pip install --quiet --no-build-isolation --no-index .
+	cd build/pip-run && env -u PICPQ_LIBRARY PICPQ_TEST_INSTALLED=1 ../venv/bin/python -m pytest \
+	  -q -p no:cacheprovider $(CURDIR)/tests/python
+
+check-tsan:
+	@$(MAKE) --no-print-directory deps DEPS_GROUPS="core fuzz"
+	@if [ -f tests/tsan/run.sh ]; then sh tests/tsan/run.sh; \
+	else echo "check-tsan: tests/tsan/run.sh not found, skipped"; fi
 
 # ---- main job -----------------------------------------------------------------
 # The main job: ResNet-20 on Fashion-MNIST compressed end to end (DEMO_PROFILE quick,
@@ -207,22 +236,49 @@ abi-check: deps $(SHARED)
 clean:
 	rm -rf build lib
 
-# ---- fuzzing: picpq_search_load under libFuzzer (clang, libclang-rt-14-dev) ----
-# `make fuzz` builds the harness with ASan/UBSan from the library sources and runs
-# tests/fuzz/run.sh (FUZZ_RUNS, FUZZ_TIME); `make fuzz-corpus` rewrites the seeds.
-FUZZ_CC ?= clang
-FUZZ_FLAGS = -std=c99 -g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
+# ---- fuzzing: libFuzzer harnesses tests/fuzz/fuzz_NAME.c (clang, libclang-rt-14-dev) ----
+# tests/fuzz/run.sh NAME SECONDS builds one harness with ASan/UBSan from the library sources
+# and runs it. `make fuzz` runs the saved-state loader long (FUZZ_RUNS, FUZZ_TIME);
+# `make fuzz-smoke` runs every harness for FUZZ_SECONDS; `make fuzz-corpus` rewrites the seeds.
+FUZZ_SECONDS ?= 60
+FUZZ_NAMES = $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: fuzz fuzz-corpus
+fuzz:
+	@$(MAKE) --no-print-directory deps DEPS_GROUPS="core fuzz"
+	sh tests/fuzz/run.sh search_load
 
-build/fuzz/search_load: tests/fuzz/fuzz_search_load.c tests/fuzz/fuzz_net.h $(SRC) $(HDR)
-	mkdir -p build/fuzz
-	$(FUZZ_CC) $(FUZZ_FLAGS) $(LIB_CPPFLAGS) -Itests/fuzz -o $@ tests/fuzz/fuzz_search_load.c $(SRC) $(LIBS)
-
-fuzz: build/fuzz/search_load
-	sh tests/fuzz/run.sh
+fuzz-smoke:
+	@$(MAKE) --no-print-directory deps DEPS_GROUPS="core fuzz"
+	@mkdir -p build/fuzz; for n in $(FUZZ_NAMES); do echo "== fuzz $$n ($(FUZZ_SECONDS) s)"; \
+	  sh tests/fuzz/run.sh $$n $(FUZZ_SECONDS) > build/fuzz/smoke-$$n.log 2>&1 \
+	  || { tail -n 60 build/fuzz/smoke-$$n.log; echo "FAILED: fuzz $$n (build/fuzz/smoke-$$n.log)"; exit 1; }; \
+	  grep -h '^stat::number_of_executed_units' build/fuzz/smoke-$$n.log || true; done
 
 fuzz-corpus: tests/fuzz/make_corpus.c tests/fuzz/fuzz_net.h $(STATIC)
 	mkdir -p build/fuzz
 	$(CC) -Iinclude -Itests/fuzz $(CFLAGS) -o build/fuzz/make_corpus $< $(STATIC) $(LIBS)
 	build/fuzz/make_corpus tests/fuzz/corpus_search
+
+# ---- style ----------------------------------------------------------------------
+# `make format` rewrites the C sources with clang-format (.clang-format); `make lint` checks
+# that they are formatted, that no C line exceeds 100 columns, and runs flake8 (.flake8)
+# over the Python code. Python is linted, not reformatted.
+CLANG_FORMAT ?= clang-format
+FLAKE8 ?= $(PYTHON) -m flake8
+FORMAT_SRC = $(wildcard src/*.[ch] include/*.h tests/*.[ch] tests/*/*.[ch] examples/c/*.[ch] \
+               bench/*/*.[ch])
+PY_LINT_DIRS = python tests/python tests/mpi examples/python bench $(wildcard setup.py)
+
+format:
+	@$(MAKE) --no-print-directory deps DEPS_GROUPS=lint
+	$(CLANG_FORMAT) -i $(FORMAT_SRC)
+
+lint:
+	@$(MAKE) --no-print-directory deps DEPS_GROUPS=lint
+	@$(MAKE) --no-print-directory lint-nodeps
+
+lint-nodeps:
+	$(CLANG_FORMAT) --dry-run -Werror $(FORMAT_SRC)
+	@! LC_ALL=C.UTF-8 grep -nE '^.{101,}' $(FORMAT_SRC) /dev/null \
+	  || { echo "lint: the C lines above exceed 100 columns"; exit 1; }
+	$(FLAKE8) $(PY_LINT_DIRS)

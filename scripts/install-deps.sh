@@ -6,10 +6,11 @@
 #
 #   core    build and C tests: compiler, OpenBLAS, LAPACKE, Check, pkg-config,
 #           abigail-tools (make abi-check), valgrind (make check-valgrind)
-#   python  ctypes binding tests: python3, pytest, numpy
+#   python  ctypes binding tests and `make check-pip`: python3, pytest, numpy, venv, pip
 #   torch   benchmarks and the PyTorch examples: torch, torchvision, tqdm,
 #           matplotlib, the Fashion-MNIST data set
-#   fuzz    libFuzzer harnesses: clang and its fuzzer runtime
+#   fuzz    libFuzzer harnesses (make fuzz, make fuzz-smoke): clang and its fuzzer runtime
+#   lint    make lint and make format: clang-format, flake8
 #   mpi     scale-out examples: Open MPI and mpi4py
 #   docs    the HTML manual from the header: doxygen
 #
@@ -21,12 +22,13 @@ set -eu
 pkgs_for() {
     case "$1" in
     core) echo "gcc g++ make libc6-dev libopenblas-dev liblapacke-dev check pkg-config abigail-tools valgrind" ;;
-    python) echo "python3 python3-pytest python3-numpy" ;;
+    python) echo "python3 python3-pytest python3-numpy python3-venv python3-pip python3-setuptools python3-wheel" ;;
     torch) echo "python3-torch python3-torchvision python3-tqdm python3-matplotlib dataset-fashion-mnist" ;;
     fuzz) echo "clang libclang-rt-14-dev" ;;
+    lint) echo "clang-format python3-flake8" ;;
     mpi) echo "openmpi-bin libopenmpi-dev python3-mpi4py" ;;
     docs) echo "doxygen" ;;
-    *) echo "install-deps: unknown group '$1' (core python torch fuzz mpi docs)" >&2; exit 2 ;;
+    *) echo "install-deps: unknown group '$1' (core python torch fuzz lint mpi docs)" >&2; exit 2 ;;
     esac
 }
 

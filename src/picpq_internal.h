@@ -4,6 +4,9 @@
 #ifndef PICPQ_INTERNAL_H
 #define PICPQ_INTERNAL_H
 
+#if defined(PICPQ_H) && !defined(PICPQ_EXPERIMENTAL)
+#error "include picpq_internal.h before picpq.h (it needs the experimental section)"
+#endif
 #define PICPQ_EXPERIMENTAL /* the library implements every call */
 #include "picpq.h"
 

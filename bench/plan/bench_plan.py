@@ -53,7 +53,8 @@ def mobilenetv2_structure():
                 dw.append(False)
                 roots.append(len(convs) - 1)
                 producer = len(convs) - 1
-            convs.append((hidden, hidden, size * size * 9))  # METHOD: cost_map without /groups, in = 1
+            # METHOD: cost_map without /groups, in = 1
+            convs.append((hidden, hidden, size * size * 9))
             dw.append(True)
             roots.append(roots[producer])
             convs.append((hidden, c, size * size))

@@ -65,7 +65,8 @@ def torch_acts(x, k):
 
 
 def main():
-    print(f"# torch {torch.__version__}, {torch.get_num_threads()} thread, {N} elements, best of {REPS}")
+    print(f"# torch {torch.__version__}, {torch.get_num_threads()} thread, {N} elements, "
+          f"best of {REPS}")
     gen = torch.Generator().manual_seed(7)
     cases = {"normal(0,0.05)": torch.randn(N, generator=gen) * 0.05,
              "normal(0,1)": torch.randn(N, generator=gen),

@@ -52,7 +52,8 @@ def fashion_mnist_maps(n_images):
     path = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
     with gzip.open(path, "rb") as f:
         raw = np.frombuffer(f.read(), np.uint8, offset=16)
-    x = torch.from_numpy(raw[: n_images * 784].reshape(n_images, 1, 28, 28).astype(np.float32) / 255)
+    x = torch.from_numpy(raw[: n_images * 784].reshape(n_images,
+                         1, 28, 28).astype(np.float32) / 255)
     torch.manual_seed(0)
     c1 = torch.nn.Conv2d(1, 16, 3, padding=1)
     c2 = torch.nn.Conv2d(16, 16, 3, padding=1)
@@ -100,7 +101,8 @@ def run_case(name, maps4):
     np_speed = flat.shape[0] / best_time(lambda: np.linalg.matrix_rank(flat), reps)
     agree = np.mean(ranks == np_ranks) * 100
     print(f"| {name} | {n*c} | {lines[1]:.0f} | {lines[2]:.0f} | {speeds[1]:.0f} | {speeds[2]:.0f} "
-          f"| {np_speed:.0f} | {lines[1]/speeds[1]:.1f}x | {lines[2]/lines[1]:.2f}x ({cores[2]:.2f}) "
+          f"| {np_speed:.0f} | {lines[1]/speeds[1]:.1f}x "
+          f"| {lines[2]/lines[1]:.2f}x ({cores[2]:.2f}) "
           f"| {(lines[2] / cores[2]) / (lines[1] / cores[1]):.2f} "
           f"| {100*fb/(fast+fb):.2f}% | {agree:.3f}% ({int((ranks != np_ranks).sum())}) |",
           flush=True)

@@ -28,7 +28,8 @@ def reference_ea(L, G=400, P=64, S=16, sigma=1.0, mutate=0.1, seed=0):
             for k in range(L):
                 a, b = population[w][k]
                 if k in layers:
-                    cand.append((a * np.exp(rng.normal(0, sigma * step)), b + rng.normal(0, std[k])))
+                    cand.append((a * np.exp(rng.normal(0, sigma * step)),
+                                b + rng.normal(0, std[k])))
                 else:
                     cand.append((a, b))
         loss = cand[0][0] + cand[1][1]  # stand-in for prune + fine-tune + validate

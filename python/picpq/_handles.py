@@ -567,7 +567,7 @@ def weights_export(w, bits):
         codes = np.empty(n, dtype=np.int8)
         levels, mag = ctypes.c_int32(), ctypes.c_float()
         lib.picpq_quant_weight_codes(t.ptr, int(bits), ptr(codes, ctypes.c_int8), n,
-                                 ctypes.byref(levels), ctypes.byref(mag))
+                                     ctypes.byref(levels), ctypes.byref(mag))
     return codes, levels.value, mag.value
 
 
@@ -578,7 +578,7 @@ def quantize_linear(w, bits):
         n_out = lib.picpq_tensor_dim(t.ptr, 0)
         codes, scales = np.empty(n, dtype=np.int8), np.empty(n_out, dtype=np.float32)
         lib.picpq_quant_linear_codes(t.ptr, int(bits), ptr(codes, ctypes.c_int8), n,
-                                  ptr(scales, ctypes.c_float), n_out)
+                                     ptr(scales, ctypes.c_float), n_out)
     return codes, scales
 
 
@@ -586,7 +586,7 @@ def pack_bits(codes, bits):
     """Pack signed codes of `bits` bits each into bytes (little-endian bit stream)."""
     c = as_c_array(codes, np.int8, "codes")
     return sized_output(lambda *out: lib.picpq_quant_pack(ptr(c, ctypes.c_int8), c.shape[0],
-                                                         int(bits), *out))
+                                                          int(bits), *out))
 
 
 def unpack_bits(data, bits, n):
@@ -594,7 +594,7 @@ def unpack_bits(data, bits, n):
     raw = np.frombuffer(bytes(data), dtype=np.uint8)
     out = np.empty(n, dtype=np.int8)
     lib.picpq_quant_unpack(ptr(raw, ctypes.c_uint8) if raw.size else None, raw.shape[0],
-                          int(bits), ptr(out, ctypes.c_int8), n)
+                           int(bits), ptr(out, ctypes.c_int8), n)
     return out
 
 
@@ -604,7 +604,7 @@ def packed_size(numel, bits):
     b = as_c_array(bits, np.int32, "bits", ne.shape[0])
     out = ctypes.c_int64()
     lib.picpq_quant_packed_size(ne.shape[0], ptr(ne, ctypes.c_int64), ptr(b, ctypes.c_int32),
-                          ctypes.byref(out))
+                                ctypes.byref(out))
     return out.value
 
 
@@ -622,10 +622,11 @@ def sparsity_l1_masked(w_orig, out_keep=None, in_keep=None):
     om = as_c_array(out_keep, np.uint8, "out_keep") if out_keep is not None else None
     im = as_c_array(in_keep, np.uint8, "in_keep") if in_keep is not None else None
     with Tensor(w_orig) as t:
-        lib.picpq_quant_sparsity_l1_masked(t.ptr, ptr(om, ctypes.c_uint8) if om is not None else None,
-                                     om.shape[0] if om is not None else 0,
-                                     ptr(im, ctypes.c_uint8) if im is not None else None,
-                                     im.shape[0] if im is not None else 0, ctypes.byref(s))
+        lib.picpq_quant_sparsity_l1_masked(t.ptr,
+                                           ptr(om, ctypes.c_uint8) if om is not None else None,
+                                           om.shape[0] if om is not None else 0,
+                                           ptr(im, ctypes.c_uint8) if im is not None else None,
+                                           im.shape[0] if im is not None else 0, ctypes.byref(s))
     return s.value
 
 
@@ -642,7 +643,7 @@ def bits_assign(sparsity, max_bits, tau, min_bits=2):
     mb = as_c_array(max_bits, np.int32, "max_bits", s.shape[0])
     out = np.empty(s.shape[0], dtype=np.int32)
     lib.picpq_quant_bits_assign(s.shape[0], ptr(s, ctypes.c_double), ptr(mb, ctypes.c_int32),
-                          float(tau), int(min_bits), ptr(out, ctypes.c_int32))
+                                float(tau), int(min_bits), ptr(out, ctypes.c_int32))
     return out
 
 
@@ -654,6 +655,6 @@ def bits_solve(plan, sparsity, max_bits, max_bops, min_bits=2):
     tau = ctypes.c_double()
     out = np.empty(n, dtype=np.int32)
     status = lib.picpq_quant_bits_solve(plan.net.ptr, plan.ptr, ptr(s, ctypes.c_double),
-                                  ptr(mb, ctypes.c_int32), int(min_bits), float(max_bops),
-                                  ctypes.byref(tau), ptr(out, ctypes.c_int32))
+                                        ptr(mb, ctypes.c_int32), int(min_bits), float(max_bops),
+                                        ctypes.byref(tau), ptr(out, ctypes.c_int32))
     return tau.value, out, status == OK

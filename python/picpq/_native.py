@@ -8,8 +8,11 @@ from ._errors import error_for
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _SUPPORTED_MAJOR = 0
 
+
 class c_status(ctypes.c_int):
     """picpq_status: a distinct type so that only status returns are checked."""
+
+
 c_int32_p = ctypes.POINTER(ctypes.c_int32)
 c_int64_p = ctypes.POINTER(ctypes.c_int64)
 c_double_p = ctypes.POINTER(ctypes.c_double)
@@ -127,9 +130,9 @@ _SIGNATURES = {
     "picpq_net_get_int": (c_status, [ctypes.c_void_p, ctypes.c_int, c_int64_p]),
     "picpq_net_set_prunable": (c_status, [ctypes.c_void_p, ctypes.c_int32, ctypes.c_int]),
     "picpq_net_set_fp": (c_status, [ctypes.c_void_p, ctypes.c_int32, c_double_p,
-                                        ctypes.c_int64]),
+                                    ctypes.c_int64]),
     "picpq_net_fp": (c_status, [ctypes.c_void_p, ctypes.c_int32, c_double_p,
-                                        ctypes.c_int64]),
+                                ctypes.c_int64]),
     "picpq_net_num_layers": (ctypes.c_int32, [ctypes.c_void_p]),
     "picpq_net_layer_kind": (c_status, [ctypes.c_void_p, ctypes.c_int32,
                                         ctypes.POINTER(ctypes.c_int)]),
@@ -201,25 +204,26 @@ _SIGNATURES = {
     # quant
     "picpq_quant_sparsity_l1": (c_status, [ctypes.c_void_p, ctypes.c_void_p, c_double_p]),
     "picpq_quant_sparsity_l1_masked": (c_status, [ctypes.c_void_p, c_uint8_p, ctypes.c_int64,
-                                            c_uint8_p, ctypes.c_int64, c_double_p]),
+                                                  c_uint8_p, ctypes.c_int64, c_double_p]),
     "picpq_quant_sparsity_from_plan": (c_status, [ctypes.c_void_p, ctypes.c_void_p, c_double_p]),
     "picpq_quant_bits_assign": (c_status, [ctypes.c_int32, c_double_p, c_int32_p, ctypes.c_double,
-                                     ctypes.c_int32, c_int32_p]),
+                                           ctypes.c_int32, c_int32_p]),
     "picpq_quant_bits_solve": (c_status, [ctypes.c_void_p, ctypes.c_void_p, c_double_p, c_int32_p,
-                                    ctypes.c_int32, ctypes.c_double, c_double_p, c_int32_p]),
+                                          ctypes.c_int32, ctypes.c_double, c_double_p, c_int32_p]),
     "picpq_quant_weights": (c_status, [ctypes.c_void_p, ctypes.c_int32]),
     "picpq_quant_weights_into": (c_status, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32]),
     "picpq_quant_activations": (c_status, [ctypes.c_void_p, ctypes.c_int32]),
     "picpq_quant_activations_into": (c_status, [ctypes.c_void_p, ctypes.c_void_p,
-                                                   ctypes.c_int32]),
-    "picpq_quant_weight_codes": (c_status, [ctypes.c_void_p, ctypes.c_int32, c_int8_p, ctypes.c_int64,
-                                        c_int32_p, c_float_p]),
+                                                ctypes.c_int32]),
+    "picpq_quant_weight_codes": (c_status, [ctypes.c_void_p, ctypes.c_int32, c_int8_p,
+                                            ctypes.c_int64,
+                                            c_int32_p, c_float_p]),
     "picpq_quant_linear_codes": (c_status, [ctypes.c_void_p, ctypes.c_int32, c_int8_p,
-                                         ctypes.c_int64, c_float_p, ctypes.c_int64]),
+                                            ctypes.c_int64, c_float_p, ctypes.c_int64]),
     "picpq_quant_pack": (c_status, [c_int8_p, ctypes.c_int64, ctypes.c_int32, c_uint8_p,
-                                   ctypes.c_size_t, c_size_t_p]),
+                                    ctypes.c_size_t, c_size_t_p]),
     "picpq_quant_unpack": (c_status, [c_uint8_p, ctypes.c_size_t, ctypes.c_int32, c_int8_p,
-                                     ctypes.c_int64]),
+                                      ctypes.c_int64]),
     "picpq_quant_packed_size": (c_status, [ctypes.c_int32, c_int64_p, c_int32_p, c_int64_p]),
 }
 

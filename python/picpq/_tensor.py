@@ -58,7 +58,8 @@ class Tensor(_Handle):
         """Sum of |x| per index of axis 0 (per filter of a weight tensor)."""
         import numpy as np
         out = np.empty(self._array.shape[0], dtype=np.float64)
-        lib.picpq_tensor_l1_per_filter(self.ptr, out.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+        lib.picpq_tensor_l1_per_filter(self.ptr,
+                                       out.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
                                        out.shape[0])
         return out
 

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "picpq_internal.h" /* first: it asks picpq.h for the experimental calls */
 #include "fuzz_net.h"
-#include "picpq_internal.h"
 
 static picpq_net *net;
 

@@ -72,7 +72,8 @@ def test_sigkill_master_then_resume(tmp_path):
     G = 300
     log = tmp_path / "run1.out"
     with open(log, "w") as out, open(tmp_path / "run1.err", "w") as err:
-        proc = subprocess.Popen(command(["--state", "s.state", "--generations", str(G), "--eval-ms", "10"]),
+        proc = subprocess.Popen(command(["--state", "s.state", "--generations", str(G),
+                                         "--eval-ms", "10"]),
                                 cwd=tmp_path, stdout=out, stderr=err)
         try:
             deadline = time.time() + 30
@@ -92,7 +93,9 @@ def test_sigkill_master_then_resume(tmp_path):
 
     res = run(["--state", "s.state", "--resume", "--eval-ms", "2"], tmp_path)
     assert res.returncode == 0, res.stderr
-    m = re.search(r"^resumed from s\.state: issued (\d+) told (\d+) failed 0 pending (\d+)$", res.stdout, re.M)
+    m = re.search(
+        r"^resumed from s\.state: issued (\d+) told (\d+) failed 0 pending (\d+)$",
+        res.stdout, re.M)
     assert m, res.stdout[:500]
     issued, told, pending = (int(g) for g in m.groups())
     redispatched = {int(i) for i in re.findall(r"^redispatch (\d+)$", res.stdout, re.M)}
@@ -111,12 +114,14 @@ def test_sigkill_master_then_resume(tmp_path):
 
 def test_faults_nan_dup_unknown_die(tmp_path):
     args = ["--state", "s.state", "--generations", "64", "--eval-timeout", "2",
-            "--inject", "nan:1:2", "--inject", "dup:2:3", "--inject", "unknown:1:4", "--inject", "die:2:6"]
+            "--inject", "nan:1:2", "--inject", "dup:2:3", "--inject", "unknown:1:4",
+            "--inject", "die:2:6"]
     res = run(args + FAST, tmp_path, recovery=True)
     assert_complete(res, 64, failed=2)  # the NaN and the candidate of the dead worker
     assert re.search(r"^told \d+ nan$", res.stdout, re.M)
     err = res.stderr
-    assert re.search(r"rank 1 reported id 10000\d\d, which it was not given: ignored", err)  # unknown
+    assert re.search(
+        r"rank 1 reported id 10000\d\d, which it was not given: ignored", err)  # unknown
     assert re.search(r"rank 2 reported id \d+ a second time: ignored", err)  # dup
     assert re.search(r"rank 2 gave no result for id \d+ in 2 s: told as failed", err)
 
@@ -133,7 +138,8 @@ def test_hang_then_late_result(tmp_path):
 
 
 def test_no_live_worker_then_resume(tmp_path):
-    res = run(["--state", "s.state", "--eval-timeout", "0.5", "--inject", "hang:1:3"] + FAST, tmp_path, np=2)
+    res = run(["--state", "s.state", "--eval-timeout", "0.5",
+              "--inject", "hang:1:3"] + FAST, tmp_path, np=2)
     assert res.returncode == 3, res.stderr
     assert "no live worker left with 3 of 64 candidates told" in res.stderr
     assert sorted(told_ids(res.stdout)) == [1, 2, 3]
@@ -156,7 +162,8 @@ def test_workers_leave_when_master_is_gone(tmp_path):
             while not told_ids(log.read_text()):
                 assert proc.poll() is None and time.time() < deadline
                 time.sleep(0.02)
-            os.kill(int(re.search(r"^master pid (\d+)$", log.read_text(), re.M).group(1)), signal.SIGKILL)
+            master = re.search(r"^master pid (\d+)$", log.read_text(), re.M)
+            os.kill(int(master.group(1)), signal.SIGKILL)
             _, err = proc.communicate(timeout=30)  # without --master-timeout this would hang
         finally:
             if proc.poll() is None:

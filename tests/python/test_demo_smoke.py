@@ -27,6 +27,7 @@ def test_smoke_profile(tmp_path):
     assert pq["packed_bytes"] < base["fp32_bytes"]
     assert all(b in (2, 3, 4, 5, 6, 7, 8, 32) for b in pq["bits"])
     assert len(results["search"]["trace"]) == compress_fmnist.PROFILES["smoke"]["generations"]
+
     def no_constants(name):  # Infinity / NaN are not JSON
         raise AssertionError(f"results.json holds the non-standard token {name}")
     on_disk = json.loads((out / "results.json").read_text(), parse_constant=no_constants)
@@ -213,7 +214,7 @@ def test_progress_in_a_log_file_is_a_line_per_tenth(capsys):
     compress_fmnist.train(model, Batches(), 100, 0.01, "fine-tune")
     lines = capsys.readouterr().err.splitlines()
     assert [line.split()[1] for line in lines] == ["1/100"] + [f"{10 * k}/100"
-                                                            for k in range(1, 11)]
+                                                               for k in range(1, 11)]
     for i in range(1, 4):   # fewer steps than tenths: every step once
         compress_fmnist.progress("search", i, 3)
     assert len(capsys.readouterr().err.splitlines()) == 3

@@ -88,7 +88,7 @@ T4_FP = [[3, 1, 4, 2], [10, 12, 11, 9], [5, 7, 6, 8]]
 
 
 @pytest.mark.parametrize("safeguard,kept", [(0.0, [[2], [1], [3]]),
-                                             (0.5, [[0, 2], [1, 2], [1, 3]])])
+                                            (0.5, [[0, 2], [1, 2], [1, 3]])])
 def test_t4_faithful(safeguard, kept):
     with build(T4, (4, 10, 2)) as net:
         for l, fp in enumerate(T4_FP):
@@ -190,7 +190,8 @@ def test_default_mode_meets_budget_and_bops_by_hand():
         assert net.bops(plan, bits, bits) == (100 * 3 * kept[0] * 64 + 50 * kept[0] * kept[1] * 36
                                               + 25 * kept[1] * kept[2] * 16
                                               + kept[2] * 10 * 1024)
-        assert net.params(plan) == 3 * kept[0] + kept[0] * kept[1] + kept[1] * kept[2] + kept[2] * 10
+        assert net.params(plan) == (3 * kept[0] + kept[0] * kept[1] + kept[1] * kept[2]
+                                    + kept[2] * 10)
         s = picpq.sparsity_from_plan(plan)
         np.testing.assert_array_equal(s, [kept[0] / 4, kept[1] / 4, kept[2] / 4, 1.0])
 

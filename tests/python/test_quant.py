@@ -101,7 +101,8 @@ def test_pack_unpack_round_trip_and_sizes():
 
 def test_sparsity_l1():
     w = np.arange(1, 25, dtype=np.float32).reshape(4, 3, 2)
-    assert picpq.sparsity_l1(w, w[:2, :2]) == pytest.approx(np.abs(w[:2, :2]).sum() / np.abs(w).sum())
+    assert picpq.sparsity_l1(w, w[:2, :2]) == pytest.approx(
+        np.abs(w[:2, :2]).sum() / np.abs(w).sum())
     assert picpq.sparsity_l1_masked(w, [1, 1, 0, 0], [1, 1, 0]) == picpq.sparsity_l1(w, w[:2, :2])
     with pytest.raises(picpq.ArgumentError):
         picpq.sparsity_l1(np.zeros((2, 2), np.float32), np.zeros((1, 1), np.float32))
