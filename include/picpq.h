@@ -72,9 +72,9 @@ extern "C" {
     (PICPQ_VERSION_MAJOR * 10000 + PICPQ_VERSION_MINOR * 100 + PICPQ_VERSION_PATCH)
 #define PICPQ__STR2(x) #x
 #define PICPQ__STR(x) PICPQ__STR2(x)
-#define PICPQ_VERSION_STRING                                         \
-    PICPQ__STR(PICPQ_VERSION_MAJOR) "." PICPQ__STR(PICPQ_VERSION_MINOR) \
-    "." PICPQ__STR(PICPQ_VERSION_PATCH)
+#define PICPQ_VERSION_STRING        \
+    PICPQ__STR(PICPQ_VERSION_MAJOR) \
+    "." PICPQ__STR(PICPQ_VERSION_MINOR) "." PICPQ__STR(PICPQ_VERSION_PATCH)
 
 #if defined(__GNUC__) && __GNUC__ >= 4
 #define PICPQ_API __attribute__((visibility("default")))
@@ -99,14 +99,15 @@ PICPQ_API const char *picpq_version_string(void);
  *  callers must treat any unknown negative value as an error. */
 typedef int picpq_status;
 
-#define PICPQ_OK 0                /**< success */
+#define PICPQ_OK 0 /**< success */
 /* -1..-19: argument and memory errors */
 #define PICPQ_E_INVALID_ARG (-1)  /**< NULL pointer, bad enum, wrong handle state of an argument */
 #define PICPQ_E_NOMEM (-2)        /**< an allocation failed */
 #define PICPQ_E_OUT_OF_RANGE (-3) /**< a value or index outside its documented range */
 #define PICPQ_E_SHAPE (-4)        /**< dimensions or lengths that do not agree */
 #define PICPQ_E_OVERFLOW (-5)     /**< a size computation would overflow */
-#define PICPQ_E_BUFFER (-6)       /**< an output buffer is smaller than required (the call reports the size) */
+#define PICPQ_E_BUFFER \
+    (-6) /**< an output buffer is smaller than required (the call reports the size) */
 /* -20..-39: numerical errors */
 #define PICPQ_E_NONFINITE (-20)      /**< NaN or infinity in an input */
 #define PICPQ_E_NO_CONVERGENCE (-21) /**< an iterative routine (SVD) did not converge */
@@ -115,10 +116,10 @@ typedef int picpq_status;
 #define PICPQ_E_FORMAT (-41)      /**< serialized data truncated, corrupted or foreign */
 #define PICPQ_E_UNSUPPORTED (-42) /**< a valid request this build or layout cannot serve */
 /* -60..: internal */
-#define PICPQ_E_INTERNAL (-60)    /**< a bug of libpicpq, never the caller's fault */
+#define PICPQ_E_INTERNAL (-60) /**< a bug of libpicpq, never the caller's fault */
 /* positive: finished, and this is why */
-#define PICPQ_DONE 1              /**< search: every evaluation has been issued */
-#define PICPQ_BUDGET_UNMET 2      /**< plan: quotas ran out before the budget was met */
+#define PICPQ_DONE 1         /**< search: every evaluation has been issued */
+#define PICPQ_BUDGET_UNMET 2 /**< plan: quotas ran out before the budget was met */
 
 /**
  * @brief Static text describing a status code.
@@ -177,32 +178,50 @@ typedef struct picpq_search picpq_search;
 
 typedef enum picpq_param {
     /* rank 2xx: picpq_ranker_set_int / picpq_ranker_set_double */
-    PICPQ_RANK_THREADS = 200, /**< int in [1, 1024], worker threads of feed; ::PICPQ_AUTO = all online cores; default 1 */
+    PICPQ_RANK_THREADS = 200, /**< int in [1, 1024], worker threads of feed; ::PICPQ_AUTO = all
+                                 online cores; default 1 */
     PICPQ_RANK_ATOL = 201,    /**< double >= 0, absolute tolerance; default 0 */
-    PICPQ_RANK_RTOL = 202,    /**< double in [0, 1], relative tolerance; ::PICPQ_AUTO (default) = max(rows, cols)·FLT_EPSILON */
+    PICPQ_RANK_RTOL = 202,    /**< double in [0, 1], relative tolerance; ::PICPQ_AUTO (default) =
+                                 max(rows, cols)·FLT_EPSILON */
 
     /* plan 3xx: picpq_plan_set_int / picpq_plan_set_double */
-    PICPQ_PLAN_FAITHFUL = 300,     /**< int 0/1, the reference's plan (METHOD §5); default 0. It changes exactly: the cost model (§5.2: conv layers only, the last conv's drop counts num_classes), the budget test (cost < budget instead of <=, never before the first entry), importances and chain sums in float32 (§5.3, §5.5), and what ::PICPQ_AUTO means for ::PICPQ_PLAN_CHECK_EVERY. No other parameter changes. */
-    PICPQ_PLAN_CHECK_EVERY = 301,  /**< int >= 1, budget tested every N entries; ::PICPQ_AUTO (default) = 1, or 10 when faithful */
+    PICPQ_PLAN_FAITHFUL =
+        300, /**< int 0/1, the reference's plan (METHOD §5); default 0. It changes exactly: the cost
+                model (§5.2: conv layers only, the last conv's drop counts num_classes), the budget
+                test (cost < budget instead of <=, never before the first entry), importances and
+                chain sums in float32 (§5.3, §5.5), and what ::PICPQ_AUTO means for
+                ::PICPQ_PLAN_CHECK_EVERY. No other parameter changes. */
+    PICPQ_PLAN_CHECK_EVERY = 301,  /**< int >= 1, budget tested every N entries; ::PICPQ_AUTO
+                                      (default) = 1, or 10 when faithful */
     PICPQ_PLAN_CHAIN_REDUCE = 302, /**< int, ::picpq_chain_reduce; default ::PICPQ_CHAIN_SUM */
-    PICPQ_PLAN_SAFEGUARD = 303,    /**< double in [0, 1], minimum kept fraction per layer (1 = prune nothing); default 0.1 */
-    PICPQ_PLAN_NUM_CLASSES = 304,  /**< int >= 0, the num_classes of the faithful cost; ::PICPQ_AUTO (default) = out_features of the last linear layer (0 without one) */
-    PICPQ_PLAN_BUDGET_KIND = 305,  /**< int, ::picpq_budget_kind: what keep_fraction limits; default ::PICPQ_BUDGET_MACS */
+    PICPQ_PLAN_SAFEGUARD = 303,    /**< double in [0, 1], minimum kept fraction per layer (1 = prune
+                                      nothing); default 0.1 */
+    PICPQ_PLAN_NUM_CLASSES =
+        304, /**< int >= 0, the num_classes of the faithful cost; ::PICPQ_AUTO (default) =
+                out_features of the last linear layer (0 without one) */
+    PICPQ_PLAN_BUDGET_KIND = 305, /**< int, ::picpq_budget_kind: what keep_fraction limits; default
+                                     ::PICPQ_BUDGET_MACS */
 
     /* search 4xx: picpq_search_set_int / picpq_search_set_double */
-    PICPQ_SEARCH_POPULATION = 400,      /**< int >= 2, population P; default 64 */
-    PICPQ_SEARCH_SAMPLE = 401,          /**< int >= 1, tournament sample S; default 16 */
-    PICPQ_SEARCH_GENERATIONS = 402,     /**< int >= 1, evaluations G; default 400 */
-    PICPQ_SEARCH_SIGMA = 403,           /**< double > 0, log-scale mutation sigma; default 1 */
-    PICPQ_SEARCH_MUTATE_FRACTION = 404, /**< double in [0, 1], layers mutated per child; default 0.1 */
-    PICPQ_SEARCH_ANNEAL = 405,          /**< double in [1, 1e6], h of step = 1 - g/(h·G); default 1.25 */
-    PICPQ_SEARCH_SHIFT_SCALE = 406,     /**< double in [0, 100], shift noise = this · std(FP_l); default 1 */
-    PICPQ_SEARCH_IDENTITY = 407,        /**< int 0/1, candidate P-1 is the identity (1, 0); default 1 */
+    PICPQ_SEARCH_POPULATION = 400,  /**< int >= 2, population P; default 64 */
+    PICPQ_SEARCH_SAMPLE = 401,      /**< int >= 1, tournament sample S; default 16 */
+    PICPQ_SEARCH_GENERATIONS = 402, /**< int >= 1, evaluations G; default 400 */
+    PICPQ_SEARCH_SIGMA = 403,       /**< double > 0, log-scale mutation sigma; default 1 */
+    PICPQ_SEARCH_MUTATE_FRACTION =
+        404,                   /**< double in [0, 1], layers mutated per child; default 0.1 */
+    PICPQ_SEARCH_ANNEAL = 405, /**< double in [1, 1e6], h of step = 1 - g/(h·G); default 1.25 */
+    PICPQ_SEARCH_SHIFT_SCALE =
+        406, /**< double in [0, 100], shift noise = this · std(FP_l); default 1 */
+    PICPQ_SEARCH_IDENTITY = 407, /**< int 0/1, candidate P-1 is the identity (1, 0); default 1 */
 
     /* net 6xx: picpq_net_set_int */
-    PICPQ_NET_BOPS_SKIP_FIRST = 600,     /**< int 0/1, BOPs omit the first conv (reference VGG counter); default 0 */
-    PICPQ_NET_BOPS_DENSE_DEPTHWISE = 601, /**< int 0/1, BOPs count grouped convs as dense (reference MobileNetV2 counter); default 0 */
-    PICPQ_NET_BOPS_LINEAR_UNPRUNED = 602  /**< int 0/1, BOPs count linear layers at their declared size, ignoring pruned inputs (reference VGG counter); default 0 */
+    PICPQ_NET_BOPS_SKIP_FIRST =
+        600, /**< int 0/1, BOPs omit the first conv (reference VGG counter); default 0 */
+    PICPQ_NET_BOPS_DENSE_DEPTHWISE = 601, /**< int 0/1, BOPs count grouped convs as dense (reference
+                                             MobileNetV2 counter); default 0 */
+    PICPQ_NET_BOPS_LINEAR_UNPRUNED =
+        602 /**< int 0/1, BOPs count linear layers at their declared size, ignoring pruned inputs
+               (reference VGG counter); default 0 */
 } picpq_param;
 
 /** Values of ::PICPQ_PLAN_CHAIN_REDUCE: how the importances of coupled layers
@@ -433,8 +452,8 @@ PICPQ_API picpq_status picpq_tensor_check_finite(const picpq_tensor *t);
  *   ::PICPQ_E_NO_CONVERGENCE (`sgesdd` info > 0); ::PICPQ_E_INTERNAL.
  * Thread safety: safe (no shared state). @since 0.1
  */
-PICPQ_API picpq_status picpq_matrix_rank_f32(const float *a, int64_t rows, int64_t cols,
-                                             int64_t ld, int64_t *rank);
+PICPQ_API picpq_status picpq_matrix_rank_f32(const float *a, int64_t rows, int64_t cols, int64_t ld,
+                                             int64_t *rank);
 
 /**
  * @brief Create a streaming filter-property accumulator.
@@ -464,8 +483,7 @@ PICPQ_API picpq_status picpq_ranker_create(int32_t n_layers, const int64_t *chan
  *   (the net has no layer); ::PICPQ_E_OVERFLOW; ::PICPQ_E_NOMEM.
  * Thread safety: const on @p net, safe. @since 0.1
  */
-PICPQ_API picpq_status picpq_ranker_create_for_net(const picpq_net *net,
-                                                   picpq_ranker **out);
+PICPQ_API picpq_status picpq_ranker_create_for_net(const picpq_net *net, picpq_ranker **out);
 
 /** @brief Free a ranker and its scratch. NULL is a no-op.
  *  Thread safety: not while the handle is in use. @since 0.1 */
@@ -544,8 +562,7 @@ PICPQ_API picpq_status picpq_ranker_get_double(const picpq_ranker *rk, picpq_par
  *   ::PICPQ_E_INTERNAL.
  * Thread safety: not on the same handle. @since 0.1
  */
-PICPQ_API picpq_status picpq_ranker_feed(picpq_ranker *rk, int32_t layer,
-                                         const picpq_tensor *maps);
+PICPQ_API picpq_status picpq_ranker_feed(picpq_ranker *rk, int32_t layer, const picpq_tensor *maps);
 
 /**
  * @brief The filter property of a layer: sum of ranks / images, per filter.
@@ -557,7 +574,7 @@ PICPQ_API picpq_status picpq_ranker_feed(picpq_ranker *rk, int32_t layer,
  * Thread safety: const, safe. @since 0.1
  */
 PICPQ_API picpq_status picpq_ranker_fp(const picpq_ranker *rk, int32_t layer, double *fp,
-                                        int64_t n);
+                                       int64_t n);
 
 /**
  * @brief Store the FP of every layer in @p net (picpq_net_set_fp()), for a
@@ -573,8 +590,7 @@ PICPQ_API picpq_status picpq_ranker_fp_to_net(const picpq_ranker *rk, picpq_net 
 /** @brief Number of images fed to @p layer so far.
  *  @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL); ::PICPQ_E_OUT_OF_RANGE.
  *  Thread safety: const, safe. @since 0.1 */
-PICPQ_API picpq_status picpq_ranker_images(const picpq_ranker *rk, int32_t layer,
-                                           int64_t *images);
+PICPQ_API picpq_status picpq_ranker_images(const picpq_ranker *rk, int32_t layer, int64_t *images);
 
 /** @brief Number of layers; 0 for NULL. A ranker restored by
  *  picpq_ranker_load() reports the counts it was saved with.
@@ -686,9 +702,9 @@ PICPQ_API void picpq_net_free(picpq_net *net);
  *   the net is unchanged.
  * Thread safety: not with other calls on @p net. @since 0.1
  */
-PICPQ_API picpq_status picpq_net_add_conv(picpq_net *net, int64_t in_ch, int64_t out_ch,
-                                          int64_t kh, int64_t kw, int64_t groups, int64_t out_h,
-                                          int64_t out_w, int32_t *layer);
+PICPQ_API picpq_status picpq_net_add_conv(picpq_net *net, int64_t in_ch, int64_t out_ch, int64_t kh,
+                                          int64_t kw, int64_t groups, int64_t out_h, int64_t out_w,
+                                          int32_t *layer);
 
 /**
  * @brief Append a fully connected layer (MACs in_features·out_features).
@@ -774,8 +790,7 @@ PICPQ_API picpq_status picpq_net_set_prunable(picpq_net *net, int32_t layer, int
  *   ::PICPQ_E_NONFINITE (NaN/Inf, index in the message); ::PICPQ_E_NOMEM.
  * Thread safety: not with other calls on @p net. @since 0.1
  */
-PICPQ_API picpq_status picpq_net_set_fp(picpq_net *net, int32_t layer, const double *fp,
-                                            int64_t n);
+PICPQ_API picpq_status picpq_net_set_fp(picpq_net *net, int32_t layer, const double *fp, int64_t n);
 
 /**
  * @brief Copy out the scores stored by picpq_net_set_fp().
@@ -785,8 +800,7 @@ PICPQ_API picpq_status picpq_net_set_fp(picpq_net *net, int32_t layer, const dou
  *   ::PICPQ_E_BAD_STATE (no scores were set for that layer).
  * Thread safety: const, safe. @since 0.1
  */
-PICPQ_API picpq_status picpq_net_fp(const picpq_net *net, int32_t layer, double *fp,
-                                            int64_t n);
+PICPQ_API picpq_status picpq_net_fp(const picpq_net *net, int32_t layer, double *fp, int64_t n);
 
 /** @brief Number of layers; 0 for NULL. Thread safety: const, safe. @since 0.1 */
 PICPQ_API int32_t picpq_net_num_layers(const picpq_net *net);
@@ -805,8 +819,8 @@ PICPQ_API picpq_status picpq_net_layer_kind(const picpq_net *net, int32_t layer,
  * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (@p net NULL); ::PICPQ_E_OUT_OF_RANGE (layer id).
  * Thread safety: const, safe. @since 0.1
  */
-PICPQ_API picpq_status picpq_net_layer_channels(const picpq_net *net, int32_t layer,
-                                                int64_t *in_ch, int64_t *out_ch);
+PICPQ_API picpq_status picpq_net_layer_channels(const picpq_net *net, int32_t layer, int64_t *in_ch,
+                                                int64_t *out_ch);
 
 /**
  * @brief Kernel, groups and output size of a layer as declared (1 for a linear layer).
@@ -827,8 +841,8 @@ PICPQ_API picpq_status picpq_net_layer_geometry(const picpq_net *net, int32_t la
  * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (@p net NULL); ::PICPQ_E_OUT_OF_RANGE (layer id).
  * Thread safety: const, safe. @since 0.1
  */
-PICPQ_API picpq_status picpq_net_layer_links(const picpq_net *net, int32_t layer,
-                                             int32_t *producer, int32_t *chain);
+PICPQ_API picpq_status picpq_net_layer_links(const picpq_net *net, int32_t layer, int32_t *producer,
+                                             int32_t *chain);
 
 /**
  * @brief Whether a layer is prunable (1) or not (0).
@@ -1003,8 +1017,8 @@ PICPQ_API picpq_status picpq_plan_compute_multi(picpq_plan *const *plans, int32_
  *   layer, or the net changed after the plan was created).
  * Thread safety: const, safe. @since 0.1
  */
-PICPQ_API picpq_status picpq_plan_importance(const picpq_plan *p, int32_t layer, double a,
-                                             double b, double *imp, int64_t n);
+PICPQ_API picpq_status picpq_plan_importance(const picpq_plan *p, int32_t layer, double a, double b,
+                                             double *imp, int64_t n);
 
 /**
  * @brief The budget of the last compute and the cost the plan was judged by
@@ -1051,8 +1065,8 @@ PICPQ_API picpq_status picpq_plan_keep_mask(const picpq_plan *p, int32_t layer, 
  *   ::PICPQ_E_BAD_STATE (the net changed after the plan was created).
  * Thread safety: not with other calls on @p p. @since 0.1
  */
-PICPQ_API picpq_status picpq_plan_set_keep_mask(picpq_plan *p, int32_t layer,
-                                                const uint8_t *mask, int64_t n);
+PICPQ_API picpq_status picpq_plan_set_keep_mask(picpq_plan *p, int32_t layer, const uint8_t *mask,
+                                                int64_t n);
 
 /**
  * @brief Multiply-accumulates of the plan's net with the filters the plan
@@ -1288,8 +1302,8 @@ PICPQ_API picpq_status picpq_search_load(const picpq_net *net, const void *buf, 
  *   L1 mass than @p w_orig). On error @p s is untouched.
  * Thread safety: const, safe. @since 0.1
  */
-PICPQ_API picpq_status picpq_quant_sparsity_l1(const picpq_tensor *w_orig, const picpq_tensor *w_pruned,
-                                         double *s);
+PICPQ_API picpq_status picpq_quant_sparsity_l1(const picpq_tensor *w_orig,
+                                               const picpq_tensor *w_pruned, double *s);
 
 /**
  * @brief picpq_quant_sparsity_l1() without building the pruned tensor: the L1 mass
@@ -1307,9 +1321,10 @@ PICPQ_API picpq_status picpq_quant_sparsity_l1(const picpq_tensor *w_orig, const
  *   1-d tensor); ::PICPQ_E_NONFINITE; ::PICPQ_E_OUT_OF_RANGE (all-zero @p w_orig).
  * Thread safety: const, safe. @since 0.1
  */
-PICPQ_API picpq_status picpq_quant_sparsity_l1_masked(const picpq_tensor *w_orig, const uint8_t *out_keep,
-                                                int64_t n_out, const uint8_t *in_keep,
-                                                int64_t n_in, double *s);
+PICPQ_API picpq_status picpq_quant_sparsity_l1_masked(const picpq_tensor *w_orig,
+                                                      const uint8_t *out_keep, int64_t n_out,
+                                                      const uint8_t *in_keep, int64_t n_in,
+                                                      double *s);
 
 /**
  * @brief Per-layer sparsity as the kept-filter ratio s_l = n'_l / n_l of a plan
@@ -1327,7 +1342,7 @@ PICPQ_API picpq_status picpq_quant_sparsity_l1_masked(const picpq_tensor *w_orig
  * Thread safety: const, safe. @since 0.1
  */
 PICPQ_API picpq_status picpq_quant_sparsity_from_plan(const picpq_net *net, const picpq_plan *plan,
-                                                double *s);
+                                                      double *s);
 
 /**
  * @brief Per-layer bitwidths from sparsities (METHOD §7, E6):
@@ -1353,8 +1368,8 @@ PICPQ_API picpq_status picpq_quant_sparsity_from_plan(const picpq_net *net, cons
  * Thread safety: safe. @since 0.1
  */
 PICPQ_API picpq_status picpq_quant_bits_assign(int32_t n, const double *sparsity,
-                                         const int32_t *max_bits, double tau, int32_t min_bits,
-                                         int32_t *bits);
+                                               const int32_t *max_bits, double tau,
+                                               int32_t min_bits, int32_t *bits);
 
 /**
  * @brief Choose τ so that the bits of picpq_quant_bits_assign() give the largest
@@ -1385,9 +1400,9 @@ PICPQ_API picpq_status picpq_quant_bits_assign(int32_t n, const double *sparsity
  * Thread safety: const on @p net and @p plan, safe. @since 0.1
  */
 PICPQ_API picpq_status picpq_quant_bits_solve(const picpq_net *net, const picpq_plan *plan,
-                                        const double *sparsity, const int32_t *max_bits,
-                                        int32_t min_bits, double max_bops, double *tau,
-                                        int32_t *bits);
+                                              const double *sparsity, const int32_t *max_bits,
+                                              int32_t min_bits, double max_bops, double *tau,
+                                              int32_t *bits);
 
 /**
  * @brief Quantize float32 weights in place with the reference's quantizer
@@ -1418,7 +1433,7 @@ PICPQ_API picpq_status picpq_quant_weights(picpq_tensor *w, int32_t bits);
  * Thread safety: const on @p src; @p dst must not be used concurrently. @since 0.1
  */
 PICPQ_API picpq_status picpq_quant_weights_into(const picpq_tensor *src, picpq_tensor *dst,
-                                                   int32_t bits);
+                                                int32_t bits);
 
 /**
  * @brief Quantize float32 activations in place (METHOD §8, E8).
@@ -1440,7 +1455,7 @@ PICPQ_API picpq_status picpq_quant_activations(picpq_tensor *x, int32_t bits);
  * Thread safety: const on @p src; @p dst must not be used concurrently. @since 0.1
  */
 PICPQ_API picpq_status picpq_quant_activations_into(const picpq_tensor *src, picpq_tensor *dst,
-                                                       int32_t bits);
+                                                    int32_t bits);
 
 /**
  * @brief Integer codes of picpq_quant_weights(): the quantized weight of
@@ -1463,7 +1478,7 @@ PICPQ_API picpq_status picpq_quant_activations_into(const picpq_tensor *src, pic
  * Thread safety: const, safe. @since 0.1
  */
 PICPQ_API picpq_status picpq_quant_weight_codes(const picpq_tensor *w, int32_t bits, int8_t *codes,
-                                            int64_t n, int32_t *levels, float *magnitude);
+                                                int64_t n, int32_t *levels, float *magnitude);
 
 /**
  * @brief Pack @p n signed codes of @p bits bits each into bytes.
@@ -1489,7 +1504,7 @@ PICPQ_API picpq_status picpq_quant_weight_codes(const picpq_tensor *w, int32_t b
  * Thread safety: safe. @since 0.1
  */
 PICPQ_API picpq_status picpq_quant_pack(const int8_t *codes, int64_t n, int32_t bits, uint8_t *buf,
-                                       size_t cap, size_t *needed);
+                                        size_t cap, size_t *needed);
 
 /**
  * @brief Unpack @p n codes written by picpq_quant_pack() with the same @p bits.
@@ -1504,7 +1519,7 @@ PICPQ_API picpq_status picpq_quant_pack(const int8_t *codes, int64_t n, int32_t 
  * Thread safety: safe. @since 0.1
  */
 PICPQ_API picpq_status picpq_quant_unpack(const uint8_t *buf, size_t len, int32_t bits,
-                                         int8_t *codes, int64_t n);
+                                          int8_t *codes, int64_t n);
 
 /**
  * @brief Bytes of a packed model: Σ ⌈numel_l·bits_l/8⌉ over quantized layers
@@ -1519,7 +1534,7 @@ PICPQ_API picpq_status picpq_quant_unpack(const uint8_t *buf, size_t len, int32_
  * Thread safety: safe. @since 0.1
  */
 PICPQ_API picpq_status picpq_quant_packed_size(int32_t n, const int64_t *numel, const int32_t *bits,
-                                         int64_t *bytes);
+                                               int64_t *bytes);
 /**@}*/
 
 /* ===================================================================== */
@@ -1673,8 +1688,8 @@ PICPQ_API picpq_status picpq_lub_write(const picpq_net *net, const double *a, co
  *   other than L; the message gives the line).
  * Thread safety: const on @p net, safe. @since 0.1
  */
-PICPQ_API picpq_status picpq_lub_read(const picpq_net *net, const char *text, size_t len,
-                                      double *a, double *b, int64_t n);
+PICPQ_API picpq_status picpq_lub_read(const picpq_net *net, const char *text, size_t len, double *a,
+                                      double *b, int64_t n);
 
 /**
  * @brief Symmetric per-output-channel linear quantization for deployment
@@ -1695,7 +1710,7 @@ PICPQ_API picpq_status picpq_lub_read(const picpq_net *net, const char *text, si
  * Thread safety: const, safe. @since 0.1
  */
 PICPQ_API picpq_status picpq_quant_linear_codes(const picpq_tensor *w, int32_t bits, int8_t *codes,
-                                             int64_t n, float *scales, int64_t n_scales);
+                                                int64_t n, float *scales, int64_t n_scales);
 
 #endif /* PICPQ_EXPERIMENTAL */
 /**@}*/

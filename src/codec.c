@@ -11,10 +11,10 @@
 #define HEADER_BYTES 24 /* magic, version, flags, total length */
 #define CRC_BYTES 4
 
-static const uint32_t nibble_table[16] = {
-    0x00000000u, 0x1db71064u, 0x3b6e20c8u, 0x26d930acu, 0x76dc4190u, 0x6b6b51f4u,
-    0x4db26158u, 0x5005713cu, 0xedb88320u, 0xf00f9344u, 0xd6d6a3e8u, 0xcb61b38cu,
-    0x9b64c2b0u, 0x86d3d2d4u, 0xa00ae278u, 0xbdbdf21cu};
+static const uint32_t nibble_table[16] = {0x00000000u, 0x1db71064u, 0x3b6e20c8u, 0x26d930acu,
+                                          0x76dc4190u, 0x6b6b51f4u, 0x4db26158u, 0x5005713cu,
+                                          0xedb88320u, 0xf00f9344u, 0xd6d6a3e8u, 0xcb61b38cu,
+                                          0x9b64c2b0u, 0x86d3d2d4u, 0xa00ae278u, 0xbdbdf21cu};
 
 uint32_t picpq__crc32(uint32_t crc, const void *data, size_t len)
 {
@@ -169,8 +169,8 @@ void picpq__state_begin(picpq__writer *w, void *buf, size_t total, const unsigne
 picpq_status picpq__state_end(picpq__writer *w, const char *what)
 {
     if (w->overflow || w->pos + CRC_BYTES != w->cap)
-        return picpq__fail(PICPQ_E_INTERNAL, "%s: wrote %zu of %zu bytes", what,
-                           w->pos + CRC_BYTES, w->cap);
+        return picpq__fail(PICPQ_E_INTERNAL, "%s: wrote %zu of %zu bytes", what, w->pos + CRC_BYTES,
+                           w->cap);
     picpq__put_u32(w, picpq__crc32(0, w->p, w->pos));
     return PICPQ_OK;
 }
@@ -197,8 +197,8 @@ picpq_status picpq__state_read(picpq__reader *r, const void *buf, size_t len,
                            (unsigned long)got_version, old_hint);
     if (got_version != version)
         return picpq__fail(PICPQ_E_FORMAT,
-                           "%s: format version %lu is not supported (this library reads %lu)",
-                           what, (unsigned long)got_version, (unsigned long)version);
+                           "%s: format version %lu is not supported (this library reads %lu)", what,
+                           (unsigned long)got_version, (unsigned long)version);
     if (flags != 0)
         return picpq__fail(PICPQ_E_FORMAT, "%s: unknown flags 0x%lx", what, (unsigned long)flags);
     if (total != (uint64_t)len)

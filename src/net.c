@@ -97,8 +97,7 @@ static picpq_status add_layer(picpq_net *net, const picpq__layer *L, int32_t *la
     if (!picpq__mul_i64(L->out_h, L->out_w, &area) || !picpq__mul_i64(area, L->kh, &area) ||
         !picpq__mul_i64(area, L->kw, &area) || !picpq__mul_i64(area, L->in_ch, &dense) ||
         !picpq__mul_i64(dense, L->out_ch, &dense) ||
-        !picpq__add_i64(net->dense_total, dense, &total) ||
-        !picpq__mul_i64(total, 32 * 32, &bops))
+        !picpq__add_i64(net->dense_total, dense, &total) || !picpq__mul_i64(total, 32 * 32, &bops))
         return picpq__fail(PICPQ_E_OVERFLOW,
                            "layer %d: its MACs or the net's total BOPs overflow int64",
                            (int)net->n);
@@ -140,8 +139,10 @@ picpq_status picpq_net_add_conv(picpq_net *net, int64_t in_ch, int64_t out_ch, i
         if (s != PICPQ_OK) return s;
     }
     if (in_ch % groups != 0 || out_ch % groups != 0)
-        return picpq__fail(PICPQ_E_SHAPE, "conv layer %d: groups = %lld does not divide in_ch = %lld and out_ch = %lld",
-                           (int)net->n, (long long)groups, (long long)in_ch, (long long)out_ch);
+        return picpq__fail(
+            PICPQ_E_SHAPE,
+            "conv layer %d: groups = %lld does not divide in_ch = %lld and out_ch = %lld",
+            (int)net->n, (long long)groups, (long long)in_ch, (long long)out_ch);
     memset(&L, 0, sizeof L);
     L.kind = PICPQ_LAYER_CONV;
     L.in_ch = in_ch;
@@ -179,13 +180,15 @@ static picpq_status check_connection(const picpq_net *net, int32_t producer, int
 {
     const picpq__layer *P = &net->layers[producer], *C = &net->layers[consumer];
     if (C->kind == PICPQ_LAYER_CONV && C->in_ch != P->out_ch)
-        return picpq__fail(PICPQ_E_SHAPE,
-                           "connection %d -> %d: conv layer %d has in_ch = %lld but layer %d has out_ch = %lld",
-                           (int)producer, (int)consumer, (int)consumer, (long long)C->in_ch,
-                           (int)producer, (long long)P->out_ch);
+        return picpq__fail(
+            PICPQ_E_SHAPE,
+            "connection %d -> %d: conv layer %d has in_ch = %lld but layer %d has out_ch = %lld",
+            (int)producer, (int)consumer, (int)consumer, (long long)C->in_ch, (int)producer,
+            (long long)P->out_ch);
     if (C->kind == PICPQ_LAYER_LINEAR && C->in_ch % P->out_ch != 0)
         return picpq__fail(PICPQ_E_SHAPE,
-                           "connection %d -> %d: linear layer %d has in_features = %lld, not a multiple of layer %d's out_ch = %lld",
+                           "connection %d -> %d: linear layer %d has in_features = %lld, not a "
+                           "multiple of layer %d's out_ch = %lld",
                            (int)producer, (int)consumer, (int)consumer, (long long)C->in_ch,
                            (int)producer, (long long)P->out_ch);
     return PICPQ_OK;
@@ -265,10 +268,12 @@ picpq_status picpq_net_set_prunable(picpq_net *net, int32_t layer, int prunable)
     PICPQ__REQUIRE(net, "net");
     if ((s = picpq__net_check_layer(net, layer)) != PICPQ_OK) return s;
     if (prunable != 0 && prunable != 1)
-        return picpq__fail(PICPQ_E_INVALID_ARG, "set_prunable: layer %d: prunable = %d is not 0 or 1",
-                           (int)layer, prunable);
+        return picpq__fail(PICPQ_E_INVALID_ARG,
+                           "set_prunable: layer %d: prunable = %d is not 0 or 1", (int)layer,
+                           prunable);
     if (prunable && net->layers[layer].kind == PICPQ_LAYER_LINEAR)
-        return picpq__fail(PICPQ_E_UNSUPPORTED, "set_prunable: layer %d is linear; only conv layers are pruned",
+        return picpq__fail(PICPQ_E_UNSUPPORTED,
+                           "set_prunable: layer %d is linear; only conv layers are pruned",
                            (int)layer);
     net->layers[layer].prunable = prunable;
     net->generation++;
@@ -336,11 +341,10 @@ picpq_status picpq_net_fp(const picpq_net *net, int32_t layer, double *fp, int64
     if ((s = picpq__net_check_layer(net, layer)) != PICPQ_OK) return s;
     L = &net->layers[layer];
     if (n != L->out_ch)
-        return picpq__fail(PICPQ_E_SHAPE, "fp: layer %d has %lld filters, got n = %lld",
-                           (int)layer, (long long)L->out_ch, (long long)n);
+        return picpq__fail(PICPQ_E_SHAPE, "fp: layer %d has %lld filters, got n = %lld", (int)layer,
+                           (long long)L->out_ch, (long long)n);
     if (!L->has_fp)
-        return picpq__fail(PICPQ_E_BAD_STATE, "fp: no FP was set for layer %d",
-                           (int)layer);
+        return picpq__fail(PICPQ_E_BAD_STATE, "fp: no FP was set for layer %d", (int)layer);
     memcpy(fp, L->fp, (size_t)n * sizeof(double));
     return PICPQ_OK;
 }
@@ -373,8 +377,8 @@ picpq_status picpq_net_layer_channels(const picpq_net *net, int32_t layer, int64
     return PICPQ_OK;
 }
 
-picpq_status picpq_net_layer_geometry(const picpq_net *net, int32_t layer, int64_t *kh,
-                                      int64_t *kw, int64_t *groups, int64_t *out_h, int64_t *out_w)
+picpq_status picpq_net_layer_geometry(const picpq_net *net, int32_t layer, int64_t *kh, int64_t *kw,
+                                      int64_t *groups, int64_t *out_h, int64_t *out_w)
 {
     const picpq__layer *L;
     picpq_status s;
@@ -448,13 +452,14 @@ static picpq_status check_layer_rules(const picpq_net *net, int32_t i)
     if (picpq__layer_is_depthwise(L) && L->producer >= 0 &&
         picpq__net_group_root(net, L->producer) != root)
         return picpq__fail(PICPQ_E_INVALID_ARG,
-                           "validate: depthwise layer %d is not coupled to its producer %d",
-                           (int)i, (int)L->producer);
+                           "validate: depthwise layer %d is not coupled to its producer %d", (int)i,
+                           (int)L->producer);
     if (L->groups > 1 && !picpq__layer_is_depthwise(L) &&
         (L->prunable || (L->producer >= 0 && net->layers[L->producer].prunable)))
-        return picpq__fail(PICPQ_E_UNSUPPORTED,
-                           "validate: grouped conv %d (groups = %lld) cannot be pruned or fed by a prunable layer",
-                           (int)i, (long long)L->groups);
+        return picpq__fail(
+            PICPQ_E_UNSUPPORTED,
+            "validate: grouped conv %d (groups = %lld) cannot be pruned or fed by a prunable layer",
+            (int)i, (long long)L->groups);
     return PICPQ_OK;
 }
 

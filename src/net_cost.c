@@ -1,6 +1,6 @@
 /* Cost model of a picpq_net: MACs, weight count and BOPs, unpruned or with
- * given kept-filter counts (a plan's). Conventions: docs/BOPS.md. add_layer() keeps every total (dense
- * MACs x 32 x 32) within int64, so nothing here can overflow. */
+ * given kept-filter counts (a plan's). Conventions: docs/BOPS.md. add_layer() keeps every total
+ * (dense MACs x 32 x 32) within int64, so nothing here can overflow. */
 #include "picpq_internal.h"
 
 /* Filters kept by layer i (all of them without a plan). */
@@ -48,13 +48,14 @@ static picpq_status check_bits(const int32_t *bits, int32_t n, const char *name)
     if (bits == NULL) return PICPQ_OK;
     for (i = 0; i < n; i++)
         if (bits[i] < 1 || bits[i] > 32)
-            return picpq__fail(PICPQ_E_OUT_OF_RANGE, "%s[%d] = %d: layer %d's bits must be in 1..32",
-                               name, (int)i, (int)bits[i], (int)i);
+            return picpq__fail(PICPQ_E_OUT_OF_RANGE,
+                               "%s[%d] = %d: layer %d's bits must be in 1..32", name, (int)i,
+                               (int)bits[i], (int)i);
     return PICPQ_OK;
 }
 
 picpq_status picpq__net_cost(const picpq_net *net, const int64_t *kept, picpq__cost_kind kind,
-                            const int32_t *wbits, const int32_t *abits, double *out)
+                             const int32_t *wbits, const int32_t *abits, double *out)
 {
     int64_t total = 0;
     int32_t i, skip;

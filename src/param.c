@@ -8,10 +8,14 @@
 #include <stddef.h>
 #include <string.h>
 
-#define INT_PARAM(k, n, lo, hi, def, aut, type, field) \
-    {k, n, PICPQ_PARAM_INT, lo, hi, def, aut, offsetof(struct type, field)}
-#define DBL_PARAM(k, n, lo, hi, def, aut, type, field) \
-    {k, n, PICPQ_PARAM_DOUBLE, lo, hi, def, aut, offsetof(struct type, field)}
+#define INT_PARAM(k, n, lo, hi, def, aut, type, field)                        \
+    {                                                                         \
+        k, n, PICPQ_PARAM_INT, lo, hi, def, aut, offsetof(struct type, field) \
+    }
+#define DBL_PARAM(k, n, lo, hi, def, aut, type, field)                           \
+    {                                                                            \
+        k, n, PICPQ_PARAM_DOUBLE, lo, hi, def, aut, offsetof(struct type, field) \
+    }
 
 static const picpq__param_desc params[] = {
     /* rank */
@@ -154,8 +158,7 @@ void picpq__param_defaults(void *obj, int group)
 /* One setter for every handle and type. An int key's ivalue is checked as
  * a double: its range lies within ±2^53, where the conversion is exact. */
 static picpq_status set(void *obj, const char *name, int group, picpq_param key,
-                        picpq_param_type type, double value, int64_t ivalue,
-                        picpq__param_hook hook)
+                        picpq_param_type type, double value, int64_t ivalue, picpq__param_hook hook)
 {
     const picpq__param_desc *d;
     picpq_status s;
@@ -203,8 +206,8 @@ picpq_status picpq__param_get_int(const void *obj, const char *name, int group, 
     return get(obj, name, group, key, PICPQ_PARAM_INT, value);
 }
 
-picpq_status picpq__param_get_double(const void *obj, const char *name, int group,
-                                     picpq_param key, double *value)
+picpq_status picpq__param_get_double(const void *obj, const char *name, int group, picpq_param key,
+                                     double *value)
 {
     return get(obj, name, group, key, PICPQ_PARAM_DOUBLE, value);
 }

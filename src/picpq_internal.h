@@ -28,8 +28,8 @@ picpq_status picpq__fail(picpq_status status, const char *fmt, ...) PICPQ__PRINT
 void picpq__clear_error(void);
 
 /* Return PICPQ_E_INVALID_ARG naming `name` when `ptr` is NULL. */
-#define PICPQ__REQUIRE(ptr, name)                                                   \
-    do {                                                                            \
+#define PICPQ__REQUIRE(ptr, name)                                                       \
+    do {                                                                                \
         if ((ptr) == NULL) return picpq__fail(PICPQ_E_INVALID_ARG, "%s is NULL", name); \
     } while (0)
 
@@ -80,8 +80,8 @@ picpq_status picpq__param_set_double(void *obj, const char *name, int group, pic
                                      double value, picpq__param_hook hook);
 picpq_status picpq__param_get_int(const void *obj, const char *name, int group, picpq_param key,
                                   int64_t *value);
-picpq_status picpq__param_get_double(const void *obj, const char *name, int group,
-                                     picpq_param key, double *value);
+picpq_status picpq__param_get_double(const void *obj, const char *name, int group, picpq_param key,
+                                     double *value);
 
 /* ---- tensor core (tensor.c) ----------------------------------------- */
 
@@ -124,25 +124,29 @@ picpq_status picpq__tensor_check_shape(picpq_dtype dtype, int32_t ndim, const in
 /* Scratch of one worker, sized for one map shape h x w (rank_exact.c). */
 typedef struct picpq__rank_ws {
     int64_t h, w, lwork;
-    int64_t info;               /* LAPACK info of the last sgesdd call */
-    int64_t n_fast, n_fallback; /* maps decided by the certificate / by sgesdd */
-    double *v;                  /* m rows of vs: the map in double, short side = rows */
-    int64_t vs;                 /* row stride of v: n rounded up to 4, zero padded */
-    int simd;                   /* 1: AVX2+FMA kernels (chosen once, at init) */
-    double *g, *c;              /* m*m: Gram matrix and Cholesky scratch */
-    int32_t *idx;               /* m: pivot order */
-    unsigned char *nz;          /* h + w: nonzero flags of rows and columns */
-    int32_t *keep;              /* h + w: indices of the nonzero columns */
-    double *colabs;             /* vs: column sums of |v| */
-    double *vt;                 /* m * round4(m): transposed compacted vectors */
-    float *a, *s, *work;        /* sgesdd: column-major copy, values, workspace */
-    void *iwork;                /* 8m lapack_int */
+    int64_t info;                   /* LAPACK info of the last sgesdd call */
+    int64_t n_fast, n_fallback;     /* maps decided by the certificate / by sgesdd */
+    double *v;                      /* m rows of vs: the map in double, short side = rows */
+    int64_t vs;                     /* row stride of v: n rounded up to 4, zero padded */
+    int simd;                       /* 1: AVX2+FMA kernels (chosen once, at init) */
+    double *g, *c;                  /* m*m: Gram matrix and Cholesky scratch */
+    int32_t *idx;                   /* m: pivot order */
+    unsigned char *nz;              /* h + w: nonzero flags of rows and columns */
+    int32_t *keep;                  /* h + w: indices of the nonzero columns */
+    double *colabs;                 /* vs: column sums of |v| */
+    double *vt;                     /* m * round4(m): transposed compacted vectors */
+    float *a, *s, *work;            /* sgesdd: column-major copy, values, workspace */
+    void *iwork;                    /* 8m lapack_int */
     void *a_raw, *s_raw, *work_raw; /* allocations behind the 64-byte aligned a, s, work */
-    char pad[64]; /* workers' counters never share a cache line */
+    char pad[64];                   /* workers' counters never share a cache line */
 } picpq__rank_ws;
 
-enum { PICPQ__RANK_AUTO = 0, PICPQ__RANK_SGESDD = 1, PICPQ__RANK_FAST_ONLY = 2,
-       PICPQ__RANK_PORTABLE = 4 /* flag: portable kernels even where AVX2 exists */ };
+enum {
+    PICPQ__RANK_AUTO = 0,
+    PICPQ__RANK_SGESDD = 1,
+    PICPQ__RANK_FAST_ONLY = 2,
+    PICPQ__RANK_PORTABLE = 4 /* flag: portable kernels even where AVX2 exists */
+};
 
 /* Allocate `ws` for h x w maps (zeroed first; on failure nothing is left
  * allocated). Returns a status WITHOUT setting the message (workers call
@@ -183,11 +187,10 @@ struct picpq_ranker {
      * n_ws batch-sum rows of batch_cap filters */
     int32_t n_ws;
     picpq__rank_ws *ws;
-    int64_t *batch, batch_cap; /* row stride batch_cap + 8: no false sharing */
+    int64_t *batch, batch_cap;  /* row stride batch_cap + 8: no false sharing */
     int64_t n_fast, n_fallback; /* statistics over all feeds */
     int64_t min_work;           /* elements per worker before another is started */
 };
-
 
 /* ---- net (net.c) ---------------------------------------------------- */
 
@@ -196,21 +199,21 @@ struct picpq_ranker {
 typedef struct picpq__layer {
     picpq_layer_kind kind;
     int64_t in_ch, out_ch, kh, kw, groups, out_h, out_w;
-    int64_t area;       /* out_h*out_w*kh*kw: MACs per (input, output) channel pair */
+    int64_t area; /* out_h*out_w*kh*kw: MACs per (input, output) channel pair */
     int prunable;
-    int32_t producer;   /* the layer whose outputs are our inputs, -1 if none */
-    int32_t uf_parent;  /* coupling union-find (union by size, no compression) */
+    int32_t producer;  /* the layer whose outputs are our inputs, -1 if none */
+    int32_t uf_parent; /* coupling union-find (union by size, no compression) */
     int32_t uf_size;
-    double *fp;         /* out_ch filter properties (storage may precede them) */
-    int has_fp;         /* fp holds values set by picpq_net_set_fp */
+    double *fp; /* out_ch filter properties (storage may precede them) */
+    int has_fp; /* fp holds values set by picpq_net_set_fp */
 } picpq__layer;
 
 struct picpq_net {
     picpq_allocator alloc;
     picpq__layer *layers;
     int32_t n, cap;
-    uint64_t generation;  /* bumped by every structural change */
-    int64_t dense_total;  /* sum of dense-counted MACs, kept so that x1024 fits int64 */
+    uint64_t generation; /* bumped by every structural change */
+    int64_t dense_total; /* sum of dense-counted MACs, kept so that x1024 fits int64 */
     int64_t bops_skip_first, bops_dense_depthwise, bops_linear_unpruned;
 };
 
@@ -254,11 +257,11 @@ struct picpq_plan {
     int64_t faithful, check_every, chain_reduce, num_classes, budget_kind;
     double safeguard;
     /* the result */
-    int computed;         /* 1 after a compute, 0 after create or a host mask */
-    double budget, cost;  /* of the last compute: its budget and the plan's tested cost */
-    int64_t *kept;   /* n */
-    uint8_t *mask;   /* every filter; layer l starts at moff[l] */
-    int64_t *moff;   /* n + 1 */
+    int computed;        /* 1 after a compute, 0 after create or a host mask */
+    double budget, cost; /* of the last compute: its budget and the plan's tested cost */
+    int64_t *kept;       /* n */
+    uint8_t *mask;       /* every filter; layer l starts at moff[l] */
+    int64_t *moff;       /* n + 1 */
     /* structure, fixed at creation */
     int32_t ngroups;
     int32_t *group_of; /* n: chain of a prunable layer, -1 otherwise */
@@ -266,11 +269,11 @@ struct picpq_plan {
     int32_t *gmem;     /* chain members in ascending id */
     int64_t *gwidth;   /* ngroups: widest member */
     int64_t nentries;
-    int32_t *cstart;   /* n + 1, into cons */
-    int32_t *cons;     /* consumers of each layer */
+    int32_t *cstart; /* n + 1, into cons */
+    int32_t *cons;   /* consumers of each layer */
     int32_t last_conv, last_linear;
     /* workspace of compute */
-    double *imp;       /* importances, same layout as mask */
+    double *imp;                           /* importances, same layout as mask */
     picpq__plan_entry *entries, *sort_tmp; /* sort_tmp: the merge sort's buffer */
     int64_t *quota, *outk, *ink;
     uint8_t *wmask;
@@ -298,10 +301,10 @@ typedef struct picpq__rng {
 } picpq__rng;
 void picpq__rng_seed(picpq__rng *r, uint64_t seed);
 uint64_t picpq__rng_next(picpq__rng *r);
-double picpq__rng_uniform(picpq__rng *r);              /* k * 2^-53 in [0, 1) */
-uint64_t picpq__rng_below(picpq__rng *r, uint64_t n);  /* unbiased in [0, n), n >= 1 */
-double picpq__rng_normal(picpq__rng *r);               /* N(0, 1) */
-int picpq__rng_valid(const picpq__rng *r);             /* a state a loaded blob may hold */
+double picpq__rng_uniform(picpq__rng *r);             /* k * 2^-53 in [0, 1) */
+uint64_t picpq__rng_below(picpq__rng *r, uint64_t n); /* unbiased in [0, n), n >= 1 */
+double picpq__rng_normal(picpq__rng *r);              /* N(0, 1) */
+int picpq__rng_valid(const picpq__rng *r);            /* a state a loaded blob may hold */
 
 /* Saved states (codec.c): the one byte codec of every format. A 24-byte
  * header (magic, version, flags, total length), the body, a trailing CRC-32
@@ -369,12 +372,12 @@ typedef struct picpq__pending {
 struct picpq_search {
     picpq_allocator alloc;
     const picpq_net *net;
-    uint64_t net_gen;       /* picpq__net_generation(net) when created/loaded */
+    uint64_t net_gen; /* picpq__net_generation(net) when created/loaded */
     int32_t n_layers, L;
-    int32_t *layer_of;      /* L: net layer id of the j-th prunable layer */
-    int64_t *channels;      /* L: its output channels */
-    double *std;            /* L: population std of its FP scores */
-    uint32_t scores_crc;    /* CRC-32 of all FP scores (wrong-net check of load) */
+    int32_t *layer_of;   /* L: net layer id of the j-th prunable layer */
+    int64_t *channels;   /* L: its output channels */
+    double *std;         /* L: population std of its FP scores */
+    uint32_t scores_crc; /* CRC-32 of all FP scores (wrong-net check of load) */
     /* parameters (locked by the first ask) */
     int64_t population, sample, generations, identity;
     double sigma, mutate_fraction, anneal, shift_scale;
@@ -383,18 +386,18 @@ struct picpq_search {
     int64_t issued, told, failed;
     /* population: slots 0..filled-1 are members. cap_pop >= min(P, filled +
      * n_pending) between calls, so that tell never allocates */
-    double *pop;            /* cap_pop genomes */
-    double *pop_loss;       /* cap_pop */
+    double *pop;      /* cap_pop genomes */
+    double *pop_loss; /* cap_pop */
     int64_t cap_pop;
     int64_t filled, oldest; /* oldest: next slot aged out once full (FIFO) */
     unsigned char *marks;   /* L scratch of the mutation, all zero between calls */
     int has_best;
     uint64_t best_id;
     double best_loss;
-    double *best;           /* a genome */
+    double *best;            /* a genome */
     picpq__pending *pending; /* issue order = increasing id */
     int64_t n_pending, cap_pending;
-    double *history;        /* told entries: mean population loss after each tell */
+    double *history; /* told entries: mean population loss after each tell */
     int64_t cap_history;
 };
 

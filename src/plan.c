@@ -178,8 +178,7 @@ picpq_status picpq_plan_create(const picpq_net *net, picpq_plan **out)
 picpq_status picpq__plan_check_net(const picpq_plan *p)
 {
     if (picpq__net_generation(p->net) != p->generation)
-        return picpq__fail(PICPQ_E_BAD_STATE,
-                           "plan: the net changed after the plan was created");
+        return picpq__fail(PICPQ_E_BAD_STATE, "plan: the net changed after the plan was created");
     return PICPQ_OK;
 }
 
@@ -285,8 +284,7 @@ static int64_t count_kept(const uint8_t *mask, int64_t n)
     return k;
 }
 
-picpq_status picpq_plan_set_keep_mask(picpq_plan *p, int32_t layer, const uint8_t *mask,
-                                      int64_t n)
+picpq_status picpq_plan_set_keep_mask(picpq_plan *p, int32_t layer, const uint8_t *mask, int64_t n)
 {
     picpq_status s;
     int32_t g, i;
@@ -298,15 +296,17 @@ picpq_status picpq_plan_set_keep_mask(picpq_plan *p, int32_t layer, const uint8_
     if ((s = picpq__plan_check_len(p, layer, n)) != PICPQ_OK) return s;
     for (j = 0; j < n; j++) {
         if (mask[j] > 1)
-            return picpq__fail(PICPQ_E_INVALID_ARG, "keep mask of layer %d: mask[%lld] = %d is not 0 or 1",
-                               (int)layer, (long long)j, (int)mask[j]);
+            return picpq__fail(PICPQ_E_INVALID_ARG,
+                               "keep mask of layer %d: mask[%lld] = %d is not 0 or 1", (int)layer,
+                               (long long)j, (int)mask[j]);
         if (mask[j] == 0 && !p->net->layers[layer].prunable)
-            return picpq__fail(PICPQ_E_INVALID_ARG, "keep mask of layer %d: the layer is not prunable",
-                               (int)layer);
+            return picpq__fail(PICPQ_E_INVALID_ARG,
+                               "keep mask of layer %d: the layer is not prunable", (int)layer);
     }
     kept = count_kept(mask, n);
     if (kept == 0)
-        return picpq__fail(PICPQ_E_INVALID_ARG, "keep mask of layer %d keeps no filter", (int)layer);
+        return picpq__fail(PICPQ_E_INVALID_ARG, "keep mask of layer %d keeps no filter",
+                           (int)layer);
     p->computed = 0;
     g = p->group_of[layer];
     if (g < 0) {
@@ -332,9 +332,9 @@ picpq_status picpq_plan_budget(const picpq_plan *p, double *budget, double *cost
     PICPQ__REQUIRE(p, "p");
     if ((s = picpq__plan_check_net(p)) != PICPQ_OK) return s;
     if (!p->computed)
-        return picpq__fail(PICPQ_E_BAD_STATE, "plan_budget: the plan was not computed (or was set by hand since)");
+        return picpq__fail(PICPQ_E_BAD_STATE,
+                           "plan_budget: the plan was not computed (or was set by hand since)");
     if (budget) *budget = p->budget;
     if (cost) *cost = p->cost;
     return PICPQ_OK;
 }
-

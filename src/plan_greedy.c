@@ -18,8 +18,8 @@ typedef struct plan_budget {
 static picpq_status check_layer_ab(const picpq_net *net, int32_t l, double a, double b)
 {
     if (!isfinite(a) || !isfinite(b))
-        return picpq__fail(PICPQ_E_NONFINITE, "layer %d: a = %g, b = %g must be finite", (int)l,
-                           a, b);
+        return picpq__fail(PICPQ_E_NONFINITE, "layer %d: a = %g, b = %g must be finite", (int)l, a,
+                           b);
     if (a <= 0) return picpq__fail(PICPQ_E_OUT_OF_RANGE, "layer %d: a = %g must be > 0", (int)l, a);
     if (picpq__net_fp(net, l) == NULL)
         return picpq__fail(PICPQ_E_BAD_STATE, "layer %d has no FP (picpq_net_set_fp)", (int)l);
@@ -47,8 +47,7 @@ static picpq_status check_fraction(double keep_fraction, int32_t index)
 {
     char name[40] = "keep_fraction";
     if (index >= 0) snprintf(name, sizeof name, "keep_fractions[%d]", (int)index);
-    if (!isfinite(keep_fraction))
-        return picpq__fail(PICPQ_E_NONFINITE, "%s is not finite", name);
+    if (!isfinite(keep_fraction)) return picpq__fail(PICPQ_E_NONFINITE, "%s is not finite", name);
     if (!(keep_fraction > 0 && keep_fraction <= 1))
         return picpq__fail(PICPQ_E_OUT_OF_RANGE, "%s = %g is outside (0, 1]", name, keep_fraction);
     return PICPQ_OK;
@@ -167,9 +166,10 @@ static picpq_status build_entries(picpq_plan *p)
             p->entries[e].group = g;
             p->entries[e].j = j;
             if (!isfinite(p->entries[e].key))
-                return picpq__fail(PICPQ_E_NONFINITE,
-                                   "the score of channel %lld of the chain of layer %d is not finite",
-                                   (long long)j, (int)p->gmem[p->gstart[g]]);
+                return picpq__fail(
+                    PICPQ_E_NONFINITE,
+                    "the score of channel %lld of the chain of layer %d is not finite",
+                    (long long)j, (int)p->gmem[p->gstart[g]]);
         }
     }
     sort_entries(p);
@@ -261,7 +261,8 @@ static int64_t remove_filter(picpq_plan *p, int32_t l, int64_t j)
 
 /* Apply sorted entry e: each chain member wider than j with quota left
  * loses filter j. */
-static void apply_entry(picpq_plan *p, const picpq__plan_entry *e, int64_t *cost, int64_t *quota_left)
+static void apply_entry(picpq_plan *p, const picpq__plan_entry *e, int64_t *cost,
+                        int64_t *quota_left)
 {
     int32_t i;
     for (i = p->gstart[e->group]; i < p->gstart[e->group + 1]; i++) {
@@ -353,16 +354,15 @@ static picpq_status same_setup(picpq_plan *const *plans, int32_t n)
                 return picpq__fail(PICPQ_E_INVALID_ARG, "plans[%d] and plans[%d] are the same plan",
                                    (int)k, (int)i);
         if (p->net != q->net)
-            return picpq__fail(PICPQ_E_INVALID_ARG, "plans[%d] was created on another net than plans[0]",
-                               (int)i);
+            return picpq__fail(PICPQ_E_INVALID_ARG,
+                               "plans[%d] was created on another net than plans[0]", (int)i);
         /* a plan made before a change of the net has arrays of the old size */
         if (p->generation != picpq__net_generation(p->net))
             return picpq__fail(PICPQ_E_BAD_STATE,
                                "plans[%d]: the net changed after the plan was created", (int)i);
         if (p->faithful != q->faithful || p->check_every != q->check_every ||
             p->chain_reduce != q->chain_reduce || p->num_classes != q->num_classes ||
-            p->budget_kind != q->budget_kind ||
-            p->safeguard != q->safeguard)
+            p->budget_kind != q->budget_kind || p->safeguard != q->safeguard)
             return picpq__fail(PICPQ_E_INVALID_ARG, "plans[%d] has other parameters than plans[0]",
                                (int)i);
     }

@@ -15,10 +15,10 @@
 #include <math.h>
 #include <string.h>
 
-#define MAX_LEVELS 127          /* n = 2^(k-1) - 1 for k = 8 */
-#define BUCKETS 1024            /* |w| buckets that index the thresholds */
-#define TABLE_MIN_NUMEL 16384   /* below this, tanhf per element is cheaper */
-#define BLOCK 64                /* elements per vectorized block (a fixed trip count) */
+#define MAX_LEVELS 127        /* n = 2^(k-1) - 1 for k = 8 */
+#define BUCKETS 1024          /* |w| buckets that index the thresholds */
+#define TABLE_MIN_NUMEL 16384 /* below this, tanhf per element is cheaper */
+#define BLOCK 64              /* elements per vectorized block (a fixed trip count) */
 
 /* How the codes of one tensor are computed. */
 typedef enum wmode {
@@ -39,12 +39,12 @@ typedef struct wbucket {
 /* Everything the weight quantizer needs, fixed for one tensor. */
 typedef struct wquant {
     wmode mode;
-    int32_t levels;               /* n: codes lie in [-n, n] */
-    float m;                      /* max |tanhf(w)| */
-    float nf;                     /* (float)n */
-    float scale;                  /* buckets per unit of |w| (0: all in bucket 0) */
-    float thr[MAX_LEVELS + 3];    /* thr[c]: smallest |w| whose code is >= c; then +inf */
-    float value[MAX_LEVELS + 1];  /* value[c] = fl32(c / n); value[1] = E for k = 1 */
+    int32_t levels;              /* n: codes lie in [-n, n] */
+    float m;                     /* max |tanhf(w)| */
+    float nf;                    /* (float)n */
+    float scale;                 /* buckets per unit of |w| (0: all in bucket 0) */
+    float thr[MAX_LEVELS + 3];   /* thr[c]: smallest |w| whose code is >= c; then +inf */
+    float value[MAX_LEVELS + 1]; /* value[c] = fl32(c / n); value[1] = E for k = 1 */
     wbucket bucket[BUCKETS + 1];
 } wquant;
 
@@ -61,8 +61,10 @@ static picpq_status check_f32(const picpq_tensor *t, const char *name)
 {
     PICPQ__REQUIRE(t, name);
     if (t->dtype != PICPQ_F32)
-        return picpq__fail(PICPQ_E_INVALID_ARG, "%s: the quantizers take float32 tensors "
-                           "(dtype %d)", name, (int)t->dtype);
+        return picpq__fail(PICPQ_E_INVALID_ARG,
+                           "%s: the quantizers take float32 tensors "
+                           "(dtype %d)",
+                           name, (int)t->dtype);
     return PICPQ_OK;
 }
 
@@ -169,7 +171,10 @@ static float find_threshold(const wquant *q, int32_t c, uint32_t lo, uint32_t hi
 }
 
 /* ax <= max|w| and scale = BUCKETS / max|w| keep this in 0..BUCKETS. */
-static int32_t bucket_of(const wquant *q, float ax) { return (int32_t)(ax * q->scale); }
+static int32_t bucket_of(const wquant *q, float ax)
+{
+    return (int32_t)(ax * q->scale);
+}
 
 /* Bucket of threshold c; past the last bucket for c > n or an infinite one. */
 static int32_t threshold_bucket(const wquant *q, int32_t c)
@@ -257,7 +262,10 @@ static int32_t wquant_code(const wquant *q, float ax)
 }
 
 /* The sign bit of w, 0 or 1. */
-static uint32_t sign_of(float w) { return bits_from_float(w) >> 31; }
+static uint32_t sign_of(float w)
+{
+    return bits_from_float(w) >> 31;
+}
 
 /* The hot loop of the common case, kept free of mode switches and branches. */
 static void weights_row_buckets(const wquant *q, const char *s, int64_t sstep, char *d,
@@ -376,8 +384,9 @@ static void for_each_row(const void *ctx, row_fn row, const picpq_tensor *src, p
     }
     picpq__rows_init(&rs, src);
     picpq__rows_init(&rd, dst);
-    do row(ctx, (const char *)src->data + rs.offset, rs.step, (char *)dst->data + rd.offset,
-           rd.step, rs.len);
+    do
+        row(ctx, (const char *)src->data + rs.offset, rs.step, (char *)dst->data + rd.offset,
+            rd.step, rs.len);
     while (picpq__rows_next(&rs) && picpq__rows_next(&rd));
 }
 
@@ -442,7 +451,7 @@ picpq_status picpq_quant_weights(picpq_tensor *w, int32_t bits)
 }
 
 picpq_status picpq_quant_weight_codes(const picpq_tensor *w, int32_t bits, int8_t *codes, int64_t n,
-                                  int32_t *levels, float *magnitude)
+                                      int32_t *levels, float *magnitude)
 {
     wquant q;
     picpq__rows r;
@@ -536,8 +545,7 @@ static void act_row_fn(const void *ctx, const char *s, int64_t sstep, char *d, i
     }
 }
 
-picpq_status picpq_quant_activations_into(const picpq_tensor *src, picpq_tensor *dst,
-                                             int32_t bits)
+picpq_status picpq_quant_activations_into(const picpq_tensor *src, picpq_tensor *dst, int32_t bits)
 {
     aquant q;
     picpq_status s;
@@ -587,7 +595,7 @@ static void channel_of(const picpq_tensor *w, int64_t o, picpq_tensor *sub)
 }
 
 picpq_status picpq_quant_linear_codes(const picpq_tensor *w, int32_t bits, int8_t *codes, int64_t n,
-                                   float *scales, int64_t n_scales)
+                                      float *scales, int64_t n_scales)
 {
     picpq_tensor sub;
     picpq__rows r;

@@ -37,17 +37,18 @@ static picpq_status masked_l1(const picpq_tensor *t, const uint8_t *out_keep,
 static picpq_status l1_ratio(double pruned, double orig, double *s)
 {
     if (orig == 0)
-        return picpq__fail(PICPQ_E_OUT_OF_RANGE,
-                           "w_orig is all zeros: its sparsity is undefined");
+        return picpq__fail(PICPQ_E_OUT_OF_RANGE, "w_orig is all zeros: its sparsity is undefined");
     if (pruned > orig)
-        return picpq__fail(PICPQ_E_OUT_OF_RANGE, "the pruned weights have more L1 mass (%.17g) "
-                           "than the original (%.17g)", pruned, orig);
+        return picpq__fail(PICPQ_E_OUT_OF_RANGE,
+                           "the pruned weights have more L1 mass (%.17g) "
+                           "than the original (%.17g)",
+                           pruned, orig);
     *s = pruned / orig;
     return PICPQ_OK;
 }
 
 picpq_status picpq_quant_sparsity_l1(const picpq_tensor *w_orig, const picpq_tensor *w_pruned,
-                               double *s)
+                                     double *s)
 {
     double lo, lp;
     int32_t i;
@@ -61,17 +62,16 @@ picpq_status picpq_quant_sparsity_l1(const picpq_tensor *w_orig, const picpq_ten
                            (int)w_pruned->ndim);
     for (i = 0; i < w_orig->ndim; i++)
         if (w_pruned->shape[i] > w_orig->shape[i])
-            return picpq__fail(PICPQ_E_SHAPE, "axis %d: w_pruned has %lld > %lld of w_orig",
-                               (int)i, (long long)w_pruned->shape[i],
-                               (long long)w_orig->shape[i]);
+            return picpq__fail(PICPQ_E_SHAPE, "axis %d: w_pruned has %lld > %lld of w_orig", (int)i,
+                               (long long)w_pruned->shape[i], (long long)w_orig->shape[i]);
     if ((st = masked_l1(w_orig, NULL, NULL, &lo)) != PICPQ_OK) return st;
     if ((st = masked_l1(w_pruned, NULL, NULL, &lp)) != PICPQ_OK) return st;
     return l1_ratio(lp, lo, s);
 }
 
 picpq_status picpq_quant_sparsity_l1_masked(const picpq_tensor *w_orig, const uint8_t *out_keep,
-                                      int64_t n_out, const uint8_t *in_keep, int64_t n_in,
-                                      double *s)
+                                            int64_t n_out, const uint8_t *in_keep, int64_t n_in,
+                                            double *s)
 {
     double all, kept;
     picpq_status st;
@@ -132,7 +132,10 @@ static double ceil_tolerant(double x)
     return ceil(x);
 }
 
-static int valid_max_bits(int32_t b) { return (b >= 1 && b <= 8) || b == 32; }
+static int valid_max_bits(int32_t b)
+{
+    return (b >= 1 && b <= 8) || b == 32;
+}
 
 /* Check everything, then write: bits stay untouched on error; bits = NULL
  * only validates. */
@@ -151,16 +154,21 @@ static picpq_status assign(int32_t n, const double *sparsity, const int32_t *max
             const double s = sparsity[l];
             double q;
             if (!valid_max_bits(B))
-                return picpq__fail(PICPQ_E_OUT_OF_RANGE, "layer %d: max_bits = %d is not in "
-                                   "1..8 or 32", (int)l, (int)B);
+                return picpq__fail(PICPQ_E_OUT_OF_RANGE,
+                                   "layer %d: max_bits = %d is not in "
+                                   "1..8 or 32",
+                                   (int)l, (int)B);
             if (!isfinite(s))
                 return picpq__fail(PICPQ_E_NONFINITE, "layer %d: sparsity is not finite", (int)l);
             if (!(s > 0 && s <= 1))
-                return picpq__fail(PICPQ_E_OUT_OF_RANGE, "layer %d: sparsity %.17g is not in "
-                                   "(0, 1]", (int)l, s);
+                return picpq__fail(PICPQ_E_OUT_OF_RANGE,
+                                   "layer %d: sparsity %.17g is not in "
+                                   "(0, 1]",
+                                   (int)l, s);
             q = (B == 32 || s == 1) ? B : B - ceil_tolerant(tau / s);
             if (min_bits == 0 && q < 1)
-                return picpq__fail(PICPQ_E_OUT_OF_RANGE, "layer %d: %d - ceil(%.17g / %.17g) "
+                return picpq__fail(PICPQ_E_OUT_OF_RANGE,
+                                   "layer %d: %d - ceil(%.17g / %.17g) "
                                    "= %.0f bits (< 1) and min_bits = 0 forbids clamping",
                                    (int)l, (int)B, tau, s, q);
             if (q < min_bits) q = min_bits < B ? min_bits : B;
@@ -172,7 +180,7 @@ static picpq_status assign(int32_t n, const double *sparsity, const int32_t *max
 }
 
 picpq_status picpq_quant_bits_assign(int32_t n, const double *sparsity, const int32_t *max_bits,
-                               double tau, int32_t min_bits, int32_t *bits)
+                                     double tau, int32_t min_bits, int32_t *bits)
 {
     picpq__clear_error();
     PICPQ__REQUIRE(sparsity, "sparsity");
@@ -195,8 +203,11 @@ static double next_candidate(int32_t n, const double *sparsity, const int32_t *m
         const double s = sparsity[l];
         double k;
         if (max_bits[l] == 32 || s == 1) continue;
+        /* past 2^53, k + 1 == k: test the cap before stepping, so that the
+         * guard below only ever steps through the few k <= B_l - floor */
         k = floor(tau / s) + 1;
-        while (k * s <= tau) k++; /* guard the rounding of tau / s */
+        if (!(k <= max_bits[l] - floor_bits)) continue;
+        while (k * s <= tau && k <= max_bits[l] - floor_bits) k++; /* rounding of tau / s */
         if (k > max_bits[l] - floor_bits) continue;
         if (best == 0 || k * s < best) best = k * s;
     }
@@ -215,8 +226,8 @@ static picpq_status bops_under(const picpq_net *net, const picpq_plan *plan, con
 }
 
 picpq_status picpq_quant_bits_solve(const picpq_net *net, const picpq_plan *plan,
-                              const double *sparsity, const int32_t *max_bits, int32_t min_bits,
-                              double max_bops, double *tau, int32_t *bits)
+                                    const double *sparsity, const int32_t *max_bits,
+                                    int32_t min_bits, double max_bops, double *tau, int32_t *bits)
 {
     double t = 0, next, bops;
     int32_t n;

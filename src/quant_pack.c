@@ -60,9 +60,8 @@ static picpq_status check_codes(const int8_t *codes, int64_t n, int32_t bits)
     }
     if (mn >= lo && mx <= hi && (bits != 1 || !zero)) return PICPQ_OK;
     for (i = 0; code_fits(codes[i], lo, hi, bits); i++) continue;
-    return picpq__fail(PICPQ_E_OUT_OF_RANGE, "codes[%lld] = %d does not fit %d bit%s",
-                       (long long)i, codes[i], (int)bits,
-                       bits == 1 ? " (1-bit codes are -1 or +1)" : "s");
+    return picpq__fail(PICPQ_E_OUT_OF_RANGE, "codes[%lld] = %d does not fit %d bit%s", (long long)i,
+                       codes[i], (int)bits, bits == 1 ? " (1-bit codes are -1 or +1)" : "s");
 }
 
 /* The b-bit field stored for a code, and back. */
@@ -95,52 +94,53 @@ static int little_endian(void)
     return first == 1;
 }
 
-#define DEFINE_GROUPS(B)                                                                     \
-    static uint64_t squeeze_##B(uint64_t f)                                                  \
-    {                                                                                        \
-        f = (f & (LOW(B) * LANES16)) | ((f >> (8 - B)) & ((LOW(B) << B) * LANES16));         \
-        f = (f & (LOW(2 * B) * LANES32)) | ((f >> (16 - 2 * B)) & ((LOW(2 * B) << 2 * B) * LANES32)); \
-        return (f & LOW(4 * B)) | ((f >> (32 - 4 * B)) & (LOW(4 * B) << 4 * B));             \
-    }                                                                                        \
-    static uint64_t spread_##B(uint64_t f)                                                   \
-    {                                                                                        \
-        f = (f & LOW(4 * B)) | ((f << (32 - 4 * B)) & (LOW(4 * B) << 32));                    \
+#define DEFINE_GROUPS(B)                                                                           \
+    static uint64_t squeeze_##B(uint64_t f)                                                        \
+    {                                                                                              \
+        f = (f & (LOW(B) * LANES16)) | ((f >> (8 - B)) & ((LOW(B) << B) * LANES16));               \
+        f = (f & (LOW(2 * B) * LANES32)) |                                                         \
+            ((f >> (16 - 2 * B)) & ((LOW(2 * B) << 2 * B) * LANES32));                             \
+        return (f & LOW(4 * B)) | ((f >> (32 - 4 * B)) & (LOW(4 * B) << 4 * B));                   \
+    }                                                                                              \
+    static uint64_t spread_##B(uint64_t f)                                                         \
+    {                                                                                              \
+        f = (f & LOW(4 * B)) | ((f << (32 - 4 * B)) & (LOW(4 * B) << 32));                         \
         f = (f & (LOW(2 * B) * LANES32)) | ((f << (16 - 2 * B)) & ((LOW(2 * B) << 16) * LANES32)); \
-        return (f & (LOW(B) * LANES16)) | ((f << (8 - B)) & ((LOW(B) << 8) * LANES16));       \
-    }                                                                                        \
-    static void pack_groups_##B(const int8_t *codes, int64_t groups, uint8_t *out)           \
-    {                                                                                        \
-        int64_t g;                                                                           \
-        int i;                                                                               \
-        for (g = 0; g < groups; g++, codes += 8, out += B) {                                 \
-            uint64_t v = 0;                                                                  \
-            if (little_endian()) {                                                           \
-                memcpy(&v, codes, 8); /* -1/+1 -> 0/1 is bit 1 of ~c for B = 1 */            \
-                v = squeeze_##B(B == 1 ? (~v >> 1) & BYTES : v & (LOW(B) * BYTES));          \
-                memcpy(out, &v, B);                                                          \
-                continue;                                                                    \
-            }                                                                                \
-            for (i = 0; i < 8; i++) v |= field_of(codes[i], B) << (i * B);                   \
-            for (i = 0; i < B; i++) out[i] = (uint8_t)(v >> (8 * i));                        \
-        }                                                                                    \
-    }                                                                                        \
-    static void unpack_groups_##B(const uint8_t *in, int64_t groups, int8_t *codes)          \
-    {                                                                                        \
-        int64_t g;                                                                           \
-        int i;                                                                               \
-        for (g = 0; g < groups; g++, codes += 8, in += B) {                                  \
-            uint64_t v = 0, sign;                                                            \
-            for (i = 0; i < B; i++) v |= (uint64_t)in[i] << (8 * i);                         \
-            if (little_endian()) {                                                           \
-                v = spread_##B(v);                                                           \
-                /* sign-extend each byte; for B = 1 map 0/1 to -1/+1 */                      \
-                sign = (v >> (B - 1)) & BYTES;                                               \
-                v = B == 1 ? ((v ^ BYTES) * 0xFE) | BYTES : v | sign * (0xFF ^ LOW(B));      \
-                memcpy(codes, &v, 8);                                                        \
-                continue;                                                                    \
-            }                                                                                \
-            for (i = 0; i < 8; i++) codes[i] = (int8_t)code_of((v >> (i * B)) & LOW(B), B);  \
-        }                                                                                    \
+        return (f & (LOW(B) * LANES16)) | ((f << (8 - B)) & ((LOW(B) << 8) * LANES16));            \
+    }                                                                                              \
+    static void pack_groups_##B(const int8_t *codes, int64_t groups, uint8_t *out)                 \
+    {                                                                                              \
+        int64_t g;                                                                                 \
+        int i;                                                                                     \
+        for (g = 0; g < groups; g++, codes += 8, out += B) {                                       \
+            uint64_t v = 0;                                                                        \
+            if (little_endian()) {                                                                 \
+                memcpy(&v, codes, 8); /* -1/+1 -> 0/1 is bit 1 of ~c for B = 1 */                  \
+                v = squeeze_##B(B == 1 ? (~v >> 1) & BYTES : v & (LOW(B) * BYTES));                \
+                memcpy(out, &v, B);                                                                \
+                continue;                                                                          \
+            }                                                                                      \
+            for (i = 0; i < 8; i++) v |= field_of(codes[i], B) << (i * B);                         \
+            for (i = 0; i < B; i++) out[i] = (uint8_t)(v >> (8 * i));                              \
+        }                                                                                          \
+    }                                                                                              \
+    static void unpack_groups_##B(const uint8_t *in, int64_t groups, int8_t *codes)                \
+    {                                                                                              \
+        int64_t g;                                                                                 \
+        int i;                                                                                     \
+        for (g = 0; g < groups; g++, codes += 8, in += B) {                                        \
+            uint64_t v = 0, sign;                                                                  \
+            for (i = 0; i < B; i++) v |= (uint64_t)in[i] << (8 * i);                               \
+            if (little_endian()) {                                                                 \
+                v = spread_##B(v);                                                                 \
+                /* sign-extend each byte; for B = 1 map 0/1 to -1/+1 */                            \
+                sign = (v >> (B - 1)) & BYTES;                                                     \
+                v = B == 1 ? ((v ^ BYTES) * 0xFE) | BYTES : v | sign * (0xFF ^ LOW(B));            \
+                memcpy(codes, &v, 8);                                                              \
+                continue;                                                                          \
+            }                                                                                      \
+            for (i = 0; i < 8; i++) codes[i] = (int8_t)code_of((v >> (i * B)) & LOW(B), B);        \
+        }                                                                                          \
     }
 DEFINE_GROUPS(1)
 DEFINE_GROUPS(2)
@@ -152,18 +152,23 @@ DEFINE_GROUPS(7)
 
 typedef void (*pack_fn)(const int8_t *, int64_t, uint8_t *);
 typedef void (*unpack_fn)(const uint8_t *, int64_t, int8_t *);
-static const pack_fn pack_groups[8] = {NULL,          pack_groups_1, pack_groups_2,
-                                       pack_groups_3, pack_groups_4, pack_groups_5,
-                                       pack_groups_6, pack_groups_7};
-static const unpack_fn unpack_groups[8] = {NULL,            unpack_groups_1, unpack_groups_2,
-                                           unpack_groups_3, unpack_groups_4, unpack_groups_5,
-                                           unpack_groups_6, unpack_groups_7};
+static const pack_fn pack_groups[8] = {NULL,          pack_groups_1, pack_groups_2, pack_groups_3,
+                                       pack_groups_4, pack_groups_5, pack_groups_6, pack_groups_7};
+static const unpack_fn unpack_groups[8] = {NULL,
+                                           unpack_groups_1,
+                                           unpack_groups_2,
+                                           unpack_groups_3,
+                                           unpack_groups_4,
+                                           unpack_groups_5,
+                                           unpack_groups_6,
+                                           unpack_groups_7};
 
 static void pack(const int8_t *codes, int64_t n, int32_t bits, uint8_t *out)
 {
     const int64_t groups = n / 8, g = groups * 8;
     int64_t i, j, nbytes;
     uint64_t v = 0;
+    if (n == 0) return; /* codes may be NULL then, which memcpy must never see */
     if (bits == 8) {
         memcpy(out, codes, (size_t)n);
         return;
@@ -181,6 +186,7 @@ static void unpack(const uint8_t *in, int32_t bits, int8_t *codes, int64_t n)
     const uint64_t mask = (1u << bits) - 1;
     int64_t i, j, nbytes;
     uint64_t v = 0;
+    if (n == 0) return; /* as in pack(): no NULL pointer reaches memcpy */
     if (bits == 8) {
         memcpy(codes, in, (size_t)n);
         return;
@@ -193,7 +199,7 @@ static void unpack(const uint8_t *in, int32_t bits, int8_t *codes, int64_t n)
 }
 
 picpq_status picpq_quant_pack(const int8_t *codes, int64_t n, int32_t bits, uint8_t *buf,
-                             size_t cap, size_t *needed)
+                              size_t cap, size_t *needed)
 {
     int64_t bytes;
     size_t need;
@@ -217,7 +223,7 @@ picpq_status picpq_quant_pack(const int8_t *codes, int64_t n, int32_t bits, uint
 }
 
 picpq_status picpq_quant_unpack(const uint8_t *buf, size_t len, int32_t bits, int8_t *codes,
-                               int64_t n)
+                                int64_t n)
 {
     int64_t bytes;
     size_t need;
@@ -238,7 +244,7 @@ picpq_status picpq_quant_unpack(const uint8_t *buf, size_t len, int32_t bits, in
 }
 
 picpq_status picpq_quant_packed_size(int32_t n, const int64_t *numel, const int32_t *bits,
-                               int64_t *bytes)
+                                     int64_t *bytes)
 {
     int64_t total = 0, layer;
     int32_t l;

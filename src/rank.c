@@ -227,8 +227,8 @@ static void run_job(rank_job *j)
         for (i = begin; i < end; i++) {
             int64_t n = i / j->channels, c = i % j->channels;
             const char *base = j->data + n * j->stride[0] + c * j->stride[1];
-            picpq_status s = picpq__rank_map(j->ws, base, j->stride[2], j->stride[3],
-                                             j->rk->atol, j->rk->rtol, PICPQ__RANK_AUTO, &r);
+            picpq_status s = picpq__rank_map(j->ws, base, j->stride[2], j->stride[3], j->rk->atol,
+                                             j->rk->rtol, PICPQ__RANK_AUTO, &r);
             if (s != PICPQ_OK) {
                 if (j->status == PICPQ_OK) {
                     j->status = s;
@@ -329,8 +329,7 @@ static picpq_status check_feed_args(const picpq_ranker *rk, int32_t layer, const
         return picpq__fail(PICPQ_E_SHAPE, "maps have C = %lld channels, layer %d has %lld",
                            (long long)t->shape[1], (int)layer, (long long)rk->channels[layer]);
     if (!picpq__add_i64(rk->images[layer], t->shape[0], &add))
-        return picpq__fail(PICPQ_E_OVERFLOW, "image count of layer %d would overflow",
-                           (int)layer);
+        return picpq__fail(PICPQ_E_OVERFLOW, "image count of layer %d would overflow", (int)layer);
     mn = t->shape[2] < t->shape[3] ? t->shape[2] : t->shape[3];
     if (!picpq__mul_i64(t->shape[0], mn, &mn))
         return picpq__fail(PICPQ_E_OVERFLOW, "rank sum of one batch overflows");
@@ -363,6 +362,27 @@ static picpq_status job_failure(const picpq_ranker *rk, int32_t layer, const pic
                        (int)layer, (long long)-j->ws->info, (long long)n, (long long)c);
 }
 
+/* The counts a feed adds cannot overflow: each of the N images adds one to
+ * the layer's image count and at most min(H, W) to each filter's rank sum.
+ * Only a loaded state with counts near INT64_MAX can get here. */
+static picpq_status check_counts_room(const picpq_ranker *rk, int32_t layer,
+                                      const picpq_tensor *maps)
+{
+    const int64_t n = maps->shape[0];
+    const int64_t side = maps->shape[2] < maps->shape[3] ? maps->shape[2] : maps->shape[3];
+    int64_t most, c, total;
+    if (!picpq__mul_i64(n, side, &most) || !picpq__add_i64(rk->images[layer], n, &total))
+        return picpq__fail(PICPQ_E_OVERFLOW, "layer %d: the image count would overflow",
+                           (int)layer);
+    for (c = 0; c < rk->channels[layer]; c++)
+        if (!picpq__add_i64(rk->sums[rk->first[layer] + c], most, &total))
+            return picpq__fail(PICPQ_E_OVERFLOW,
+                               "layer %d: the rank sum of filter %lld could "
+                               "overflow",
+                               (int)layer, (long long)c);
+    return PICPQ_OK;
+}
+
 picpq_status picpq_ranker_feed(picpq_ranker *rk, int32_t layer, const picpq_tensor *maps)
 {
     rank_job jobs[64];
@@ -375,6 +395,7 @@ picpq_status picpq_ranker_feed(picpq_ranker *rk, int32_t layer, const picpq_tens
     PICPQ__REQUIRE(rk, "rk");
     PICPQ__REQUIRE(maps, "maps");
     s = check_feed_args(rk, layer, maps);
+    if (s == PICPQ_OK) s = check_counts_room(rk, layer, maps);
     if (s != PICPQ_OK) return s;
     C = maps->shape[1];
     n_maps = maps->shape[0] * C; /* <= numel: cannot overflow */
@@ -466,8 +487,9 @@ picpq_status picpq_ranker_fp_to_net(const picpq_ranker *rk, picpq_net *net)
         int64_t in_ch, out_ch;
         picpq_net_layer_channels(net, l, &in_ch, &out_ch);
         if (out_ch != rk->channels[l])
-            return picpq__fail(PICPQ_E_SHAPE, "layer %d: the ranker has %lld channels, the net %lld",
-                               (int)l, (long long)rk->channels[l], (long long)out_ch);
+            return picpq__fail(PICPQ_E_SHAPE,
+                               "layer %d: the ranker has %lld channels, the net %lld", (int)l,
+                               (long long)rk->channels[l], (long long)out_ch);
         if (rk->images[l] > 0) fed++;
         if (out_ch > widest) widest = out_ch;
     }
@@ -569,7 +591,8 @@ picpq_status picpq_ranker_create_for_net(const picpq_net *net, picpq_ranker **ou
     picpq__allocator_init(&std, NULL);
     channels = picpq__calloc(&std, (size_t)n, sizeof *channels);
     if (channels == NULL) return picpq__fail(PICPQ_E_NOMEM, "ranker: out of memory");
-    for (l = 0; l < n && s == PICPQ_OK; l++) s = picpq_net_layer_channels(net, l, &in_ch, &channels[l]);
+    for (l = 0; l < n && s == PICPQ_OK; l++)
+        s = picpq_net_layer_channels(net, l, &in_ch, &channels[l]);
     if (s == PICPQ_OK) s = picpq_ranker_create(n, channels, out);
     picpq__free(&std, channels);
     return s;

@@ -77,8 +77,7 @@ static float *aligned_floats(const picpq_allocator *a, size_t count, void **raw)
     return (float *)(void *)(p + ((64 - p % 64) % 64));
 }
 
-picpq_status picpq__rank_ws_init(picpq__rank_ws *ws, const picpq_allocator *a, int64_t h,
-                                 int64_t w)
+picpq_status picpq__rank_ws_init(picpq__rank_ws *ws, const picpq_allocator *a, int64_t h, int64_t w)
 {
     int64_t m = h < w ? h : w, hw;
     size_t mn, mm, m_sz, lw;
@@ -107,8 +106,8 @@ picpq_status picpq__rank_ws_init(picpq__rank_ws *ws, const picpq_allocator *a, i
     ws->s = aligned_floats(a, m_sz, &ws->s_raw);
     ws->work = aligned_floats(a, lw, &ws->work_raw);
     ws->iwork = picpq__calloc(a, 8 * m_sz, sizeof(lapack_int));
-    if (!ws->v || !ws->g || !ws->c || !ws->idx || !ws->nz || !ws->keep || !ws->vt ||
-        !ws->colabs || !ws->a || !ws->s || !ws->work || !ws->iwork) {
+    if (!ws->v || !ws->g || !ws->c || !ws->idx || !ws->nz || !ws->keep || !ws->vt || !ws->colabs ||
+        !ws->a || !ws->s || !ws->work || !ws->iwork) {
         picpq__rank_ws_free(ws, a);
         return PICPQ_E_NOMEM;
     }
@@ -167,8 +166,7 @@ static void widen_portable(double *dst, const float *src, int64_t n)
 }
 
 #ifdef RANK_HAVE_AVX2
-__attribute__((target("avx2,fma"))) static void widen_avx2(double *dst, const float *src,
-                                                             int64_t n)
+__attribute__((target("avx2,fma"))) static void widen_avx2(double *dst, const float *src, int64_t n)
 {
     int64_t j = 0;
     for (; j + 4 <= n; j += 4) _mm256_storeu_pd(dst + j, _mm256_cvtps_pd(_mm_loadu_ps(src + j)));
@@ -233,7 +231,8 @@ static void gram_portable(const double *v, int64_t vs, int64_t m, double *g)
 {
     int64_t p, q;
     for (p = 0; p < m; p++)
-        for (q = 0; q <= p; q++) g[p * m + q] = g[q * m + p] = dot_portable(v + p * vs, v + q * vs, vs);
+        for (q = 0; q <= p; q++)
+            g[p * m + q] = g[q * m + p] = dot_portable(v + p * vs, v + q * vs, vs);
 }
 
 #ifdef RANK_HAVE_AVX2
@@ -245,7 +244,7 @@ __attribute__((target("avx2,fma"))) static double hsum(__m256d x)
 }
 
 __attribute__((target("avx2,fma"))) static double dot_avx2(const double *x, const double *y,
-                                                             int64_t n)
+                                                           int64_t n)
 {
     __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
     int64_t k = 0;
@@ -262,7 +261,7 @@ __attribute__((target("avx2,fma"))) static double dot_avx2(const double *x, cons
 
 /* G = V Vᵀ in 2 x 2 blocks of rows (vs is a multiple of 4). */
 __attribute__((target("avx2,fma"))) static void gram_avx2(const double *v, int64_t vs, int64_t m,
-                                                            double *g)
+                                                          double *g)
 {
     int64_t p, q, k;
     for (p = 0; p + 1 < m; p += 2) {
@@ -340,10 +339,10 @@ static void nonzero_flags_portable(const double *v, int64_t vs, int64_t m, int64
 
 #ifdef RANK_HAVE_AVX2
 __attribute__((target("avx2,fma"))) static void nonzero_flags_avx2(const double *v, int64_t vs,
-                                                                     int64_t m, int64_t n,
-                                                                     unsigned char *rz,
-                                                                     unsigned char *cz,
-                                                                     double *colabs)
+                                                                   int64_t m, int64_t n,
+                                                                   unsigned char *rz,
+                                                                   unsigned char *cz,
+                                                                   double *colabs)
 {
     const __m256d sign = _mm256_set1_pd(-0.0);
     int64_t p, j;
@@ -429,13 +428,14 @@ static void axpy_portable(double *restrict y, const double *restrict x, double a
 
 #ifdef RANK_HAVE_AVX2
 __attribute__((target("avx2,fma"))) static void axpy_avx2(double *restrict y,
-                                                            const double *restrict x, double a,
-                                                            int64_t n)
+                                                          const double *restrict x, double a,
+                                                          int64_t n)
 {
     __m256d va = _mm256_set1_pd(a);
     int64_t k = 0;
     for (; k + 4 <= n; k += 4)
-        _mm256_storeu_pd(y + k, _mm256_fnmadd_pd(va, _mm256_loadu_pd(x + k), _mm256_loadu_pd(y + k)));
+        _mm256_storeu_pd(y + k,
+                         _mm256_fnmadd_pd(va, _mm256_loadu_pd(x + k), _mm256_loadu_pd(y + k)));
     for (; k < n; k++) y[k] -= a * x[k];
 }
 #endif
@@ -553,8 +553,8 @@ static void lambda_max_bounds(const double *g, int64_t m, double *y, double err,
 
 /* The certified rank, or -1 when the certificate is inconclusive, from the
  * Gram matrix already in ws->g with trace `trace` > 0. */
-static int64_t rank_certified(picpq__rank_ws *ws, int64_t me, int simd, double trace,
-                              double atol, double rtol)
+static int64_t rank_certified(picpq__rank_ws *ws, int64_t me, int simd, double trace, double atol,
+                              double rtol)
 {
     int64_t h = ws->h, w = ws->w;
     int64_t m0 = h < w ? h : w, n = h < w ? w : h, m = me, k;

@@ -80,8 +80,8 @@ static picpq_status read_channels(picpq__reader r, size_t len, int32_t *n_layers
             return BAD("the channel counts promise more sums than the buffer holds");
     }
     if (!blob_size(n, total, &expected) || expected != len)
-        return BAD("%lld filters need %zu bytes, the buffer has %zu", (long long)total,
-                   expected, len);
+        return BAD("%lld filters need %zu bytes, the buffer has %zu", (long long)total, expected,
+                   len);
     *n_layers = (int32_t)n;
     return PICPQ_OK;
 }
@@ -110,8 +110,7 @@ static picpq_status read_body(picpq__reader *r, picpq_ranker *rk)
                    (long long)rk->n_fallback);
     for (i = 0; i < rk->n_layers; i++) {
         rk->images[i] = picpq__get_i64(r);
-        if (rk->images[i] < 0)
-            return BAD("layer %lld has a negative image count", (long long)i);
+        if (rk->images[i] < 0) return BAD("layer %lld has a negative image count", (long long)i);
     }
     for (i = 0; i < filters; i++) {
         rk->sums[i] = picpq__get_i64(r);

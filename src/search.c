@@ -98,7 +98,8 @@ static picpq_status read_net(picpq_search *s)
     for (l = 0; l < s->n_layers; l++) {
         int prunable;
         int64_t in_ch, out_ch;
-        if ((st = picpq_net_is_prunable(net, l, &prunable)) != PICPQ_OK) return fail_from_net(st, l);
+        if ((st = picpq_net_is_prunable(net, l, &prunable)) != PICPQ_OK)
+            return fail_from_net(st, l);
         if (!prunable) continue;
         if ((st = picpq_net_layer_channels(net, l, &in_ch, &out_ch)) != PICPQ_OK)
             return fail_from_net(st, l);
@@ -119,7 +120,8 @@ static picpq_status read_net(picpq_search *s)
         }
         s->std[j] = population_std(scores, s->channels[j]);
         if (!isfinite(s->std[j])) {
-            st = picpq__fail(PICPQ_E_NONFINITE, "search: the std of the FP scores of layer %d overflows",
+            st = picpq__fail(PICPQ_E_NONFINITE,
+                             "search: the std of the FP scores of layer %d overflows",
                              (int)s->layer_of[j]);
             break;
         }
@@ -136,8 +138,8 @@ static void set_defaults(picpq_search *s, uint64_t seed)
     picpq__rng_seed(&s->rng, seed);
 }
 
-picpq_status picpq_search_create_ex(const picpq_net *net, uint64_t seed, const picpq_allocator *alloc,
-                                    picpq_search **out)
+picpq_status picpq_search_create_ex(const picpq_net *net, uint64_t seed,
+                                    const picpq_allocator *alloc, picpq_search **out)
 {
     picpq_allocator a;
     picpq_search *s;
@@ -287,8 +289,8 @@ picpq_status picpq__search_reserve(picpq_search *s, int64_t pending)
     if (s->marks == NULL || s->best == NULL ||
         !grow(&s->alloc, (void **)&s->pending, &s->cap_pending, pending, s->generations,
               sizeof *s->pending) ||
-        !grow(&s->alloc, (void **)&s->history, &s->cap_history, s->told + pending,
-              s->generations, sizeof *s->history) ||
+        !grow(&s->alloc, (void **)&s->history, &s->cap_history, s->told + pending, s->generations,
+              sizeof *s->history) ||
         !grow_population(s, members))
         return picpq__fail(PICPQ_E_NOMEM, "search: no memory for %lld candidates",
                            (long long)(s->told + pending));
@@ -470,7 +472,8 @@ picpq_status picpq_search_tell(picpq_search *s, uint64_t id, double loss)
     if (isfinite(loss)) insert_member(s, id, p.genes, loss);
     else s->failed++;
     s->history[s->told++] = mean_population_loss(s);
-    memmove(s->pending + i, s->pending + i + 1, (size_t)(s->n_pending - i - 1) * sizeof *s->pending);
+    memmove(s->pending + i, s->pending + i + 1,
+            (size_t)(s->n_pending - i - 1) * sizeof *s->pending);
     s->n_pending--;
     picpq__free(&s->alloc, p.genes);
     return PICPQ_OK;

@@ -46,8 +46,8 @@ picpq_status picpq_lub_write(const picpq_net *net, const double *a, const double
     for (l = 0; l < (int32_t)n; l++) {
         if (!is_prunable(net, l)) continue;
         if (!isfinite(a[l]) || !isfinite(b[l]))
-            return picpq__fail(PICPQ_E_NONFINITE, "layer %d: (a, b) = (%g, %g) is not finite", (int)l,
-                               a[l], b[l]);
+            return picpq__fail(PICPQ_E_NONFINITE, "layer %d: (a, b) = (%g, %g) is not finite",
+                               (int)l, a[l], b[l]);
         total += (size_t)snprintf(row, sizeof row, "%.17g %.17g\n", a[l], b[l]);
     }
     *needed = total;
@@ -109,8 +109,8 @@ static picpq_status parse_rows(const picpq_net *net, cursor c, int32_t count, do
             continue;
         }
         if (row == count)
-            return picpq__fail(PICPQ_E_FORMAT, "lub line %lld: more than %d rows", (long long)c.line,
-                               (int)count);
+            return picpq__fail(PICPQ_E_FORMAT, "lub line %lld: more than %d rows",
+                               (long long)c.line, (int)count);
         if (!parse_number(&c, &va) || (skip_blanks(&c), !parse_number(&c, &vb)))
             return picpq__fail(PICPQ_E_FORMAT, "lub line %lld: expected two finite numbers \"a b\"",
                                (long long)c.line);
@@ -118,7 +118,8 @@ static picpq_status parse_rows(const picpq_net *net, cursor c, int32_t count, do
         if (c.p < c.end && *c.p == '#')
             while (c.p < c.end && *c.p != '\n') c.p++;
         if (c.p < c.end && *c.p != '\n')
-            return picpq__fail(PICPQ_E_FORMAT, "lub line %lld: more than two numbers", (long long)c.line);
+            return picpq__fail(PICPQ_E_FORMAT, "lub line %lld: more than two numbers",
+                               (long long)c.line);
         if (write) {
             do l++;
             while (!is_prunable(net, l));
@@ -133,18 +134,28 @@ static picpq_status parse_rows(const picpq_net *net, cursor c, int32_t count, do
     return PICPQ_OK;
 }
 
-picpq_status picpq_lub_read(const picpq_net *net, const char *text, size_t len, double *a, double *b,
-                            int64_t n)
+picpq_status picpq_lub_read(const picpq_net *net, const char *text, size_t len, double *a,
+                            double *b, int64_t n)
 {
     picpq_status st;
     int32_t count, l;
     cursor c;
+    const char *nul;
     picpq__clear_error();
     PICPQ__REQUIRE(net, "net");
     PICPQ__REQUIRE(text, "text");
     PICPQ__REQUIRE(a, "a");
     PICPQ__REQUIRE(b, "b");
     if ((st = prunable_count(net, n, &count)) != PICPQ_OK) return st;
+    /* strtod and the token copy stop at a NUL, which would silently drop the
+     * rest of a token ("1.5\0garbage" read as 1.5): no NUL is text */
+    if (len > 0 && (nul = memchr(text, '\0', len)) != NULL) {
+        int64_t line = 1;
+        const char *q;
+        for (q = text; q < nul; q++) line += *q == '\n';
+        return picpq__fail(PICPQ_E_FORMAT, "lub line %lld: NUL byte at offset %zu", (long long)line,
+                           (size_t)(nul - text));
+    }
     c.p = text;
     c.end = text + len;
     c.line = 1;

@@ -79,6 +79,6 @@ double picpq__rng_normal(picpq__rng *r)
 
 int picpq__rng_valid(const picpq__rng *r)
 {
-    return (r->s[0] | r->s[1] | r->s[2] | r->s[3]) != 0 && (r->has_spare == 0 || r->has_spare == 1) &&
-           isfinite(r->spare);
+    return (r->s[0] | r->s[1] | r->s[2] | r->s[3]) != 0 &&
+           (r->has_spare == 0 || r->has_spare == 1) && isfinite(r->spare);
 }

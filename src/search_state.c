@@ -14,16 +14,16 @@ static const unsigned char MAGIC[8] = {'P', 'Q', 'S', 'E', 'A', 'R', 'C', 'H'};
 #define HEADER_BYTES 24 /* magic, version, flags, total length */
 #define CRC_BYTES 4
 #define WHAT "search state"
-#define OLD_HINT                                                                              \
-    "it stored genomes as references replayed from the seed; finish that search with the "    \
+#define OLD_HINT                                                                           \
+    "it stored genomes as references replayed from the seed; finish that search with the " \
     "libpicpq that saved it, or start a new one"
 
 /* Bytes of the blob before the population: header, net, parameters,
  * generator, counters. */
 static int64_t fixed_bytes(int32_t L)
 {
-    return HEADER_BYTES + 8 + 20 * (int64_t)L + 4 /* net */ + 64 /* params */ +
-           8 + 44 /* seed, rng */ + 40 /* counters */;
+    return HEADER_BYTES + 8 + 20 * (int64_t)L + 4 /* net */ + 64 /* params */ + 8 +
+           44 /* seed, rng */ + 40 /* counters */;
 }
 
 /* Bytes of the blob from the population on, for these counters; 0 when
@@ -202,8 +202,8 @@ static picpq_status read_counters(picpq__reader *r, picpq_search *s)
                    (long long)s->oldest);
     expected = tail_bytes(s->L, s->filled, s->told > s->failed, s->issued - s->told, s->told);
     if (expected == 0 || (uint64_t)expected != (uint64_t)picpq__reader_left(r) + CRC_BYTES)
-        return BAD("the counters describe %lld more bytes, the buffer has %zu",
-                   (long long)expected, picpq__reader_left(r) + CRC_BYTES);
+        return BAD("the counters describe %lld more bytes, the buffer has %zu", (long long)expected,
+                   picpq__reader_left(r) + CRC_BYTES);
     return PICPQ_OK;
 }
 

@@ -28,9 +28,15 @@ const char *picpq_status_string(picpq_status s)
     }
 }
 
-const char *picpq_last_error(void) { return last_error; }
+const char *picpq_last_error(void)
+{
+    return last_error;
+}
 
-void picpq__clear_error(void) { last_error[0] = '\0'; }
+void picpq__clear_error(void)
+{
+    last_error[0] = '\0';
+}
 
 picpq_status picpq__fail(picpq_status status, const char *fmt, ...)
 {

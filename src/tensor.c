@@ -38,8 +38,7 @@ picpq_status picpq__tensor_check_shape(picpq_dtype dtype, int32_t ndim, const in
     }
     if (!picpq__mul_i64(n, (int64_t)picpq_dtype_size(dtype), &bytes) ||
         !picpq__i64_to_size(bytes, &unused))
-        return picpq__fail(PICPQ_E_OVERFLOW, "byte count of %lld elements overflows",
-                           (long long)n);
+        return picpq__fail(PICPQ_E_OVERFLOW, "byte count of %lld elements overflows", (long long)n);
     *numel = n;
     return PICPQ_OK;
 }
@@ -126,9 +125,9 @@ static picpq_status check_strides(picpq_dtype dtype, int32_t ndim, const int64_t
     return PICPQ_OK;
 }
 
-picpq_status picpq_tensor_wrap_ex(void *data, picpq_dtype dtype, int32_t ndim,
-                                  const int64_t *shape, const int64_t *strides_bytes,
-                                  const picpq_allocator *alloc, picpq_tensor **out)
+picpq_status picpq_tensor_wrap_ex(void *data, picpq_dtype dtype, int32_t ndim, const int64_t *shape,
+                                  const int64_t *strides_bytes, const picpq_allocator *alloc,
+                                  picpq_tensor **out)
 {
     picpq_tensor *t;
     picpq_status s;
@@ -174,11 +173,26 @@ void picpq_tensor_free(picpq_tensor *t)
     picpq__free(&a, t);
 }
 
-void *picpq_tensor_data(const picpq_tensor *t) { return t ? t->data : NULL; }
-picpq_dtype picpq_tensor_dtype(const picpq_tensor *t) { return t ? t->dtype : (picpq_dtype)0; }
-int32_t picpq_tensor_ndim(const picpq_tensor *t) { return t ? t->ndim : 0; }
-int64_t picpq_tensor_numel(const picpq_tensor *t) { return t ? t->numel : 0; }
-int picpq_tensor_owns_data(const picpq_tensor *t) { return t ? t->owns : 0; }
+void *picpq_tensor_data(const picpq_tensor *t)
+{
+    return t ? t->data : NULL;
+}
+picpq_dtype picpq_tensor_dtype(const picpq_tensor *t)
+{
+    return t ? t->dtype : (picpq_dtype)0;
+}
+int32_t picpq_tensor_ndim(const picpq_tensor *t)
+{
+    return t ? t->ndim : 0;
+}
+int64_t picpq_tensor_numel(const picpq_tensor *t)
+{
+    return t ? t->numel : 0;
+}
+int picpq_tensor_owns_data(const picpq_tensor *t)
+{
+    return t ? t->owns : 0;
+}
 
 int64_t picpq_tensor_dim(const picpq_tensor *t, int32_t axis)
 {
@@ -212,12 +226,16 @@ picpq_status picpq_tensor_view(const picpq_tensor *t, int32_t axis, int64_t star
     *out = NULL;
     PICPQ__REQUIRE(t, "t");
     if (axis < 0 || axis > 1 || axis >= t->ndim)
-        return picpq__fail(PICPQ_E_OUT_OF_RANGE, "axis = %d: views are along axis 0 or 1 of a "
-                           "%d-d tensor", (int)axis, (int)t->ndim);
+        return picpq__fail(PICPQ_E_OUT_OF_RANGE,
+                           "axis = %d: views are along axis 0 or 1 of a "
+                           "%d-d tensor",
+                           (int)axis, (int)t->ndim);
     if (start < 0 || len < 1 || start > t->shape[axis] - len)
-        return picpq__fail(PICPQ_E_OUT_OF_RANGE, "view [%lld, %lld + %lld) exceeds axis %d of "
-                           "size %lld", (long long)start, (long long)start, (long long)len,
-                           (int)axis, (long long)t->shape[axis]);
+        return picpq__fail(PICPQ_E_OUT_OF_RANGE,
+                           "view [%lld, %lld + %lld) exceeds axis %d of "
+                           "size %lld",
+                           (long long)start, (long long)start, (long long)len, (int)axis,
+                           (long long)t->shape[axis]);
     v = picpq__malloc(&t->alloc, sizeof *v);
     if (v == NULL) return picpq__fail(PICPQ_E_NOMEM, "view: out of memory");
     *v = *t;
@@ -281,9 +299,18 @@ static picpq_status check_convertible(double v, picpq_dtype dtype, int64_t flat)
             return picpq__fail(PICPQ_E_OUT_OF_RANGE, "element %lld = %g does not fit float",
                                (long long)flat, v);
         return PICPQ_OK;
-    case PICPQ_I8: lo = INT8_MIN; hi = INT8_MAX; break;
-    case PICPQ_U8: lo = 0; hi = UINT8_MAX; break;
-    default: lo = INT32_MIN; hi = INT32_MAX; break;
+    case PICPQ_I8:
+        lo = INT8_MIN;
+        hi = INT8_MAX;
+        break;
+    case PICPQ_U8:
+        lo = 0;
+        hi = UINT8_MAX;
+        break;
+    default:
+        lo = INT32_MIN;
+        hi = INT32_MAX;
+        break;
     }
     if (!isfinite(v))
         return picpq__fail(PICPQ_E_NONFINITE, "element %lld is not finite", (long long)flat);
@@ -317,8 +344,8 @@ static picpq_status convert_into(const picpq_tensor *src, picpq_tensor *dst)
         picpq__rows_init(&rs, src);
         do {
             for (j = 0; j < rs.len; j++, flat++) {
-                s = check_convertible(picpq__tensor_read(src, rs.offset + j * rs.step),
-                                      dst->dtype, flat);
+                s = check_convertible(picpq__tensor_read(src, rs.offset + j * rs.step), dst->dtype,
+                                      flat);
                 if (s != PICPQ_OK) return s;
             }
         } while (picpq__rows_next(&rs));
@@ -421,8 +448,8 @@ picpq_status picpq_tensor_l1_per_filter(const picpq_tensor *t, double *l1, int64
     PICPQ__REQUIRE(t, "t");
     PICPQ__REQUIRE(l1, "l1");
     if (n != t->shape[0])
-        return picpq__fail(PICPQ_E_SHAPE, "n = %lld but the tensor has %lld filters",
-                           (long long)n, (long long)t->shape[0]);
+        return picpq__fail(PICPQ_E_SHAPE, "n = %lld but the tensor has %lld filters", (long long)n,
+                           (long long)t->shape[0]);
     s = picpq_tensor_check_finite(t);
     if (s != PICPQ_OK) return s;
     per_filter = t->numel / t->shape[0];

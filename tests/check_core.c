@@ -39,9 +39,10 @@ END_TEST
 START_TEST(test_status_strings)
 {
     static const picpq_status all[] = {
-        PICPQ_OK, PICPQ_E_INVALID_ARG, PICPQ_E_NOMEM, PICPQ_E_OUT_OF_RANGE, PICPQ_E_SHAPE,
-        PICPQ_E_OVERFLOW, PICPQ_E_NONFINITE, PICPQ_E_NO_CONVERGENCE, PICPQ_E_BAD_STATE,
-        PICPQ_E_FORMAT, PICPQ_E_UNSUPPORTED, PICPQ_E_INTERNAL, PICPQ_DONE, PICPQ_BUDGET_UNMET};
+        PICPQ_OK,          PICPQ_E_INVALID_ARG, PICPQ_E_NOMEM,       PICPQ_E_OUT_OF_RANGE,
+        PICPQ_E_SHAPE,     PICPQ_E_OVERFLOW,    PICPQ_E_NONFINITE,   PICPQ_E_NO_CONVERGENCE,
+        PICPQ_E_BAD_STATE, PICPQ_E_FORMAT,      PICPQ_E_UNSUPPORTED, PICPQ_E_INTERNAL,
+        PICPQ_DONE,        PICPQ_BUDGET_UNMET};
     size_t i, j;
     for (i = 0; i < sizeof all / sizeof all[0]; i++) {
         ck_assert_ptr_nonnull(picpq_status_string(all[i]));
@@ -85,11 +86,13 @@ START_TEST(test_last_error_thread_local)
 END_TEST
 
 /* Every key: its name maps back to it, and its range holds its default. */
-static const picpq_param all_keys[] = {
-    PICPQ_RANK_THREADS, PICPQ_RANK_ATOL, PICPQ_RANK_RTOL, PICPQ_PLAN_FAITHFUL,
-    PICPQ_PLAN_CHECK_EVERY, PICPQ_PLAN_CHAIN_REDUCE, PICPQ_PLAN_SAFEGUARD,
-    PICPQ_SEARCH_POPULATION, PICPQ_SEARCH_SAMPLE, PICPQ_SEARCH_GENERATIONS, PICPQ_SEARCH_SIGMA,
-    PICPQ_SEARCH_MUTATE_FRACTION, PICPQ_NET_BOPS_SKIP_FIRST, PICPQ_NET_BOPS_DENSE_DEPTHWISE};
+static const picpq_param all_keys[] = {PICPQ_RANK_THREADS,        PICPQ_RANK_ATOL,
+                                       PICPQ_RANK_RTOL,           PICPQ_PLAN_FAITHFUL,
+                                       PICPQ_PLAN_CHECK_EVERY,    PICPQ_PLAN_CHAIN_REDUCE,
+                                       PICPQ_PLAN_SAFEGUARD,      PICPQ_SEARCH_POPULATION,
+                                       PICPQ_SEARCH_SAMPLE,       PICPQ_SEARCH_GENERATIONS,
+                                       PICPQ_SEARCH_SIGMA,        PICPQ_SEARCH_MUTATE_FRACTION,
+                                       PICPQ_NET_BOPS_SKIP_FIRST, PICPQ_NET_BOPS_DENSE_DEPTHWISE};
 
 START_TEST(test_param_names_roundtrip)
 {
@@ -162,7 +165,8 @@ START_TEST(test_param_checks)
     ck_assert(pl.check_every == PICPQ_AUTO && pl.num_classes == PICPQ_AUTO && pl.safeguard == 0.1);
     picpq__param_defaults(&rk, 200);
     ck_assert(rk.threads == 1 && rk.atol == 0 && rk.rtol == PICPQ_AUTO);
-    ck_assert_int_eq(picpq__param_set_int(&se, "s", 400, PICPQ_SEARCH_POPULATION, 32, NULL), PICPQ_OK);
+    ck_assert_int_eq(picpq__param_set_int(&se, "s", 400, PICPQ_SEARCH_POPULATION, 32, NULL),
+                     PICPQ_OK);
     ck_assert_int_eq(se.population, 32);
     ck_assert_int_eq(picpq__param_set_int(&se, "s", 400, PICPQ_SEARCH_POPULATION, 1, NULL),
                      PICPQ_E_OUT_OF_RANGE);
@@ -174,7 +178,8 @@ START_TEST(test_param_checks)
     ck_assert_int_eq(picpq__param_set_int(&se, "s", 400, PICPQ_SEARCH_SIGMA, 1, NULL),
                      PICPQ_E_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(picpq_last_error(), "use set_double"));
-    ck_assert_int_eq(picpq__param_set_double(&se, "s", 400, PICPQ_SEARCH_SIGMA, 0.5, NULL), PICPQ_OK);
+    ck_assert_int_eq(picpq__param_set_double(&se, "s", 400, PICPQ_SEARCH_SIGMA, 0.5, NULL),
+                     PICPQ_OK);
     ck_assert_double_eq(se.sigma, 0.5);
     ck_assert_int_eq(picpq__param_set_double(&se, "s", 400, PICPQ_SEARCH_SIGMA, 0.0, NULL),
                      PICPQ_E_OUT_OF_RANGE);
@@ -193,7 +198,8 @@ START_TEST(test_param_checks)
     ck_assert_int_eq(picpq__param_get_int(&se, "s", 400, PICPQ_SEARCH_POPULATION, NULL),
                      PICPQ_E_INVALID_ARG);
     /* the automatic value and the range next to it */
-    ck_assert_int_eq(picpq__param_set_int(&pl, "p", 300, PICPQ_PLAN_CHECK_EVERY, 5, NULL), PICPQ_OK);
+    ck_assert_int_eq(picpq__param_set_int(&pl, "p", 300, PICPQ_PLAN_CHECK_EVERY, 5, NULL),
+                     PICPQ_OK);
     ck_assert_int_eq(picpq__param_set_int(&pl, "p", 300, PICPQ_PLAN_CHECK_EVERY, PICPQ_AUTO, NULL),
                      PICPQ_OK);
     ck_assert_int_eq(pl.check_every, PICPQ_AUTO);
@@ -202,7 +208,8 @@ START_TEST(test_param_checks)
     ck_assert_ptr_nonnull(strstr(picpq_last_error(), "or PICPQ_AUTO"));
     ck_assert_int_eq(picpq__param_set_int(&pl, "p", 300, PICPQ_PLAN_CHECK_EVERY, -2, NULL),
                      PICPQ_E_OUT_OF_RANGE);
-    ck_assert_int_eq(picpq__param_set_double(&pl, "p", 300, PICPQ_PLAN_SAFEGUARD, 1.0, NULL), PICPQ_OK);
+    ck_assert_int_eq(picpq__param_set_double(&pl, "p", 300, PICPQ_PLAN_SAFEGUARD, 1.0, NULL),
+                     PICPQ_OK);
     ck_assert_int_eq(picpq__param_set_double(&pl, "p", 300, PICPQ_PLAN_SAFEGUARD, -0.01, NULL),
                      PICPQ_E_OUT_OF_RANGE);
     ck_assert_int_eq(picpq__param_set_int(&pl, "p", 300, (picpq_param)399, 0, NULL),

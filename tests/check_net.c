@@ -105,8 +105,7 @@ START_TEST(test_allocation_failures)
         if (s == PICPQ_OK) {
             double before[4] = {0};
             s = picpq_net_set_fp(net, 3, fp, 4);
-            if (s != PICPQ_OK)
-                ck_assert_status(picpq_net_fp(net, 3, before, 4), PICPQ_E_BAD_STATE);
+            if (s != PICPQ_OK) ck_assert_status(picpq_net_fp(net, 3, before, 4), PICPQ_E_BAD_STATE);
         }
         picpq_net_free(net);
         ck_assert_int_eq(ta.live, 0);
@@ -150,11 +149,11 @@ START_TEST(test_connect_couple_errors)
 {
     picpq_net *net = NULL;
     ck_assert_status(picpq_net_create(&net), PICPQ_OK);
-    ck_assert_status(picpq_net_add_conv(net, 3, 8, 3, 3, 1, 8, 8, NULL), PICPQ_OK);    /* 0 */
-    ck_assert_status(picpq_net_add_conv(net, 8, 8, 3, 3, 1, 8, 8, NULL), PICPQ_OK);    /* 1 */
-    ck_assert_status(picpq_net_add_conv(net, 4, 8, 3, 3, 1, 8, 8, NULL), PICPQ_OK);    /* 2 */
-    ck_assert_status(picpq_net_add_linear(net, 8 * 16, 10, NULL), PICPQ_OK);          /* 3 */
-    ck_assert_status(picpq_net_add_linear(net, 12, 10, NULL), PICPQ_OK);              /* 4 */
+    ck_assert_status(picpq_net_add_conv(net, 3, 8, 3, 3, 1, 8, 8, NULL), PICPQ_OK); /* 0 */
+    ck_assert_status(picpq_net_add_conv(net, 8, 8, 3, 3, 1, 8, 8, NULL), PICPQ_OK); /* 1 */
+    ck_assert_status(picpq_net_add_conv(net, 4, 8, 3, 3, 1, 8, 8, NULL), PICPQ_OK); /* 2 */
+    ck_assert_status(picpq_net_add_linear(net, 8 * 16, 10, NULL), PICPQ_OK);        /* 3 */
+    ck_assert_status(picpq_net_add_linear(net, 12, 10, NULL), PICPQ_OK);            /* 4 */
     ck_assert_status(picpq_net_connect(NULL, 0, 1), PICPQ_E_INVALID_ARG);
     ck_assert_status(picpq_net_connect(net, 0, 5), PICPQ_E_OUT_OF_RANGE);
     ck_assert_status(picpq_net_connect(net, -1, 1), PICPQ_E_OUT_OF_RANGE);
@@ -163,7 +162,7 @@ START_TEST(test_connect_couple_errors)
     ck_assert_ptr_nonnull(strstr(picpq_last_error(), "0 -> 2"));
     ck_assert_status(picpq_net_connect(net, 1, 4), PICPQ_E_SHAPE); /* 12 not a multiple of 8 */
     ck_assert_status(picpq_net_connect(net, 0, 1), PICPQ_OK);
-    ck_assert_status(picpq_net_connect(net, 1, 3), PICPQ_OK);       /* 16 positions per channel */
+    ck_assert_status(picpq_net_connect(net, 1, 3), PICPQ_OK); /* 16 positions per channel */
     ck_assert_status(picpq_net_connect(net, 2, 1), PICPQ_E_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(picpq_last_error(), "already fed by layer 0"));
     ck_assert_status(picpq_net_couple(NULL, 0, 1), PICPQ_E_INVALID_ARG);
@@ -328,9 +327,9 @@ END_TEST
 START_TEST(test_mobilenetv2_widths)
 {
     static const int64_t widths[52] = {
-        32,  32,  16,  96,  96,  24,  144, 144, 24,  144, 144, 32,  192, 192, 32,  192, 192, 32,
-        192, 192, 64,  384, 384, 64,  384, 384, 64,  384, 384, 64,  384, 384, 96,  576, 576, 96,
-        576, 576, 96,  576, 576, 160, 960, 960, 160, 960, 960, 160, 960, 960, 320, 1280};
+        32,  32,  16, 96,  96,  24,  144, 144, 24,  144, 144, 32,  192, 192, 32,  192, 192, 32,
+        192, 192, 64, 384, 384, 64,  384, 384, 64,  384, 384, 64,  384, 384, 96,  576, 576, 96,
+        576, 576, 96, 576, 576, 160, 960, 960, 160, 960, 960, 160, 960, 960, 320, 1280};
     picpq_net *net = make_fixture(2);
     int32_t l;
     for (l = 0; l < 52; l++) {
@@ -347,7 +346,8 @@ END_TEST
  * code's counter (conv0 skipped, FC at declared size, own bit twice). */
 START_TEST(test_vgg_fixture_11_3)
 {
-    static const int64_t width[13] = {64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512};
+    static const int64_t width[13] = {64,  64,  128, 128, 256, 256, 256,
+                                      512, 512, 512, 512, 512, 512};
     static const int64_t kept[13] = {64, 64, 13, 128, 256, 26, 256, 512, 52, 512, 512, 52, 52};
     static const int32_t bits[15] = {32, 8, 6, 8, 6, 4, 6, 4, 2, 4, 4, 2, 2, 32, 32};
     picpq_net *net = make_fixture(1);
@@ -503,8 +503,10 @@ START_TEST(test_geometry_and_links)
     ck_assert(kh == 3 && kw == 3 && g == 1 && oh == 16 && ow == 16);
     ck_assert_status(picpq_net_layer_geometry(net, 55, &kh, NULL, &g, &oh, NULL), PICPQ_OK);
     ck_assert(kh == 1 && g == 1 && oh == 1);
-    ck_assert_status(picpq_net_layer_geometry(net, 56, &kh, &kw, &g, &oh, &ow), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_status(picpq_net_layer_geometry(NULL, 0, &kh, &kw, &g, &oh, &ow), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_net_layer_geometry(net, 56, &kh, &kw, &g, &oh, &ow),
+                     PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_net_layer_geometry(NULL, 0, &kh, &kw, &g, &oh, &ow),
+                     PICPQ_E_INVALID_ARG);
     ck_assert_status(picpq_net_layer_links(net, -1, &prod, &chain), PICPQ_E_OUT_OF_RANGE);
     ck_assert_status(picpq_net_layer_links(NULL, 0, &prod, &chain), PICPQ_E_INVALID_ARG);
     picpq_net_free(net);

@@ -277,9 +277,9 @@ START_TEST(test_t3_quota)
             ck_assert_status(picpq_net_add_conv(net, 1, n[i], 1, 1, 1, 1, 1, NULL), PICPQ_OK);
             ck_assert_status(picpq_net_set_fp(net, 0, fp, n[i]), PICPQ_OK);
             ck_assert_status(picpq_plan_create(net, &p), PICPQ_OK);
-            ck_assert_status(picpq_plan_set_double(p, PICPQ_PLAN_SAFEGUARD, sg ? 0.1 : 0), PICPQ_OK);
-            ck_assert_status(picpq_plan_compute(p, &a, &b, 1e-9),
-                             PICPQ_BUDGET_UNMET);
+            ck_assert_status(picpq_plan_set_double(p, PICPQ_PLAN_SAFEGUARD, sg ? 0.1 : 0),
+                             PICPQ_OK);
+            ck_assert_status(picpq_plan_compute(p, &a, &b, 1e-9), PICPQ_BUDGET_UNMET);
             ck_assert_status(picpq_plan_kept(p, 0, &kept), PICPQ_OK);
             ck_assert_int_eq(kept, sg ? n[i] - quota[i] : 1);
             picpq_plan_free(p);
@@ -527,7 +527,9 @@ START_TEST(test_t11_budgets)
     static const struct {
         int which;
         double removed, zeta;
-    } cases[4] = {{0, 0.55, 56468563.2}, {1, 0.653, 108771941.4}, {1, 0.65, 109712332.8},
+    } cases[4] = {{0, 0.55, 56468563.2},
+                  {1, 0.653, 108771941.4},
+                  {1, 0.65, 109712332.8},
                   {2, 0.5, 132903424.0}};
     int i;
     for (i = 0; i < 4; i++) {

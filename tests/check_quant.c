@@ -104,12 +104,12 @@ END_TEST
 START_TEST(test_weights_match_torch)
 {
     /* torch.round(tanh(w)/tanh(w).abs().max()*n) on lcg_fill(24, 12345, 0.75) */
-    static const int8_t k3[24] = {-3, -2, 2, 2, -1, 0, 2, -1, 2, -2, 3, 3,
-                                  -2, 2, 0, -1, 1, -1, -1, -1, -3, -3, -2, 0};
-    static const int8_t k5[24] = {-13, -8, 12, 11, -6, 2, 10, -4, 11, -10, 15, 15,
-                                  -11, 11, -1, -6, 6, -4, -4, -5, -15, -13, -9, 2};
-    static const int8_t k8[24] = {-107, -69, 106, 94, -52, 18, 84, -33, 89, -89, 127, 126,
-                                  -95, 92, -7, -50, 48, -38, -36, -41, -123, -111, -80, 13};
+    static const int8_t k3[24] = {-3, -2, 2, 2,  -1, 0,  2,  -1, 2,  -2, 3,  3,
+                                  -2, 2,  0, -1, 1,  -1, -1, -1, -3, -3, -2, 0};
+    static const int8_t k5[24] = {-13, -8, 12, 11, -6, 2,  10, -4, 11,  -10, 15, 15,
+                                  -11, 11, -1, -6, 6,  -4, -4, -5, -15, -13, -9, 2};
+    static const int8_t k8[24] = {-107, -69, 106, 94,  -52, 18,  84,  -33, 89,   -89,  127, 126,
+                                  -95,  92,  -7,  -50, 48,  -38, -36, -41, -123, -111, -80, 13};
     const int8_t *want[3] = {k3, k5, k8};
     static const int ks[3] = {3, 5, 8};
     float x[24];
@@ -154,8 +154,8 @@ static void check_large_against_chain(double scale, float outlier)
         memcpy(y, x, sizeof x);
         ck_assert_status(picpq_quant_weights(t, k), PICPQ_OK);
         for (i = 0; i < N; i++)
-            ck_assert_msg(y[i] == spec_weight(x[i], m, k), "k=%d i=%d w=%a: %a vs %a", k, i,
-                          x[i], y[i], spec_weight(x[i], m, k));
+            ck_assert_msg(y[i] == spec_weight(x[i], m, k), "k=%d i=%d w=%a: %a vs %a", k, i, x[i],
+                          y[i], spec_weight(x[i], m, k));
     }
     picpq_tensor_free(t);
 }
@@ -471,12 +471,15 @@ START_TEST(test_sparsity_l1)
     ck_assert_status(picpq_quant_sparsity_l1(to, t1, &s), PICPQ_E_SHAPE);
     ck_assert_status(picpq_quant_sparsity_l1(NULL, tp, &s), PICPQ_E_INVALID_ARG);
     ck_assert_status(picpq_quant_sparsity_l1(to, tp, NULL), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_quant_sparsity_l1_masked(tz, keep0, 2, NULL, 0, &s), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_sparsity_l1_masked(tz, keep0, 2, NULL, 0, &s),
+                     PICPQ_E_OUT_OF_RANGE);
     ck_assert_status(picpq_quant_sparsity_l1_masked(to, keep0, 3, NULL, 0, &s), PICPQ_E_SHAPE);
     ck_assert_status(picpq_quant_sparsity_l1_masked(to, NULL, 0, keep1, 1, &s), PICPQ_E_SHAPE);
     ck_assert_status(picpq_quant_sparsity_l1_masked(t1, NULL, 0, keep1, 2, &s), PICPQ_E_SHAPE);
-    ck_assert_status(picpq_quant_sparsity_l1_masked(NULL, keep0, 2, NULL, 0, &s), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_quant_sparsity_l1_masked(to, keep0, 2, NULL, 0, NULL), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_sparsity_l1_masked(NULL, keep0, 2, NULL, 0, &s),
+                     PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_sparsity_l1_masked(to, keep0, 2, NULL, 0, NULL),
+                     PICPQ_E_INVALID_ARG);
     {
         /* more mass in the "pruned" tensor than in the original: not a sub-tensor */
         float heavy[2] = {5, 6};
@@ -547,10 +550,9 @@ END_TEST
 START_TEST(test_t8_c0_kept_ratio)
 {
     /* C0: ⌈(n/n')/6⌉ = HEAD ⌈(1/6)/s⌉ with s = n'/n (METHOD T8) */
-    static const int64_t nn[13][3] = {{16, 2, 2}, {32, 4, 2}, {64, 7, 2},  {128, 13, 2},
-                                      {256, 26, 2}, {512, 52, 2}, {16, 8, 1}, {12, 2, 1},
-                                      {12, 1, 2},  {64, 11, 1}, {64, 10, 2}, {64, 32, 1},
-                                      {64, 64, 0}};
+    static const int64_t nn[13][3] = {
+        {16, 2, 2}, {32, 4, 2}, {64, 7, 2},  {128, 13, 2}, {256, 26, 2}, {512, 52, 2}, {16, 8, 1},
+        {12, 2, 1}, {12, 1, 2}, {64, 11, 1}, {64, 10, 2},  {64, 32, 1},  {64, 64, 0}};
     int i;
     for (i = 0; i < 13; i++) {
         const double s = (double)nn[i][1] / (double)nn[i][0];
@@ -567,7 +569,7 @@ START_TEST(test_vgg_fixture_bits)
 {
     /* METHOD §11.3: kept counts of widths with B = qbw_upper → the repo's bits */
     static const int64_t kept[13] = {64, 64, 13, 128, 256, 26, 256, 512, 52, 512, 512, 52, 52};
-    static const int64_t width[13] = {64, 64, 128, 128, 256, 256, 256,
+    static const int64_t width[13] = {64,  64,  128, 128, 256, 256, 256,
                                       512, 512, 512, 512, 512, 512};
     static const int32_t B[13] = {32, 8, 8, 8, 6, 6, 6, 4, 4, 4, 4, 4, 4};
     static const int32_t want[13] = {32, 8, 6, 8, 6, 4, 6, 4, 2, 4, 4, 2, 2};
@@ -671,7 +673,8 @@ START_TEST(test_pack_layout_every_width)
             else codes[i] = (int8_t)((int)((seed >> 33) % (1u << bits)) - (1 << (bits - 1)));
             field = bits == 1 ? codes[i] > 0 : (codes[i] & ((1 << bits) - 1));
             for (t = 0; t < bits; t++)
-                if (field >> t & 1) want[(i * bits + t) / 8] |= (uint8_t)(1u << ((i * bits + t) % 8));
+                if (field >> t & 1)
+                    want[(i * bits + t) / 8] |= (uint8_t)(1u << ((i * bits + t) % 8));
         }
         memset(buf, 0, sizeof buf);
         ck_assert_status(picpq_quant_pack(codes, 37, bits, buf, sizeof buf, NULL), PICPQ_OK);
@@ -767,7 +770,8 @@ END_TEST
 
 /* VGG-16 of METHOD §16 with the kept counts of §11.3, counted like the
  * reference's count_bops.py (conv0 skipped, FCs at 32×32 bits, unpruned). */
-static const int64_t vgg_width[13] = {64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512};
+static const int64_t vgg_width[13] = {64,  64,  128, 128, 256, 256, 256,
+                                      512, 512, 512, 512, 512, 512};
 static const int64_t vgg_hw[13] = {32, 32, 16, 16, 8, 8, 8, 4, 4, 4, 2, 2, 2};
 static const int64_t vgg_kept[13] = {64, 64, 13, 128, 256, 26, 256, 512, 52, 512, 512, 52, 52};
 static const int32_t vgg_B[15] = {32, 8, 8, 8, 6, 6, 6, 4, 4, 4, 4, 4, 4, 32, 32};
@@ -835,7 +839,8 @@ START_TEST(test_bits_solve_vgg)
     vgg_fixture(&net, &plan);
     ck_assert_status(picpq_quant_sparsity_from_plan(net, plan, s), PICPQ_OK);
     /* budget = the fixture's BOPs: k = 1 is over it, k = 2 meets it */
-    ck_assert_status(picpq_quant_bits_solve(net, plan, s, vgg_B, 2, 4416696576.0, &tau, bits), PICPQ_OK);
+    ck_assert_status(picpq_quant_bits_solve(net, plan, s, vgg_B, 2, 4416696576.0, &tau, bits),
+                     PICPQ_OK);
     ck_assert_double_eq(tau, 2 * s_pruned);
     for (l = 0; l < 15; l++) ck_assert_int_eq(bits[l], vgg_bits[l]);
     /* the τ it reports reproduces its bits */
@@ -944,7 +949,8 @@ START_TEST(test_from_plan_stale)
     ck_assert_status(picpq_quant_sparsity_from_plan(net, plan, s), PICPQ_E_BAD_STATE);
     ck_assert_double_eq(s[0], -1); /* untouched */
     for (id = 0; id < 16; id++) s[id] = 1;
-    ck_assert_status(picpq_quant_bits_solve(net, plan, s, B, 2, 1e9, &tau, bits), PICPQ_E_BAD_STATE);
+    ck_assert_status(picpq_quant_bits_solve(net, plan, s, B, 2, 1e9, &tau, bits),
+                     PICPQ_E_BAD_STATE);
     ck_assert_double_eq(tau, -1);
     ck_assert_int_eq(bits[0], -7);
     /* a plan of another net */

@@ -122,8 +122,8 @@ START_TEST(test_t1_running_mean)
     ck_assert_status(picpq_ranker_create(1, &ch, &rk), PICPQ_OK);
     ck_assert_status(picpq_tensor_wrap(maps, PICPQ_F32, 4, shape, NULL, &t), PICPQ_OK);
     memset(maps, 0, sizeof maps);
-    for (i = 0; i < 32; i++) maps[i * 33] = 1;             /* rank 32 */
-    for (i = 0; i < 30; i++) maps[1024 + i * 33] = 2.5f;   /* rank 30 */
+    for (i = 0; i < 32; i++) maps[i * 33] = 1;           /* rank 32 */
+    for (i = 0; i < 30; i++) maps[1024 + i * 33] = 2.5f; /* rank 30 */
     ck_assert_status(picpq_ranker_feed(rk, 0, t), PICPQ_OK);
     memset(maps, 0, sizeof maps);
     for (i = 0; i < 31; i++) maps[i * 33] = maps[1024 + i * 33] = 1; /* 31, 31 */
@@ -141,8 +141,8 @@ END_TEST
  * exactly k, and the same as the sgesdd reference. */
 START_TEST(test_low_rank_products)
 {
-    static const int64_t shapes[][2] = {{8, 8}, {14, 14}, {16, 16}, {7, 12}, {12, 7}, {3, 20},
-                                        {28, 28}, {32, 32}, {1, 9}, {9, 1}};
+    static const int64_t shapes[][2] = {{8, 8},  {14, 14}, {16, 16}, {7, 12}, {12, 7},
+                                        {3, 20}, {28, 28}, {32, 32}, {1, 9},  {9, 1}};
     static float a[32 * 32];
     size_t s;
     int64_t k;
@@ -150,8 +150,8 @@ START_TEST(test_low_rank_products)
         int64_t h = shapes[s][0], w = shapes[s][1], m = h < w ? h : w;
         for (k = 0; k <= m; k++) {
             low_rank(a, h, w, k);
-            ck_assert_msg(rank_of(a, h, w) == k, "%lldx%lld rank %lld", (long long)h,
-                          (long long)w, (long long)k);
+            ck_assert_msg(rank_of(a, h, w) == k, "%lldx%lld rank %lld", (long long)h, (long long)w,
+                          (long long)k);
             ck_assert_int_eq(reference_rank(a, h, w), k);
         }
     }
@@ -163,7 +163,8 @@ END_TEST
  * with the sgesdd-only route. Also counts that both routes are exercised. */
 START_TEST(test_fast_equals_sgesdd)
 {
-    static const int64_t shapes[][2] = {{2, 2}, {7, 7}, {8, 8}, {14, 14}, {5, 11}, {11, 5}, {16, 16}};
+    static const int64_t shapes[][2] = {{2, 2},  {7, 7},  {8, 8},  {14, 14},
+                                        {5, 11}, {11, 5}, {16, 16}};
     static float a[16 * 16];
     double sv[16];
     size_t s;
@@ -318,7 +319,9 @@ static void fill_maps(float *maps)
             float *m = maps + (n * N_CH + c) * H * W;
             switch ((n + c) % 5) {
             case 0: low_rank(m, H, W, (n * 3 + c) % (H + 1)); break;
-            case 1: for (i = 0; i < H * W; i++) m[i] = (float)gaussian(); break;
+            case 1:
+                for (i = 0; i < H * W; i++) m[i] = (float)gaussian();
+                break;
             case 2: memset(m, 0, sizeof(float) * H * W); break;
             case 3: /* zero rows and columns: the kernel drops them */
                 for (i = 0; i < H * W; i++)
@@ -402,7 +405,9 @@ START_TEST(test_all_small_shapes)
             for (k = 0; k < 2 * KINDS; k++) {
                 float *a = maps + k * h * w;
                 switch (k % KINDS) {
-                case 0: for (i = 0; i < h * w; i++) a[i] = (float)gaussian(); break;
+                case 0:
+                    for (i = 0; i < h * w; i++) a[i] = (float)gaussian();
+                    break;
                 case 1:
                     for (i = 0; i < h * w; i++)
                         a[i] = (i / w) % 2 == 1 || i % w % 3 == 1 ? 0 : (float)gaussian();
@@ -827,8 +832,15 @@ END_TEST
  * in docs/FORMATS.md: 24-byte header, n_layers, 2 channel counts, threads,
  * atol, rtol, 2 statistics, 2 image counts, N_CH + 2 sums, CRC. */
 enum {
-    OFF_LAYERS = 24, OFF_CH = 28, OFF_THREADS = 44, OFF_ATOL = 52, OFF_RTOL = 60,
-    OFF_STATS = 68, OFF_IMAGES = 84, OFF_SUMS = 100, STATE_LEN = 100 + 8 * (N_CH + 2) + 4
+    OFF_LAYERS = 24,
+    OFF_CH = 28,
+    OFF_THREADS = 44,
+    OFF_ATOL = 52,
+    OFF_RTOL = 60,
+    OFF_STATS = 68,
+    OFF_IMAGES = 84,
+    OFF_SUMS = 100,
+    STATE_LEN = 100 + 8 * (N_CH + 2) + 4
 };
 
 static unsigned char *save_state(const picpq_ranker *rk, size_t *len)
@@ -891,13 +903,13 @@ static picpq_ranker *fed_ranker(picpq_tensor **t)
 START_TEST(test_state_layout)
 {
     static const unsigned char expected[96] = {
-        0x50, 0x51, 0x52, 0x41, 0x4e, 0x4b, 0x45, 0x52, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-        0x00, 0x60, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00,
-        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-        0x00, 0x00, 0x00, 0x00, 0x00, 0xe0, 0x3f, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf0, 0xbf,
-        0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-        0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00,
-        0x00, 0x00, 0xee, 0xba, 0x65, 0x95};
+        0x50, 0x51, 0x52, 0x41, 0x4e, 0x4b, 0x45, 0x52, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x60, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+        0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xe0, 0x3f, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0xf0, 0xbf, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xee, 0xba, 0x65, 0x95};
     const int64_t ch[1] = {1};
     picpq_ranker *rk, *back = NULL;
     unsigned char *buf;
@@ -1121,6 +1133,57 @@ END_TEST
  * (certified = INT64_MAX was once accepted, and feed's unchecked += then
  * overflowed a signed counter): the loader bounds certified + fallback by
  * 2^62 (docs/FORMATS.md); a blob at the bound loads and feeds. */
+/* docs/FORMATS.md: the peak of picpq_ranker_load is at most 2 times the
+ * blob plus the handle (measured here: the handle is under 1 KiB). */
+START_TEST(test_load_peak_allocation)
+{
+    static const int64_t widths[][3] = {{4, 4, 4}, {1, 1, 1}, {512, 64, 3}, {4096, 4096, 4096}};
+    size_t i;
+    for (i = 0; i < sizeof widths / sizeof widths[0]; i++) {
+        picpq_ranker *rk = NULL, *back = NULL;
+        byte_count bc;
+        picpq_allocator a = bc_make(&bc);
+        size_t len = 0;
+        unsigned char *buf;
+        ck_assert_status(picpq_ranker_create(3, widths[i], &rk), PICPQ_OK);
+        ck_assert_status(picpq_ranker_save(rk, NULL, 0, &len), PICPQ_OK);
+        buf = malloc(len);
+        ck_assert_status(picpq_ranker_save(rk, buf, len, &len), PICPQ_OK);
+        ck_assert_status(picpq_ranker_load_ex(buf, len, &a, &back), PICPQ_OK);
+        ck_assert_msg(bc.peak <= 2 * len + 1024, "peak %zu for a %zu-byte blob", bc.peak, len);
+        picpq_ranker_free(back);
+        ck_assert(bc.live == 0);
+        free(buf);
+        picpq_ranker_free(rk);
+    }
+}
+END_TEST
+
+START_TEST(test_feed_counts_overflow)
+{
+    /* counts a loaded state may hold, next to INT64_MAX: feed refuses before
+     * adding (N images add N to the count and at most N·min(H, W) per sum) */
+    picpq_tensor *t;
+    picpq_ranker *rk = fed_ranker(&t);
+    int64_t images;
+    const int64_t sum0 = rk->sums[rk->first[0]];
+    rk->images[0] = INT64_MAX - 1;
+    ck_assert_status(picpq_ranker_feed(rk, 0, t), PICPQ_E_OVERFLOW);
+    ck_assert_ptr_nonnull(strstr(picpq_last_error(), "image count"));
+    ck_assert(rk->images[0] == INT64_MAX - 1 && rk->sums[rk->first[0]] == sum0);
+    rk->images[0] = 1;
+    rk->sums[rk->first[0] + 1] = INT64_MAX - 1;
+    ck_assert_status(picpq_ranker_feed(rk, 0, t), PICPQ_E_OVERFLOW);
+    ck_assert_ptr_nonnull(strstr(picpq_last_error(), "filter 1"));
+    ck_assert_status(picpq_ranker_images(rk, 0, &images), PICPQ_OK);
+    ck_assert_int_eq(images, 1);
+    rk->sums[rk->first[0] + 1] = 0;
+    ck_assert_status(picpq_ranker_feed(rk, 0, t), PICPQ_OK);
+    picpq_tensor_free(t);
+    picpq_ranker_free(rk);
+}
+END_TEST
+
 START_TEST(test_state_counter_overflow)
 {
     const uint64_t limit = UINT64_C(1) << 62;
@@ -1240,6 +1303,8 @@ Suite *rank_suite(void)
     tcase_add_test(tc, test_state_truncated_and_corrupted);
     tcase_add_test(tc, test_state_invalid_values);
     tcase_add_test(tc, test_state_counter_overflow);
+    tcase_add_test(tc, test_feed_counts_overflow);
+    tcase_add_test(tc, test_load_peak_allocation);
     tcase_add_test(tc, test_state_errors_and_allocation);
     suite_add_tcase(s, tc);
     return s;

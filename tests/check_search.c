@@ -157,8 +157,8 @@ typedef struct ref_run {
     const double *std;
 } ref_run;
 
-static void ref_evolve(const ref_run *c, uint64_t seed, double *cands, int64_t *slots, double *means,
-                       double *best, double *best_loss)
+static void ref_evolve(const ref_run *c, uint64_t seed, double *cands, int64_t *slots,
+                       double *means, double *best, double *best_loss)
 {
     const int32_t L = c->L;
     double *pop = calloc((size_t)(c->P * 2 * L), sizeof(double));
@@ -250,7 +250,8 @@ static void check_sequential(int32_t nconv, const int32_t *frozen, int64_t P, in
         ck_assert_status(picpq_search_tell(s, id, fitness(genes, c.L)), PICPQ_OK);
     }
     /* individual P-1 is all (1, 0) */
-    for (g = 0; g < c.L; g++) ck_assert(cands[(P - 1) * 2 * c.L + g] == 1.0 && cands[(P - 1) * 2 * c.L + c.L + g] == 0.0);
+    for (g = 0; g < c.L; g++)
+        ck_assert(cands[(P - 1) * 2 * c.L + g] == 1.0 && cands[(P - 1) * 2 * c.L + c.L + g] == 0.0);
     ck_assert_status(picpq_search_ask(s, &id, a, b, n), PICPQ_DONE);
     ck_assert_status(picpq_search_best(s, a, b, n, &loss), PICPQ_OK);
     compact(net, a, b, best);
@@ -642,8 +643,8 @@ START_TEST(test_resume_equivalence)
         if (pending > max_pending) max_pending = pending;
         ck_assert_int_eq(nlog, nref);
         /* bitwise, NaN failures included */
-        ck_assert_msg(memcmp(log, ref, (size_t)nref * sizeof(double)) == 0, "resume at %lld differs",
-                      (long long)points[i]);
+        ck_assert_msg(memcmp(log, ref, (size_t)nref * sizeof(double)) == 0,
+                      "resume at %lld differs", (long long)points[i]);
         ck_assert(llog == lref && memcmp(flog, fref, lref) == 0);
         free(flog);
     }
@@ -664,7 +665,8 @@ static unsigned char *sample_state(const picpq_net *net, size_t *len)
     unsigned char *buf;
     int i, n = picpq_net_num_layers(net);
     for (i = 0; i < 8; i++) ck_assert_status(picpq_search_ask(s, &id[i], a, b, n), PICPQ_OK);
-    for (i = 0; i < 6; i++) ck_assert_status(picpq_search_tell(s, id[i], i == 2 ? NAN : 1.0 + i), PICPQ_OK);
+    for (i = 0; i < 6; i++)
+        ck_assert_status(picpq_search_tell(s, id[i], i == 2 ? NAN : 1.0 + i), PICPQ_OK);
     ck_assert_status(picpq_search_save(s, NULL, 0, len), PICPQ_OK);
     buf = malloc(*len);
     ck_assert_status(picpq_search_save(s, buf, *len, len), PICPQ_OK);
@@ -742,7 +744,8 @@ END_TEST
 START_TEST(test_load_rejects_wrong_net)
 {
     const int32_t frozen[] = {0, -1};
-    picpq_net *net = make_net(3, NULL), *fewer = make_net(2, NULL), *other_mask = make_net(3, frozen);
+    picpq_net *net = make_net(3, NULL), *fewer = make_net(2, NULL),
+              *other_mask = make_net(3, frozen);
     picpq_net *other_scores = make_net(3, NULL);
     const double fp[4] = {1, 2, 3, 4.5};
     size_t len;
@@ -750,7 +753,7 @@ START_TEST(test_load_rejects_wrong_net)
     picpq_search *s = NULL;
     ck_assert_int_eq(picpq_net_set_fp(other_scores, 0, fp, 4), PICPQ_OK);
     ck_assert_status(picpq_search_load(fewer, buf, len, &s), PICPQ_E_FORMAT);
-    {   /* a net the search cannot be created on: picpq_search_create's status */
+    { /* a net the search cannot be created on: picpq_search_create's status */
         picpq_net *bare = NULL;
         int32_t id;
         ck_assert_int_eq(picpq_net_create(&bare), PICPQ_OK);
@@ -777,7 +780,8 @@ START_TEST(test_save_capacity)
     size_t need = 0, got = 0;
     unsigned char small[16] = {0};
     ck_assert_status(picpq_search_save(s, NULL, 0, &need), PICPQ_OK);
-    /* empty search: header 24 + net 8 + 3*20 + 4 + params 64 + rng 52 + counters 40 + 4 + 8 + crc 4 */
+    /* empty search: header 24 + net 8 + 3*20 + 4 + params 64 + rng 52 + counters 40 + 4 + 8 + crc 4
+     */
     ck_assert_uint_eq(need, 268);
     ck_assert_status(picpq_search_save(s, small, sizeof small, &got), PICPQ_E_BUFFER);
     ck_assert_uint_eq(got, need);
@@ -891,43 +895,6 @@ START_TEST(test_state_layout_v2)
 }
 END_TEST
 
-/* An allocator that counts bytes: live, peak live, and all ever allocated. */
-typedef struct byte_count {
-    size_t live, peak, total;
-} byte_count;
-
-static void *bc_alloc(void *ud, size_t size)
-{
-    byte_count *c = ud;
-    size_t *p = malloc(size + 16);
-    if (p == NULL) return NULL;
-    p[0] = size;
-    c->live += size;
-    c->total += size;
-    if (c->live > c->peak) c->peak = c->live;
-    return (char *)p + 16;
-}
-
-static void bc_free(void *ud, void *ptr)
-{
-    byte_count *c = ud;
-    size_t *p;
-    if (ptr == NULL) return;
-    p = (size_t *)(void *)((char *)ptr - 16);
-    c->live -= p[0];
-    free(p);
-}
-
-static picpq_allocator bc_make(byte_count *c)
-{
-    picpq_allocator a;
-    memset(c, 0, sizeof *c);
-    a.alloc = bc_alloc;
-    a.free = bc_free;
-    a.ud = c;
-    return a;
-}
-
 /* A search on `net` after `told` tells (every one failed when `fail`) and
  * `pending` more asks; optionally through a counting allocator. */
 static picpq_search *run_search(const picpq_net *net, int64_t P, int64_t G, int64_t told,
@@ -958,9 +925,9 @@ START_TEST(test_load_peak_allocation)
         int64_t P, G, told, pending;
         int fail;
     } cases[] = {
-        {3, 3, 20, 6, 2, 0},             /* small, pending */
-        {5, 64, 400, 400, 0, 0},         /* a finished reference-sized run */
-        {5, 64, 400, 200, 8, 0},         /* midway with pending */
+        {3, 3, 20, 6, 2, 0},                  /* small, pending */
+        {5, 64, 400, 400, 0, 0},              /* a finished reference-sized run */
+        {5, 64, 400, 200, 8, 0},              /* midway with pending */
         {1, 1 << 16, 1 << 16, 1 << 16, 0, 1}, /* population 2^16, every evaluation failed */
         {1, 1 << 12, 1 << 12, 0, 1 << 12, 0}, /* 4096 pending, L = 1: the worst ratio */
     };
@@ -968,7 +935,8 @@ START_TEST(test_load_peak_allocation)
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         picpq_net *net = make_net(cases[i].nconv, NULL);
         picpq_search *s = run_search(net, cases[i].P, cases[i].G, cases[i].told, cases[i].pending,
-                                     cases[i].fail, NULL), *t = NULL;
+                                     cases[i].fail, NULL),
+                     *t = NULL;
         byte_count cc, cl;
         picpq_allocator ac = bc_make(&cc), al = bc_make(&cl);
         size_t len;
@@ -1142,7 +1110,8 @@ START_TEST(test_misuse)
     ck_assert_status(picpq_search_set_double(s, PICPQ_SEARCH_SAMPLE, 1), PICPQ_E_INVALID_ARG);
     ck_assert_status(picpq_search_set_double(s, PICPQ_SEARCH_SIGMA, 0.0), PICPQ_E_OUT_OF_RANGE);
     ck_assert_status(picpq_search_set_double(s, PICPQ_SEARCH_SIGMA, NAN), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_status(picpq_search_set_double(s, PICPQ_SEARCH_MUTATE_FRACTION, 1.5), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_search_set_double(s, PICPQ_SEARCH_MUTATE_FRACTION, 1.5),
+                     PICPQ_E_OUT_OF_RANGE);
     ck_assert_status(picpq_search_set_double(s, PICPQ_SEARCH_ANNEAL, 0.5), PICPQ_E_OUT_OF_RANGE);
     ck_assert_status(picpq_search_get_int(s, PICPQ_SEARCH_SIGMA, &v), PICPQ_E_INVALID_ARG);
     ck_assert_status(picpq_search_get_int(NULL, PICPQ_SEARCH_SAMPLE, &v), PICPQ_E_INVALID_ARG);
@@ -1246,13 +1215,16 @@ START_TEST(test_lub_write_read)
     ck_assert_status(picpq_lub_write(net, a, b, 3, text, sizeof text, &need), PICPQ_E_SHAPE);
     ck_assert_status(picpq_lub_write(NULL, a, b, 4, text, sizeof text, &need), PICPQ_E_INVALID_ARG);
     ck_assert_status(picpq_lub_write(net, a, b, 4, text, sizeof text, NULL), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_lub_write(net, NULL, b, 4, text, sizeof text, &need), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_lub_write(net, a, NULL, 4, text, sizeof text, &need), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_lub_write(net, NULL, b, 4, text, sizeof text, &need),
+                     PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_lub_write(net, a, NULL, 4, text, sizeof text, &need),
+                     PICPQ_E_INVALID_ARG);
     picpq_net_free(net);
-    {   /* a net without prunable layers has no --lub rows */
+    { /* a net without prunable layers has no --lub rows */
         const int32_t all[] = {0, 1, 2, -1};
         net = make_net(3, all);
-        ck_assert_status(picpq_lub_write(net, a, b, 4, text, sizeof text, &need), PICPQ_E_INVALID_ARG);
+        ck_assert_status(picpq_lub_write(net, a, b, 4, text, sizeof text, &need),
+                         PICPQ_E_INVALID_ARG);
         ck_assert_status(picpq_lub_read(net, "1 2\n", 4, ra, rb, 4), PICPQ_E_INVALID_ARG);
         picpq_net_free(net);
     }
@@ -1266,8 +1238,9 @@ START_TEST(test_lub_read_numpy_and_errors)
     /* np.savetxt(f, [[1.5, -0.25], [2.0, 3e-5]]) writes '%.18e' rows */
     const char *np_text = "# header\r\n1.500000000000000000e+00 -2.500000000000000000e-01\r\n\n"
                           "  2.000000000000000000e+00\t3.000000000000000076e-05  # note\n";
-    const char *bad[] = {"1 2\n", "1 2\n3 4\n5 6\n", "1 2 3\n4 5\n", "1\n2 3\n", "1 x\n2 3\n",
-                         "nan 1\n2 3\n", "1 inf\n2 3\n", "1e999 1\n2 3\n", "1,5 2\n2 3\n", ""};
+    const char *bad[] = {
+        "1 2\n",        "1 2\n3 4\n5 6\n", "1 2 3\n4 5\n",   "1\n2 3\n",     "1 x\n2 3\n",
+        "nan 1\n2 3\n", "1 inf\n2 3\n",    "1e999 1\n2 3\n", "1,5 2\n2 3\n", ""};
     double ra[4] = {7, 7, 7, 7}, rb[4] = {7, 7, 7, 7};
     size_t i;
     ck_assert_status(picpq_lub_read(net, np_text, strlen(np_text), ra, rb, 4), PICPQ_OK);

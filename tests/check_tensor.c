@@ -133,8 +133,7 @@ START_TEST(test_wrap_channels_last)
     d = picpq_tensor_data(c);
     for (ch = 0; ch < 2; ch++)
         for (h = 0; h < 2; h++)
-            for (w = 0; w < 3; w++)
-                ck_assert(d[(ch * 2 + h) * 3 + w] == buf[(h * 3 + w) * 2 + ch]);
+            for (w = 0; w < 3; w++) ck_assert(d[(ch * 2 + h) * 3 + w] == buf[(h * 3 + w) * 2 + ch]);
     picpq_tensor_free(c);
     picpq_tensor_free(t);
 }

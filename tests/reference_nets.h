@@ -45,7 +45,8 @@ static inline picpq_status fixture_resnet56(picpq_net *net, int64_t num_classes)
             if ((s = fixture_conv(net, prev, in, width[st], 3, 1, size[st], &id)) != PICPQ_OK)
                 return s;
             prev = id;
-            if ((s = fixture_conv(net, prev, width[st], width[st], 3, 1, size[st], &id)) != PICPQ_OK)
+            if ((s = fixture_conv(net, prev, width[st], width[st], 3, 1, size[st], &id)) !=
+                PICPQ_OK)
                 return s;
             if ((s = picpq_net_couple(net, 0, id)) != PICPQ_OK) return s;
         }
@@ -58,7 +59,8 @@ static inline picpq_status fixture_resnet56(picpq_net *net, int64_t num_classes)
  * No chains. */
 static inline picpq_status fixture_vgg16(picpq_net *net)
 {
-    static const int64_t width[13] = {64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512};
+    static const int64_t width[13] = {64,  64,  128, 128, 256, 256, 256,
+                                      512, 512, 512, 512, 512, 512};
     static const int64_t size[13] = {32, 32, 16, 16, 8, 8, 8, 4, 4, 4, 2, 2, 2};
     picpq_status s;
     int32_t id = -1, prev = -1;
@@ -79,7 +81,7 @@ static inline picpq_status fixture_vgg16(picpq_net *net)
  * projection convs of consecutive blocks joined by an identity residual. */
 static inline picpq_status fixture_mobilenetv2(picpq_net *net)
 {
-    static const int64_t cfg[7][4] = {{1, 16, 1, 1}, {6, 24, 2, 1}, {6, 32, 3, 2}, {6, 64, 4, 1},
+    static const int64_t cfg[7][4] = {{1, 16, 1, 1}, {6, 24, 2, 1},  {6, 32, 3, 2}, {6, 64, 4, 1},
                                       {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
     picpq_status s;
     int32_t id = -1, prev, last_proj = -1;

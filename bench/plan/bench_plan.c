@@ -32,8 +32,9 @@ static int build(int which, picpq_net **out)
     int32_t l;
     picpq_status s = picpq_net_create(&net);
     if (s == PICPQ_OK)
-        s = which == 0 ? fixture_resnet56(net, 10) : which == 1 ? fixture_vgg16(net)
-                                                                : fixture_mobilenetv2(net);
+        s = which == 0   ? fixture_resnet56(net, 10)
+            : which == 1 ? fixture_vgg16(net)
+                         : fixture_mobilenetv2(net);
     for (l = 0; s == PICPQ_OK && l < picpq_net_num_layers(net); l++) {
         double fp[1280];
         int64_t n = 0, j;

@@ -44,7 +44,8 @@ int main(int argc, char **argv)
     if (picpq_tensor_wrap(x, PICPQ_F32, 1, &n, NULL, &tx) != PICPQ_OK ||
         picpq_tensor_wrap(y, PICPQ_F32, 1, &n, NULL, &ty) != PICPQ_OK)
         return 1;
-    printf("# libpicpq %s, %lld elements, best of %d\n", picpq_version_string(), (long long)n, REPS);
+    printf("# libpicpq %s, %lld elements, best of %d\n", picpq_version_string(), (long long)n,
+           REPS);
     for (k = 2; k <= 8; k += 2) {
         double best = 1e30;
         for (r = 0; r < REPS; r++) {

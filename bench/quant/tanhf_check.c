@@ -19,7 +19,8 @@ int main(void)
         if (tanhf(-x) != -t) nonodd++;
         prev = t;
     }
-    printf("tanhf over all %u non-negative finite floats: %ld non-monotone steps, %ld non-odd values\n",
+    printf("tanhf over all %u non-negative finite floats: %ld non-monotone steps, %ld non-odd "
+           "values\n",
            0x7f800000u, nonmonotone, nonodd);
     return nonmonotone || nonodd;
 }

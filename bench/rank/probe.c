@@ -5,8 +5,7 @@
 #include "picpq_internal.h"
 
 __attribute__((visibility("default"))) int picpq_probe_rank(const float *a, int64_t rows,
-                                                            int64_t cols, int mode,
-                                                            int64_t *rank)
+                                                            int64_t cols, int mode, int64_t *rank)
 {
     return picpq__matrix_rank_mode(a, rows, cols, cols, 0, -1, mode, rank);
 }

@@ -58,7 +58,8 @@ static double ask_tell_us(int32_t L, int64_t n, int reps)
         picpq_search_free(s);
     }
     for (i = 0; i < reps; i++) /* insertion sort, then the median */
-        for (j = i; j > 0 && best[j] < best[j - 1]; j--) t = best[j], best[j] = best[j - 1], best[j - 1] = t;
+        for (j = i; j > 0 && best[j] < best[j - 1]; j--)
+            t = best[j], best[j] = best[j - 1], best[j - 1] = t;
     free(a);
     free(b);
     picpq_net_free(net);
@@ -76,7 +77,8 @@ static double loss_of(const double *a, const double *b, int32_t L, int noise, ui
         *x = *x * UINT64_C(6364136223846793005) + 1442695040888963407u;
         return (double)(*x >> 11) / 9007199254740992.0;
     }
-    for (l = 0; l < L; l++) f += (log(a[l]) - 0.3) * (log(a[l]) - 0.3) + 0.1 * (b[l] - 1) * (b[l] - 1);
+    for (l = 0; l < L; l++)
+        f += (log(a[l]) - 0.3) * (log(a[l]) - 0.3) + 0.1 * (b[l] - 1) * (b[l] - 1);
     return f;
 }
 
@@ -104,8 +106,10 @@ static void state_size(int32_t L, int noise)
         picpq_search_tell(s, id, loss_of(a, b, L, noise, &x));
     }
     picpq_search_save(s, NULL, 0, &full);
-    printf("saved state, L = %d, P 64, G 400, %s losses: %zu / %zu / %zu bytes after 64 / 200 / 400 "
-           "tells, %zu with 8 pending at 392\n", L, noise ? "random" : "smooth", at64, at200, full, pend);
+    printf(
+        "saved state, L = %d, P 64, G 400, %s losses: %zu / %zu / %zu bytes after 64 / 200 / 400 "
+        "tells, %zu with 8 pending at 392\n",
+        L, noise ? "random" : "smooth", at64, at200, full, pend);
     picpq_search_free(s);
     free(a);
     free(b);

@@ -128,9 +128,9 @@ typedef struct { /* one in-flight evaluation */
 typedef struct {
     const problem *p;
     picpq_search *s;
-    uint64_t x;           /* durations and noise */
-    double sigma_t;       /* log-normal sigma of the evaluation time */
-    int64_t P, told;      /* every simulated loss is finite: told = members joined */
+    uint64_t x;      /* durations and noise */
+    double sigma_t;  /* log-normal sigma of the evaluation time */
+    int64_t P, told; /* every simulated loss is finite: told = members joined */
     double busy;
     outcome out;
     double a[N_LAYERS], b[N_LAYERS];
@@ -201,7 +201,8 @@ static void run_sync(sim *m, int W, job *w)
     m->out.wall = now;
 }
 
-static outcome simulate(const problem *p, uint64_t seed, int W, int64_t G, double sigma_t, int async)
+static outcome simulate(const problem *p, uint64_t seed, int W, int64_t G, double sigma_t,
+                        int async)
 {
     sim m = {0};
     job *w = malloc((size_t)W * sizeof *w);
@@ -246,8 +247,8 @@ static double std_error(double sum, double sum2)
 static void print_row(int W, int64_t G, double sigma_t, const char *scheme, const totals *t,
                       const char *delta)
 {
-    printf("| %.1f | %4d | %5lld | %-5s | %5.1f%% | %7.1f | %6.2f ± %.2f | %s | %4.0f |\n", sigma_t, W,
-           (long long)G, scheme, 100 * t->util / SEEDS, t->wall / SEEDS, t->best / SEEDS,
+    printf("| %.1f | %4d | %5lld | %-5s | %5.1f%% | %7.1f | %6.2f ± %.2f | %s | %4.0f |\n", sigma_t,
+           W, (long long)G, scheme, 100 * t->util / SEEDS, t->wall / SEEDS, t->best / SEEDS,
            std_error(t->best, t->best2), delta, t->fallback / SEEDS);
 }
 
@@ -290,7 +291,8 @@ int main(void)
     printf("search_sim: L = %d, P 64, S 16 (defaults), optimum scale %.1f, noise sd %.1f; "
            "log-normal eval times (median 1); mean of %d seeds (± = standard error)\n",
            L_PRUNABLE, OPT_SCALE, NOISE_SD, SEEDS);
-    printf("| σ_t | W | G | scheme | utilization | wall-clock | best true loss | async − sync (paired) "
+    printf("| σ_t | W | G | scheme | utilization | wall-clock | best true loss | async − sync "
+           "(paired) "
            "| random fallbacks |\n");
     printf("|---|---|---|---|---|---|---|---|---|\n");
     for (i = 0; i < 2; i++) {

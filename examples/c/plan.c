@@ -80,8 +80,9 @@ int main(void)
         picpq_status s = picpq_net_create(&net);
         double macs = 0, params = 0, bops = 0;
         if (s == PICPQ_OK)
-            s = which == 0 ? fixture_resnet56(net, 10) : which == 1 ? fixture_vgg16(net)
-                                                                    : fixture_mobilenetv2(net);
+            s = which == 0   ? fixture_resnet56(net, 10)
+                : which == 1 ? fixture_vgg16(net)
+                             : fixture_mobilenetv2(net);
         if (s != PICPQ_OK || !set_synthetic_scores(net)) {
             fprintf(stderr, "%s: %s\n", names[which], picpq_last_error());
             picpq_net_free(net);
@@ -93,7 +94,8 @@ int main(void)
         printf("%s: %d layers, MACs %.0f, params %.0f, FP32 BOPs %.0f; %.1f %% of MACs removed:\n",
                names[which], (int)picpq_net_num_layers(net), macs, params, bops,
                100 * removed[which]);
-        ok = plan_and_print(net, 1 - removed[which], 0) && plan_and_print(net, 1 - removed[which], 1);
+        ok = plan_and_print(net, 1 - removed[which], 0) &&
+             plan_and_print(net, 1 - removed[which], 1);
         picpq_net_free(net);
     }
     return ok ? 0 : 1;

@@ -17,7 +17,8 @@ static int fail(const char *what, picpq_status s)
 
 int main(void)
 {
-    static const int64_t width[NL] = {64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512};
+    static const int64_t width[NL] = {64,  64,  128, 128, 256, 256, 256,
+                                      512, 512, 512, 512, 512, 512};
     static const int64_t kept[NL] = {64, 64, 13, 128, 256, 26, 256, 512, 52, 512, 512, 52, 52};
     static const int32_t max_bits[NL] = {32, 8, 8, 8, 6, 6, 6, 4, 4, 4, 4, 4, 4};
     double s[NL];
@@ -60,8 +61,7 @@ int main(void)
     if (codes == NULL) return 1;
     if ((st = picpq_quant_weight_codes(w, bits[layer], codes, n, &levels, &magnitude)) != PICPQ_OK)
         return fail("weights_export", st);
-    if ((st = picpq_quant_weights(w, bits[layer])) != PICPQ_OK)
-        return fail("quantize_weights", st);
+    if ((st = picpq_quant_weights(w, bits[layer])) != PICPQ_OK) return fail("quantize_weights", st);
     for (i = 0; i < n; i++) {
         float back = magnitude * ((float)codes[i] / (float)levels);
         if (back != data[i]) {
@@ -92,8 +92,9 @@ int main(void)
             return fail("packed_size", st);
     }
     printf("conv weights: %lld bytes (float32) -> pruned %lld bytes -> pruned and packed "
-           "%lld bytes (%.1fx smaller)\n", (long long)full_bytes, (long long)fp32_bytes,
-           (long long)packed_bytes, (double)full_bytes / (double)packed_bytes);
+           "%lld bytes (%.1fx smaller)\n",
+           (long long)full_bytes, (long long)fp32_bytes, (long long)packed_bytes,
+           (double)full_bytes / (double)packed_bytes);
 
     free(buf);
     free(codes);

@@ -93,7 +93,8 @@ int main(void)
         rc = fail("best", st);
         goto done;
     }
-    printf("told %lld candidates, best synthetic loss %.4f\n--lub file:\n%s", (long long)told, loss, lub);
+    printf("told %lld candidates, best synthetic loss %.4f\n--lub file:\n%s", (long long)told, loss,
+           lub);
     picpq_plan_compute(plan, a, b, 0.5);
     printf("kept filters per layer:");
     for (i = 0; i < SYNTH_NCONV; i++) {

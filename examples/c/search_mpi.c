@@ -58,9 +58,18 @@
 enum { TAG_WORK = 1, TAG_STOP = 2, TAG_RESULT = 3 };
 enum { W_IDLE, W_BUSY, W_DEAD };
 
-typedef struct { uint64_t id; double a[SYNTH_NLAYERS], b[SYNTH_NLAYERS]; } work_msg;
-typedef struct { uint64_t id; double loss; } result_msg;
-typedef struct { char kind[8]; int rank, k; } fault;
+typedef struct {
+    uint64_t id;
+    double a[SYNTH_NLAYERS], b[SYNTH_NLAYERS];
+} work_msg;
+typedef struct {
+    uint64_t id;
+    double loss;
+} result_msg;
+typedef struct {
+    char kind[8];
+    int rank, k;
+} fault;
 
 typedef struct {
     const char *state;
@@ -71,7 +80,11 @@ typedef struct {
     int ninject;
 } options;
 
-typedef struct { int state; uint64_t id, last_told; double since; } worker;
+typedef struct {
+    int state;
+    uint64_t id, last_told;
+    double since;
+} worker;
 
 static int g_rank;
 
@@ -96,7 +109,8 @@ static int parse_fault(const char *s, fault *f)
 {
     static const char *kinds[] = {"nan", "dup", "unknown", "die", "hang"};
     size_t i;
-    if (sscanf(s, "%7[a-z]:%d:%d", f->kind, &f->rank, &f->k) != 3 || f->rank < 1 || f->k < 1) return 0;
+    if (sscanf(s, "%7[a-z]:%d:%d", f->kind, &f->rank, &f->k) != 3 || f->rank < 1 || f->k < 1)
+        return 0;
     for (i = 0; i < sizeof kinds / sizeof *kinds; i++)
         if (strcmp(f->kind, kinds[i]) == 0) return 1;
     return 0;
@@ -111,7 +125,10 @@ static int parse_options(int argc, char **argv, options *o)
     o->eval_ms = 20, o->eval_timeout = 60, o->master_timeout = 120, o->budget = 0.5;
     for (i = 1; i < argc; i++) {
         const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(k, "--resume") == 0) { o->resume = 1; continue; }
+        if (strcmp(k, "--resume") == 0) {
+            o->resume = 1;
+            continue;
+        }
         if (v == NULL) goto bad;
         i++;
         if (strcmp(k, "--state") == 0) o->state = v;
@@ -129,16 +146,18 @@ static int parse_options(int argc, char **argv, options *o)
         else goto bad;
     }
     /* An idle worker waits for STOP while the last candidates are out. */
-    if (o->eval_ms >= 0 && o->eval_timeout > 0 && o->master_timeout > o->eval_timeout && o->budget > 0 &&
-        o->budget <= 1)
+    if (o->eval_ms >= 0 && o->eval_timeout > 0 && o->master_timeout > o->eval_timeout &&
+        o->budget > 0 && o->budget <= 1)
         return 1;
 bad:
     if (g_rank == 0)
-        fprintf(stderr, "usage: search_mpi [--state PATH (search_mpi.state)] [--resume]\n"
-                        "  [--generations G (64)] [--population P (16)] [--sample S (4)] [--seed N (2024)]\n"
-                        "  [--budget KEEP_MACS (0.5)] [--eval-ms MEAN (20)] [--eval-timeout SEC (60)]\n"
-                        "  [--master-timeout SEC, > eval-timeout (120)]\n"
-                        "  [--inject nan|dup|unknown|die|hang:RANK:K]...\n");
+        fprintf(
+            stderr,
+            "usage: search_mpi [--state PATH (search_mpi.state)] [--resume]\n"
+            "  [--generations G (64)] [--population P (16)] [--sample S (4)] [--seed N (2024)]\n"
+            "  [--budget KEEP_MACS (0.5)] [--eval-ms MEAN (20)] [--eval-timeout SEC (60)]\n"
+            "  [--master-timeout SEC, > eval-timeout (120)]\n"
+            "  [--inject nan|dup|unknown|die|hang:RANK:K]...\n");
     return 0;
 }
 
@@ -193,8 +212,10 @@ static int run_worker(const options *o, const picpq_net *net, picpq_plan *plan)
         const char *f;
         double loss;
         if (!wait_master(o->master_timeout, &status)) {
-            fprintf(stderr, "search_mpi[%d]: no word from the master for %g s (--master-timeout): exiting\n",
-                    g_rank, o->master_timeout);
+            fprintf(
+                stderr,
+                "search_mpi[%d]: no word from the master for %g s (--master-timeout): exiting\n",
+                g_rank, o->master_timeout);
             return 4;
         }
         MPI_Recv(&w, (int)sizeof w, MPI_BYTE, 0, status.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
@@ -281,9 +302,9 @@ typedef struct {
     const options *o;
     picpq_search *s;
     int64_t generations;
-    worker *w;       /* indexed by rank; w[0] unused */
-    int size;        /* MPI world size */
-    uint64_t *redo;  /* pending ids found at --resume, re-dispatched first */
+    worker *w;      /* indexed by rank; w[0] unused */
+    int size;       /* MPI world size */
+    uint64_t *redo; /* pending ids found at --resume, re-dispatched first */
     int64_t nredo, next_redo;
 } master;
 
@@ -324,7 +345,8 @@ static int load_state(master *m, const picpq_net *net)
     fprintf(stderr, "search_mpi[0]: cannot resume from %s: %s (%s); the file was left as it is",
             path, picpq_status_string(st), picpq_last_error());
     if (access(prev, F_OK) == 0)
-        fprintf(stderr, "; the previous good state is %s: `cp %s %s` and resume again", prev, prev, path);
+        fprintf(stderr, "; the previous good state is %s: `cp %s %s` and resume again", prev, prev,
+                path);
     fputc('\n', stderr);
     return 2;
 }
@@ -358,12 +380,16 @@ static int open_search(master *m, const picpq_net *net)
         printf("resumed from %s: issued %lld told %lld failed %lld pending %lld\n", o->state,
                (long long)issued, (long long)told, (long long)failed, (long long)m->nredo);
     } else if (access(o->state, F_OK) == 0) {
-        fprintf(stderr, "search_mpi[0]: %s exists: pass --resume to continue it, "
-                "or remove it to start over\n", o->state);
+        fprintf(stderr,
+                "search_mpi[0]: %s exists: pass --resume to continue it, "
+                "or remove it to start over\n",
+                o->state);
         return 2;
     } else if ((st = picpq_search_create(net, (uint64_t)o->seed, &m->s)) != PICPQ_OK ||
-               (st = picpq_search_set_int(m->s, PICPQ_SEARCH_GENERATIONS, o->generations)) != PICPQ_OK ||
-               (st = picpq_search_set_int(m->s, PICPQ_SEARCH_POPULATION, o->population)) != PICPQ_OK ||
+               (st = picpq_search_set_int(m->s, PICPQ_SEARCH_GENERATIONS, o->generations)) !=
+                   PICPQ_OK ||
+               (st = picpq_search_set_int(m->s, PICPQ_SEARCH_POPULATION, o->population)) !=
+                   PICPQ_OK ||
                (st = picpq_search_set_int(m->s, PICPQ_SEARCH_SAMPLE, o->sample)) != PICPQ_OK) {
         return fail("search", st);
     } else if (!save_state(m->s, o->state)) {
@@ -381,7 +407,8 @@ static picpq_status find_pending(const picpq_search *s, uint64_t id, work_msg *w
     int64_t i, n = picpq_search_num_pending(s);
     picpq_status st;
     for (i = 0; i < n; i++)
-        if ((st = picpq_search_pending(s, i, &w->id, w->a, w->b, SYNTH_NLAYERS)) != PICPQ_OK || w->id == id)
+        if ((st = picpq_search_pending(s, i, &w->id, w->a, w->b, SYNTH_NLAYERS)) != PICPQ_OK ||
+            w->id == id)
             return st;
     return PICPQ_E_INTERNAL; /* cannot happen: only tells remove pending ids */
 }
@@ -427,15 +454,19 @@ static int handle_result(master *m, int r, const result_msg *res, int bytes)
     if (bytes != (int)sizeof *res) {
         fprintf(stderr, "search_mpi[0]: warning: rank %d sent a malformed result: ignored\n", r);
     } else if (w->state == W_DEAD) {
-        fprintf(stderr, "search_mpi[0]: warning: late result for id %llu from rank %d ignored "
-                "(already told as failed); rank %d gets work again\n", (unsigned long long)res->id, r, r);
+        fprintf(stderr,
+                "search_mpi[0]: warning: late result for id %llu from rank %d ignored "
+                "(already told as failed); rank %d gets work again\n",
+                (unsigned long long)res->id, r, r);
         w->state = W_IDLE;
     } else if (res->id != 0 && res->id == w->last_told) {
-        fprintf(stderr, "search_mpi[0]: warning: rank %d reported id %llu a second time: ignored\n", r,
-                (unsigned long long)res->id);
+        fprintf(stderr, "search_mpi[0]: warning: rank %d reported id %llu a second time: ignored\n",
+                r, (unsigned long long)res->id);
     } else if (w->state != W_BUSY || w->id != res->id) {
-        fprintf(stderr, "search_mpi[0]: warning: rank %d reported id %llu, which it was not given: "
-                "ignored\n", r, (unsigned long long)res->id);
+        fprintf(stderr,
+                "search_mpi[0]: warning: rank %d reported id %llu, which it was not given: "
+                "ignored\n",
+                r, (unsigned long long)res->id);
     } else {
         w->state = W_IDLE, w->last_told = res->id;
         return tell_and_save(m, res->id, res->loss);
@@ -451,8 +482,10 @@ static int check_timeouts(master *m)
     for (r = 1; r < m->size; r++) {
         worker *w = &m->w[r];
         if (w->state != W_BUSY || t - w->since <= m->o->eval_timeout) continue;
-        fprintf(stderr, "search_mpi[0]: warning: rank %d gave no result for id %llu in %g s: told as "
-                "failed, rank %d gets no more work\n", r, (unsigned long long)w->id, m->o->eval_timeout, r);
+        fprintf(stderr,
+                "search_mpi[0]: warning: rank %d gave no result for id %llu in %g s: told as "
+                "failed, rank %d gets no more work\n",
+                r, (unsigned long long)w->id, m->o->eval_timeout, r);
         w->state = W_DEAD;
         if (!tell_and_save(m, w->id, NAN)) return 0;
     }
@@ -479,17 +512,21 @@ static int search_loop(master *m)
         result_msg res;
         int flag = 0, bytes, error = 0, busy = feed_workers(m, &error);
         if (error) return 1;
-        if ((st = picpq_search_stats(m->s, NULL, &told, NULL, NULL)) != PICPQ_OK) return fail("stats", st);
+        if ((st = picpq_search_stats(m->s, NULL, &told, NULL, NULL)) != PICPQ_OK)
+            return fail("stats", st);
         if (told == m->generations) return 0;
         if (!busy) { /* candidates remain, so every worker is marked dead */
-            fprintf(stderr, "search_mpi[0]: no live worker left with %lld of %lld candidates told; the state "
-                    "is saved in %s: run again with --resume\n", (long long)told, (long long)m->generations,
-                    m->o->state);
+            fprintf(
+                stderr,
+                "search_mpi[0]: no live worker left with %lld of %lld candidates told; the state "
+                "is saved in %s: run again with --resume\n",
+                (long long)told, (long long)m->generations, m->o->state);
             return 3;
         }
         MPI_Iprobe(MPI_ANY_SOURCE, TAG_RESULT, MPI_COMM_WORLD, &flag, &status);
         if (flag) {
-            MPI_Recv(&res, (int)sizeof res, MPI_BYTE, status.MPI_SOURCE, TAG_RESULT, MPI_COMM_WORLD, &status);
+            MPI_Recv(&res, (int)sizeof res, MPI_BYTE, status.MPI_SOURCE, TAG_RESULT, MPI_COMM_WORLD,
+                     &status);
             MPI_Get_count(&status, MPI_BYTE, &bytes);
             if (!handle_result(m, status.MPI_SOURCE, &res, bytes)) return 1;
         } else {
@@ -518,15 +555,16 @@ static int run_master(const options *o, const picpq_net *net, int size)
     m.o = o, m.size = size;
     printf("master pid %ld\n", (long)getpid());
     fflush(stdout);
-    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN); /* a dead worker is not fatal here */
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD,
+                            MPI_ERRORS_RETURN); /* a dead worker is not fatal here */
     if ((m.w = calloc((size_t)size, sizeof *m.w)) == NULL) rc = fail("master", PICPQ_E_NOMEM);
     else if ((rc = open_search(&m, net)) == 0) rc = search_loop(&m);
     stop_workers(size); /* a hung worker may still be alive: let it go when it wakes */
     if (rc == 0 && (st = picpq_search_stats(m.s, &issued, &told, &failed, &best)) != PICPQ_OK)
         rc = fail("stats", st);
     if (rc == 0) {
-        printf("done: issued %lld told %lld failed %lld best %.9g\n", (long long)issued, (long long)told,
-               (long long)failed, best);
+        printf("done: issued %lld told %lld failed %lld best %.9g\n", (long long)issued,
+               (long long)told, (long long)failed, best);
     }
     free(m.redo);
     free(m.w);
@@ -548,7 +586,8 @@ int main(int argc, char **argv)
         rc = 1;
     } else if (size < 2) {
         fprintf(stderr, "search_mpi: needs at least 2 MPI processes (a master and a worker)\n");
-    } else if ((st = synthetic_net(&net)) != PICPQ_OK || (st = picpq_plan_create(net, &plan)) != PICPQ_OK) {
+    } else if ((st = synthetic_net(&net)) != PICPQ_OK ||
+               (st = picpq_plan_create(net, &plan)) != PICPQ_OK) {
         rc = fail("net", st);
     } else {
         rc = g_rank == 0 ? run_master(&o, net, size) : run_worker(&o, net, plan);

@@ -16,7 +16,8 @@
 /* The chain and its classifier, with deterministic made-up scores. */
 static inline picpq_status synthetic_net(picpq_net **out)
 {
-    static const int64_t in[SYNTH_NCONV] = {3, 16, 32, 32, 64}, ch[SYNTH_NCONV] = {16, 32, 32, 64, 64};
+    static const int64_t in[SYNTH_NCONV] = {3, 16, 32, 32, 64},
+                         ch[SYNTH_NCONV] = {16, 32, 32, 64, 64};
     static const int64_t hw[SYNTH_NCONV] = {32, 16, 16, 8, 8};
     picpq_net *net = NULL;
     picpq_status st;
@@ -26,7 +27,8 @@ static inline picpq_status synthetic_net(picpq_net **out)
         double fp[64];
         int64_t i;
         st = picpq_net_add_conv(net, in[l], ch[l], 3, 3, 1, hw[l], hw[l], &id);
-        for (i = 0; i < ch[l]; i++) fp[i] = (double)((i * 37 + l * 11) % ch[l]) / (double)ch[l] * hw[l];
+        for (i = 0; i < ch[l]; i++)
+            fp[i] = (double)((i * 37 + l * 11) % ch[l]) / (double)ch[l] * hw[l];
         if (st == PICPQ_OK) st = picpq_net_set_fp(net, id, fp, ch[l]);
         if (st == PICPQ_OK && l > 0) st = picpq_net_connect(net, l - 1, l);
     }
@@ -50,7 +52,8 @@ static inline double synthetic_loss(const picpq_net *net, picpq_plan *plan, cons
     for (l = 0; l < SYNTH_NCONV; l++) {
         int64_t in_ch, out_ch, kept;
         if (picpq_net_layer_channels(net, l, &in_ch, &out_ch) != PICPQ_OK ||
-            picpq_plan_kept(plan, l, &kept) != PICPQ_OK) return NAN;
+            picpq_plan_kept(plan, l, &kept) != PICPQ_OK)
+            return NAN;
         loss += sensitivity[l] * pow(1.0 - (double)kept / (double)out_ch, 2);
     }
     return loss;

@@ -9,6 +9,7 @@ bits from sparsity, fine-tuned with QAT, exported as packed integer codes.
 import argparse
 import gzip
 import hashlib
+import io
 import json
 import math
 import os
@@ -17,6 +18,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "python"))
+sys.path.insert(0, HERE)  # search_checkpoint.write_atomic, the one atomic writer
 
 DATA_DIR = os.environ.get("PICPQ_FMNIST_DIR", "/usr/share/datasets/fashion-mnist")
 INSTALL_HINT = ("install it with `make deps DEPS_GROUPS=\"core python torch\"` "
@@ -35,6 +37,7 @@ except ImportError as exc:  # the library is not built
     sys.exit(f"compress_fmnist: {exc}")
 import picpq.torch as ptq  # noqa: E402
 from picpq.torch.models import resnet20  # noqa: E402
+from search_checkpoint import write_atomic  # noqa: E402
 
 # ---- profiles ---------------------------------------------------------------------------------
 # steps are SGD steps of `batch` images; images counts are upper bounds on the splits.
@@ -200,9 +203,9 @@ def baseline(args, prof, train_data):
         return model, path, True
     batches = Batches(train_data, prof["batch"], args.seed)
     train(model, batches, prof["baseline_steps"], 0.1, "baseline")
-    tmp = path + ".tmp"
-    torch.save(model.state_dict(), tmp)
-    os.replace(tmp, path)
+    buf = io.BytesIO()
+    torch.save(model.state_dict(), buf)
+    write_atomic(path, buf.getvalue())
     return model, path, False
 
 
@@ -431,14 +434,6 @@ def read_stage(json_path, bin_path, digest):
     return saved["result"], packed
 
 
-def write_atomic(path, data):
-    with open(path + ".tmp", "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(path + ".tmp", path)
-
-
 def cost_summary(net, plan, bits):
     return dict(macs=net.macs(plan), params=net.params(plan),
                 bops=net.bops(plan, bits, bits))
@@ -567,10 +562,9 @@ def write_report(out, results):
                             if k != "total") + ").",
             "", "## Per-layer channels and bits", "",
             markdown_table(["layer", "channels", "kept", "max bits", "bits"], layer_rows), ""]
-    with open(os.path.join(out, "report.md"), "w") as f:
-        f.write("\n".join(text))
-    with open(os.path.join(out, "results.json"), "w") as f:
-        json.dump(strict_json(results), f, indent=1, allow_nan=False)
+    write_atomic(os.path.join(out, "report.md"), "\n".join(text))
+    write_atomic(os.path.join(out, "results.json"),
+                 json.dumps(strict_json(results), indent=1, allow_nan=False))
     return markdown_table(header, rows), markdown_table(
         ["layer", "channels", "kept", "max bits", "bits"], layer_rows)
 
@@ -716,7 +710,7 @@ def main(argv=None):
     kept = plan.kept_all()
     print(f"  MACs {net.macs(plan) / 1e6:.2f} M <= budget {budget / 1e6:.2f} M: {met}")
 
-    t5 = step("5/7 bits from sparsity")
+    step("5/7 bits from sparsity")
     sparsity = picpq.sparsity_from_plan(plan)
     ratio = args.bops_ratio if args.bops_ratio is not None else prof["bops_ratio"]
     if ratio:  # the smallest penalty whose bits meet the BOPs target

@@ -22,18 +22,19 @@ def _digest(body):
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
-def save_checkpoint(path, settings, search, told):
-    """Write the checkpoint atomically: PATH.tmp, fsync, the old PATH kept as
-    PATH.prev (PATH itself never goes missing), rename, fsync the directory."""
-    body = dict(format=FORMAT, version=VERSION, settings=settings, told=told,
-                search=base64.b64encode(search.save()).decode("ascii"))
-    body["sha256"] = _digest(body)
+def write_atomic(path, data, keep_prev=False):
+    """Replace PATH with DATA (bytes or str) so that a crash at any point leaves
+    either the old complete file or the new one: PATH.tmp written and fsynced,
+    renamed over PATH, the directory fsynced so that the rename is durable.
+    With keep_prev the old PATH is also kept as PATH.prev (hard-linked first,
+    so that PATH itself never goes missing). Every file the examples write
+    goes through here."""
     tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(body, f)
+    with open(tmp, "wb") as f:
+        f.write(data.encode() if isinstance(data, str) else data)
         f.flush()
         os.fsync(f.fileno())
-    if os.path.exists(path):
+    if keep_prev and os.path.exists(path):
         if os.path.exists(path + ".prev.tmp"):
             os.unlink(path + ".prev.tmp")
         os.link(path, path + ".prev.tmp")
@@ -44,6 +45,14 @@ def save_checkpoint(path, settings, search, told):
         os.fsync(dfd)
     finally:
         os.close(dfd)
+
+
+def save_checkpoint(path, settings, search, told):
+    """Write the checkpoint atomically (write_atomic), the old one kept as PATH.prev."""
+    body = dict(format=FORMAT, version=VERSION, settings=settings, told=told,
+                search=base64.b64encode(search.save()).decode("ascii"))
+    body["sha256"] = _digest(body)
+    write_atomic(path, json.dumps(body), keep_prev=True)
 
 
 def read_checkpoint(path):

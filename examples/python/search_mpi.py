@@ -19,6 +19,7 @@ evaluation is deterministic: common random numbers).
 """
 import argparse
 import hashlib
+import io
 import json
 import math
 import os
@@ -29,7 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import compress_fmnist as job  # noqa: E402  (exits with a hint when torch/picpq are missing)
 from search_checkpoint import (CheckpointError, lock_checkpoint, read_checkpoint,  # noqa: E402
-                               resume_hint, save_checkpoint)
+                               resume_hint, save_checkpoint, write_atomic)
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -327,10 +328,9 @@ class Master:
                        wall_seconds=self.wall, workers=workers, utilization=util,
                        settings=self.cfg, told=self.told)
         out = os.path.dirname(os.path.abspath(self.args.state))
-        with open(os.path.join(out, "search_results.json"), "w") as f:
-            json.dump(job.strict_json(summary), f, indent=1, allow_nan=False)
-        with open(os.path.join(out, "best.lub"), "w") as f:
-            f.write(desc.net.lub_write(a, b))
+        write_atomic(os.path.join(out, "search_results.json"),
+                     json.dumps(job.strict_json(summary), indent=1, allow_nan=False))
+        write_atomic(os.path.join(out, "best.lub"), desc.net.lub_write(a, b))
         print(f"done: issued {stats['issued']} told {stats['told']} failed {stats['failed']} "
               f"best {loss:.6g}; {workers} workers, utilization {100 * util:.0f}% "
               f"(this session {self.wall:.1f} s)", flush=True)
@@ -440,7 +440,9 @@ def main(argv=None):
     model, desc, train_data, fitness, fps = setup(comm, cfg, args)
     if args.calibrate_only:
         if rank == 0:
-            np.savez(os.path.join(args.out, "fp.npz"), **{str(k): v for k, v in fps.items()})
+            buf = io.BytesIO()
+            np.savez(buf, **{str(k): v for k, v in fps.items()})
+            write_atomic(os.path.join(args.out, "fp.npz"), buf.getvalue())
             print(f"calibration: {len(fps)} convs from {size} shards", flush=True)
         return 0
     if rank != 0:
