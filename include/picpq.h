@@ -476,7 +476,8 @@ PICPQ_API picpq_status picpq_ranker_create(int32_t n_layers, const int64_t *chan
 /**
  * @brief Create a ranker with one accumulator per layer of @p net (conv and
  *        linear alike, indexed by layer id), sized by each layer's output
- *        channels. The net is read during the call only.
+ *        channels. The net is read during the call only; the ranker
+ *        allocates through the net's allocator (picpq_net_create_ex()).
  * @param[in]  net  a net with at least one layer.
  * @param[out] out  the ranker (NULL on failure).
  * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL); ::PICPQ_E_OUT_OF_RANGE

@@ -580,7 +580,6 @@ picpq_status picpq_ranker_create_for_net(const picpq_net *net, picpq_ranker **ou
     int64_t *channels;
     int64_t in_ch;
     int32_t n, l;
-    picpq_allocator std;
     picpq_status s = PICPQ_OK;
     picpq__clear_error();
     PICPQ__REQUIRE(out, "out");
@@ -588,12 +587,12 @@ picpq_status picpq_ranker_create_for_net(const picpq_net *net, picpq_ranker **ou
     PICPQ__REQUIRE(net, "net");
     n = picpq_net_num_layers(net);
     if (n < 1) return picpq__fail(PICPQ_E_OUT_OF_RANGE, "the net has no layer");
-    picpq__allocator_init(&std, NULL);
-    channels = picpq__calloc(&std, (size_t)n, sizeof *channels);
+    /* the ranker of a net allocates as the net does (picpq_net_create_ex) */
+    channels = picpq__calloc(&net->alloc, (size_t)n, sizeof *channels);
     if (channels == NULL) return picpq__fail(PICPQ_E_NOMEM, "ranker: out of memory");
     for (l = 0; l < n && s == PICPQ_OK; l++)
         s = picpq_net_layer_channels(net, l, &in_ch, &channels[l]);
-    if (s == PICPQ_OK) s = picpq_ranker_create(n, channels, out);
-    picpq__free(&std, channels);
+    if (s == PICPQ_OK) s = picpq_ranker_create_ex(n, channels, &net->alloc, out);
+    picpq__free(&net->alloc, channels);
     return s;
 }

@@ -352,6 +352,14 @@ static picpq_status call_tensor_create(fixture *f)
     const int64_t shape[2] = {6, 5};
     return picpq_tensor_create_ex(PICPQ_F32, 2, shape, &f->al, &f->tensor);
 }
+static picpq_status call_ranker_create_for_net(fixture *f)
+{
+    return picpq_ranker_create_for_net(f->net, &f->rk);
+}
+static picpq_status call_tensor_copy(fixture *f)
+{
+    return picpq_tensor_copy(f->tensor, PICPQ_F64, &f->out_tensor);
+}
 static picpq_status call_tensor_view(fixture *f)
 {
     return picpq_tensor_view(f->tensor, 0, 1, 3, &f->out_tensor);
@@ -393,6 +401,7 @@ static const alloc_case alloc_cases[] = {
     {"search_save", fx_search_asked, call_search_save, 0, 0},
     {"search_load_ex", fx_search_blob, call_search_load, 1, 0},
     {"ranker_create_ex", NULL, call_ranker_create, 1, 0},
+    {"ranker_create_for_net", fx_net, call_ranker_create_for_net, 1, 0},
     {"ranker_feed", fx_ranker, call_ranker_feed, 1, 0},
     {"ranker_fp_to_net", fx_ranker_fed, call_ranker_fp_to_net, 1, 0},
     {"ranker_merge", fx_ranker_fed, call_ranker_merge, 0, 0},
@@ -400,6 +409,7 @@ static const alloc_case alloc_cases[] = {
     {"ranker_load_ex", fx_ranker_blob, call_ranker_load, 1, 0},
     {"tensor_create_ex", NULL, call_tensor_create, 1, 0},
     {"tensor_view", fx_tensor, call_tensor_view, 1, 0},
+    {"tensor_copy", fx_tensor, call_tensor_copy, 1, 0},
 };
 
 /* Fail the k-th allocation of the call for k = 1, 2, ... until it succeeds:
