@@ -572,7 +572,7 @@ PICPQ_API picpq_status picpq_ranker_feed(picpq_ranker *rk, int32_t layer, const 
  * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL); ::PICPQ_E_OUT_OF_RANGE
  *   (layer); ::PICPQ_E_SHAPE (n differs); ::PICPQ_E_BAD_STATE (no image fed
  *   to that layer yet).
- * Thread safety: const, safe. @since 0.1
+ * Thread safety: const, safe. @since 0.3
  */
 PICPQ_API picpq_status picpq_ranker_fp(const picpq_ranker *rk, int32_t layer, double *fp,
                                        int64_t n);
@@ -789,7 +789,7 @@ PICPQ_API picpq_status picpq_net_set_prunable(picpq_net *net, int32_t layer, int
  * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL pointer);
  *   ::PICPQ_E_OUT_OF_RANGE (layer id); ::PICPQ_E_SHAPE (@p n != out_ch);
  *   ::PICPQ_E_NONFINITE (NaN/Inf, index in the message); ::PICPQ_E_NOMEM.
- * Thread safety: not with other calls on @p net. @since 0.1
+ * Thread safety: not with other calls on @p net. @since 0.3
  */
 PICPQ_API picpq_status picpq_net_set_fp(picpq_net *net, int32_t layer, const double *fp, int64_t n);
 
@@ -799,7 +799,7 @@ PICPQ_API picpq_status picpq_net_set_fp(picpq_net *net, int32_t layer, const dou
  * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL pointer);
  *   ::PICPQ_E_OUT_OF_RANGE (layer id); ::PICPQ_E_SHAPE (@p n);
  *   ::PICPQ_E_BAD_STATE (no scores were set for that layer).
- * Thread safety: const, safe. @since 0.1
+ * Thread safety: const, safe. @since 0.3
  */
 PICPQ_API picpq_status picpq_net_fp(const picpq_net *net, int32_t layer, double *fp, int64_t n);
 
@@ -873,14 +873,14 @@ PICPQ_API picpq_status picpq_net_validate(const picpq_net *net);
  * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (@p net or @p macs NULL). No
  *   overflow is possible: picpq_net_add_conv() keeps every total of the net
  *   within int64. The pruned count is picpq_plan_macs().
- * Thread safety: const, safe. @since 0.1
+ * Thread safety: const, safe. @since 0.3
  */
 PICPQ_API picpq_status picpq_net_macs(const picpq_net *net, double *macs);
 
 /**
  * @brief Weight count of the unpruned net (conv kh·kw·(in/groups)·out,
  *        linear in·out; no biases, no batch-norm).
- * @return as picpq_net_macs(). Thread safety: const, safe. @since 0.1
+ * @return as picpq_net_macs(). Thread safety: const, safe. @since 0.3
  */
 PICPQ_API picpq_status picpq_net_params(const picpq_net *net, double *params);
 
@@ -895,7 +895,7 @@ PICPQ_API picpq_status picpq_net_params(const picpq_net *net, double *params);
  * @param[out] bops the total.
  * @return as picpq_net_macs(), plus ::PICPQ_E_OUT_OF_RANGE (a bit outside
  *   1..32, layer named).
- * Thread safety: const, safe. @since 0.1
+ * Thread safety: const, safe. @since 0.3
  */
 PICPQ_API picpq_status picpq_net_bops(const picpq_net *net, const int32_t *wbits,
                                       const int32_t *abits, double *bops);
@@ -1301,7 +1301,7 @@ PICPQ_API picpq_status picpq_search_load(const picpq_net *net, const void *buf, 
  *   ::PICPQ_E_NONFINITE (NaN or Inf in either tensor); ::PICPQ_E_OUT_OF_RANGE
  *   (@p w_orig is all zeros, so the ratio is undefined, or @p w_pruned has more
  *   L1 mass than @p w_orig). On error @p s is untouched.
- * Thread safety: const, safe. @since 0.1
+ * Thread safety: const, safe. @since 0.3
  */
 PICPQ_API picpq_status picpq_quant_sparsity_l1(const picpq_tensor *w_orig,
                                                const picpq_tensor *w_pruned, double *s);
@@ -1320,7 +1320,7 @@ PICPQ_API picpq_status picpq_quant_sparsity_l1(const picpq_tensor *w_orig,
  * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL @p w_orig or @p s);
  *   ::PICPQ_E_SHAPE (a mask length differs from its axis, or @p in_keep on a
  *   1-d tensor); ::PICPQ_E_NONFINITE; ::PICPQ_E_OUT_OF_RANGE (all-zero @p w_orig).
- * Thread safety: const, safe. @since 0.1
+ * Thread safety: const, safe. @since 0.3
  */
 PICPQ_API picpq_status picpq_quant_sparsity_l1_masked(const picpq_tensor *w_orig,
                                                       const uint8_t *out_keep, int64_t n_out,
@@ -1340,7 +1340,7 @@ PICPQ_API picpq_status picpq_quant_sparsity_l1_masked(const picpq_tensor *w_orig
  *   net); ::PICPQ_E_BAD_STATE (the net changed after the plan was created);
  *   the other errors of picpq_net_macs(), picpq_net_layer_channels() and
  *   picpq_plan_kept(). On error @p s is untouched.
- * Thread safety: const, safe. @since 0.1
+ * Thread safety: const, safe. @since 0.3
  */
 PICPQ_API picpq_status picpq_quant_sparsity_from_plan(const picpq_net *net, const picpq_plan *plan,
                                                       double *s);
@@ -1366,7 +1366,7 @@ PICPQ_API picpq_status picpq_quant_sparsity_from_plan(const picpq_net *net, cons
  *   s_l outside (0, 1], or with @p min_bits = 0 a layer whose bits fall below 1;
  *   the message names the layer); ::PICPQ_E_NONFINITE (τ or an s_l is NaN or
  *   infinite). On error @p bits is untouched.
- * Thread safety: safe. @since 0.1
+ * Thread safety: safe. @since 0.3
  */
 PICPQ_API picpq_status picpq_quant_bits_assign(int32_t n, const double *sparsity,
                                                const int32_t *max_bits, double tau,
@@ -1398,7 +1398,7 @@ PICPQ_API picpq_status picpq_quant_bits_assign(int32_t n, const double *sparsity
  *   picpq_quant_bits_assign(), naming the layer); ::PICPQ_E_NONFINITE (@p max_bops
  *   or a sparsity NaN or infinite); the errors of
  *   picpq_net_bops() (e.g. ::PICPQ_E_BAD_STATE). On error the outputs are untouched.
- * Thread safety: const on @p net and @p plan, safe. @since 0.1
+ * Thread safety: const on @p net and @p plan, safe. @since 0.3
  */
 PICPQ_API picpq_status picpq_quant_bits_solve(const picpq_net *net, const picpq_plan *plan,
                                               const double *sparsity, const int32_t *max_bits,
@@ -1422,7 +1422,7 @@ PICPQ_API picpq_status picpq_quant_bits_solve(const picpq_net *net, const picpq_
  * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL, dtype not ::PICPQ_F32);
  *   ::PICPQ_E_OUT_OF_RANGE (@p bits); ::PICPQ_E_NONFINITE (NaN or Inf, with
  *   its flat index; @p w untouched).
- * Thread safety: @p w must not be used concurrently. @since 0.1
+ * Thread safety: @p w must not be used concurrently. @since 0.3
  */
 PICPQ_API picpq_status picpq_quant_weights(picpq_tensor *w, int32_t bits);
 
@@ -1431,7 +1431,7 @@ PICPQ_API picpq_status picpq_quant_weights(picpq_tensor *w, int32_t bits);
  *        both ::PICPQ_F32, any strides; @p dst may be @p src).
  * @return as picpq_quant_weights(), plus ::PICPQ_E_SHAPE (shapes differ).
  *   On error @p dst is untouched.
- * Thread safety: const on @p src; @p dst must not be used concurrently. @since 0.1
+ * Thread safety: const on @p src; @p dst must not be used concurrently. @since 0.3
  */
 PICPQ_API picpq_status picpq_quant_weights_into(const picpq_tensor *src, picpq_tensor *dst,
                                                 int32_t bits);
@@ -1445,7 +1445,7 @@ PICPQ_API picpq_status picpq_quant_weights_into(const picpq_tensor *src, picpq_t
  * @param[in]     bits  1..8 or 32.
  * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL, dtype); ::PICPQ_E_OUT_OF_RANGE
  *   (@p bits); ::PICPQ_E_NONFINITE (NaN or Inf; @p x untouched).
- * Thread safety: @p x must not be used concurrently. @since 0.1
+ * Thread safety: @p x must not be used concurrently. @since 0.3
  */
 PICPQ_API picpq_status picpq_quant_activations(picpq_tensor *x, int32_t bits);
 
@@ -1453,7 +1453,7 @@ PICPQ_API picpq_status picpq_quant_activations(picpq_tensor *x, int32_t bits);
  * @brief picpq_quant_activations() of @p src written into @p dst (same
  *        shape, both ::PICPQ_F32, any strides; @p dst may be @p src).
  * @return as picpq_quant_activations(), plus ::PICPQ_E_SHAPE. On error @p dst is untouched.
- * Thread safety: const on @p src; @p dst must not be used concurrently. @since 0.1
+ * Thread safety: const on @p src; @p dst must not be used concurrently. @since 0.3
  */
 PICPQ_API picpq_status picpq_quant_activations_into(const picpq_tensor *src, picpq_tensor *dst,
                                                     int32_t bits);
@@ -1476,7 +1476,7 @@ PICPQ_API picpq_status picpq_quant_activations_into(const picpq_tensor *src, pic
  * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL @p w or @p codes, dtype);
  *   ::PICPQ_E_OUT_OF_RANGE (@p bits); ::PICPQ_E_SHAPE (@p n);
  *   ::PICPQ_E_NONFINITE. On error the outputs are untouched.
- * Thread safety: const, safe. @since 0.1
+ * Thread safety: const, safe. @since 0.3
  */
 PICPQ_API picpq_status picpq_quant_weight_codes(const picpq_tensor *w, int32_t bits, int8_t *codes,
                                                 int64_t n, int32_t *levels, float *magnitude);
@@ -1502,7 +1502,7 @@ PICPQ_API picpq_status picpq_quant_weight_codes(const picpq_tensor *w, int32_t b
  *   code outside the range, with its index); ::PICPQ_E_SHAPE (@p cap smaller
  *   than the needed size, which the message and @p needed report);
  *   ::PICPQ_E_OVERFLOW. On other errors the outputs are untouched.
- * Thread safety: safe. @since 0.1
+ * Thread safety: safe. @since 0.3
  */
 PICPQ_API picpq_status picpq_quant_pack(const int8_t *codes, int64_t n, int32_t bits, uint8_t *buf,
                                         size_t cap, size_t *needed);
@@ -1517,7 +1517,7 @@ PICPQ_API picpq_status picpq_quant_pack(const int8_t *codes, int64_t n, int32_t 
  * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL with n > 0);
  *   ::PICPQ_E_OUT_OF_RANGE (@p bits, @p n < 0); ::PICPQ_E_SHAPE (@p len too
  *   small: the message gives the needed size); ::PICPQ_E_OVERFLOW.
- * Thread safety: safe. @since 0.1
+ * Thread safety: safe. @since 0.3
  */
 PICPQ_API picpq_status picpq_quant_unpack(const uint8_t *buf, size_t len, int32_t bits,
                                           int8_t *codes, int64_t n);
@@ -1532,7 +1532,7 @@ PICPQ_API picpq_status picpq_quant_unpack(const uint8_t *buf, size_t len, int32_
  * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL); ::PICPQ_E_OUT_OF_RANGE
  *   (@p n, a negative count or a bitwidth outside {1..8, 32}, naming the
  *   index); ::PICPQ_E_OVERFLOW.
- * Thread safety: safe. @since 0.1
+ * Thread safety: safe. @since 0.3
  */
 PICPQ_API picpq_status picpq_quant_packed_size(int32_t n, const int64_t *numel, const int32_t *bits,
                                                int64_t *bytes);
@@ -1708,7 +1708,7 @@ PICPQ_API picpq_status picpq_lub_read(const picpq_net *net, const char *text, si
  * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL, dtype); ::PICPQ_E_OUT_OF_RANGE
  *   (@p bits); ::PICPQ_E_SHAPE (@p n or @p n_scales); ::PICPQ_E_NONFINITE.
  *   On error the outputs are untouched.
- * Thread safety: const, safe. @since 0.1
+ * Thread safety: const, safe. @since 0.3
  */
 PICPQ_API picpq_status picpq_quant_linear_codes(const picpq_tensor *w, int32_t bits, int8_t *codes,
                                                 int64_t n, float *scales, int64_t n_scales);
