@@ -33,6 +33,7 @@ static const picpq__param_desc params[] = {
               num_classes),
     INT_PARAM(PICPQ_PLAN_BUDGET_KIND, "plan.budget_kind", PICPQ_BUDGET_MACS, PICPQ_BUDGET_PARAMS,
               PICPQ_BUDGET_MACS, 0, picpq_plan, budget_kind),
+    INT_PARAM(PICPQ_PLAN_ROUND_TO, "plan.round_to", 1, INT32_MAX, 1, 0, picpq_plan, round_to),
     /* search */
     INT_PARAM(PICPQ_SEARCH_POPULATION, "search.population", 2, 1 << 20, 64, 0, picpq_search,
               population),

@@ -30,6 +30,8 @@ void picpq_plan_free(picpq_plan *p)
     picpq__free(&a, p->outk);
     picpq__free(&a, p->ink);
     picpq__free(&a, p->wmask);
+    picpq__free(&a, p->pend);
+    picpq__free(&a, p->npend);
     picpq__free(&a, p);
 }
 
@@ -154,7 +156,9 @@ picpq_status picpq_plan_create_ex(const picpq_net *net, const picpq_allocator *a
         (p->quota = alloc_array(p, n, sizeof *p->quota)) == NULL ||
         (p->outk = alloc_array(p, n, sizeof *p->outk)) == NULL ||
         (p->ink = alloc_array(p, n, sizeof *p->ink)) == NULL ||
-        (p->wmask = alloc_array(p, filters, 1)) == NULL)
+        (p->wmask = alloc_array(p, filters, 1)) == NULL ||
+        (p->pend = alloc_array(p, filters, sizeof *p->pend)) == NULL ||
+        (p->npend = alloc_array(p, n, sizeof *p->npend)) == NULL)
         goto nomem;
     build_groups(p);
     build_consumers(p);

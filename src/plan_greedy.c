@@ -176,14 +176,20 @@ static picpq_status build_entries(picpq_plan *p)
     return PICPQ_OK;
 }
 
-/* METHOD §5.4: the most filters layer l may lose. */
-static int64_t quota_of(int64_t n, double safeguard)
+/* METHOD §5.4: the most filters layer l may lose; with round-to r > 1 the
+ * largest quota at most that one that leaves a multiple of r (0 if n < r). */
+static int64_t quota_of(int64_t n, double safeguard, int64_t r)
 {
-    int64_t q;
-    if (safeguard == 0) return n - 1;
-    q = (int64_t)floor((double)n * (1 - safeguard));
-    if (q > n - 2) q = n - 2;
-    return q < 0 ? 0 : q;
+    int64_t q, least;
+    if (safeguard == 0) q = n - 1;
+    else {
+        q = (int64_t)floor((double)n * (1 - safeguard));
+        if (q > n - 2) q = n - 2;
+        if (q < 0) q = 0;
+    }
+    if (r <= 1) return q;
+    least = (n - q + r - 1) / r * r; /* the fewest filters kept, rounded up */
+    return least > n ? 0 : n - least;
 }
 
 /* Input channels per group of layer l under the working state. */
@@ -218,7 +224,8 @@ static picpq_status reset_work(picpq_plan *p, int64_t *cost, int64_t *quota_left
         const picpq__layer *L = &net->layers[l];
         p->outk[l] = L->out_ch;
         p->ink[l] = L->in_ch;
-        p->quota[l] = L->prunable ? quota_of(L->out_ch, p->safeguard) : 0;
+        p->quota[l] = L->prunable ? quota_of(L->out_ch, p->safeguard, p->round_to) : 0;
+        p->npend[l] = 0;
         q += p->quota[l];
     }
     for (l = 0; l < p->n; l++) {
@@ -259,16 +266,33 @@ static int64_t remove_filter(picpq_plan *p, int32_t l, int64_t j)
     return drop;
 }
 
+/* Layer m takes filter j. Without round-to it is removed at once; with
+ * round-to r it waits until the layer's next batch is full (the batch brings
+ * the kept count down to the multiple of r below it), then the batch goes. */
+static void take_filter(picpq_plan *p, int32_t m, int64_t j, int64_t *cost)
+{
+    int64_t *pend = p->pend + p->moff[m], k, batch;
+    if (p->round_to <= 1) {
+        *cost -= remove_filter(p, m, j);
+        return;
+    }
+    pend[p->npend[m]++] = j;
+    batch = p->outk[m] - (p->outk[m] - 1) / p->round_to * p->round_to;
+    if (p->npend[m] < batch) return;
+    for (k = 0; k < p->npend[m]; k++) *cost -= remove_filter(p, m, pend[k]);
+    p->npend[m] = 0;
+}
+
 /* Apply sorted entry e: each chain member wider than j with quota left
- * loses filter j. */
+ * takes filter j. */
 static void apply_entry(picpq_plan *p, const picpq__plan_entry *e, int64_t *cost,
                         int64_t *quota_left)
 {
     int32_t i;
     for (i = p->gstart[e->group]; i < p->gstart[e->group + 1]; i++) {
         int32_t m = p->gmem[i];
-        if (e->j >= p->net->layers[m].out_ch || p->quota[m] <= 0) continue;
-        *cost -= remove_filter(p, m, e->j);
+        if (e->j >= p->net->layers[m].out_ch || p->quota[m] - p->npend[m] <= 0) continue;
+        take_filter(p, m, e->j, cost);
         (*quota_left)--;
     }
 }
@@ -362,7 +386,8 @@ static picpq_status same_setup(picpq_plan *const *plans, int32_t n)
                                "plans[%d]: the net changed after the plan was created", (int)i);
         if (p->faithful != q->faithful || p->check_every != q->check_every ||
             p->chain_reduce != q->chain_reduce || p->num_classes != q->num_classes ||
-            p->budget_kind != q->budget_kind || p->safeguard != q->safeguard)
+            p->budget_kind != q->budget_kind || p->safeguard != q->safeguard ||
+            p->round_to != q->round_to)
             return picpq__fail(PICPQ_E_INVALID_ARG, "plans[%d] has other parameters than plans[0]",
                                (int)i);
     }

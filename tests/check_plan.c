@@ -896,6 +896,140 @@ START_TEST(test_budget_params)
 }
 END_TEST
 
+/* One conv of n filters (FP j on filter j) on a 1x1 map, optionally followed by
+ * a conv of `next` filters fed by it (0: none). */
+static picpq_net *round_net(int64_t n, int64_t next, int couple)
+{
+    double fp[128];
+    picpq_net *net = NULL;
+    int64_t j;
+    for (j = 0; j < n; j++) fp[j] = (double)j;
+    ck_assert_status(picpq_net_create(&net), PICPQ_OK);
+    ck_assert_status(picpq_net_add_conv(net, 1, n, 1, 1, 1, 1, 1, NULL), PICPQ_OK);
+    ck_assert_status(picpq_net_set_fp(net, 0, fp, n), PICPQ_OK);
+    if (next > 0) {
+        for (j = 0; j < next; j++) fp[j] = (double)j;
+        ck_assert_status(picpq_net_add_conv(net, n, next, 1, 1, 1, 1, 1, NULL), PICPQ_OK);
+        ck_assert_status(picpq_net_connect(net, 0, 1), PICPQ_OK);
+        if (couple) ck_assert_status(picpq_net_couple(net, 0, 1), PICPQ_OK);
+        ck_assert_status(picpq_net_set_fp(net, 1, fp, next), PICPQ_OK);
+    }
+    return net;
+}
+
+/* PICPQ_PLAN_ROUND_TO: the quota of a layer of n filters is the largest one
+ * of the safeguard's that leaves a multiple of R, seen as the filters kept
+ * when the budget can never be met. R = 8, safeguard 0.1: n = 4 and 8 stay
+ * whole; 12 (quota 10 -> 4), 16 (14 -> 8), 24 (21 -> 16) keep 8; 100 (90:
+ * at least 10 kept, rounded up to 16) keeps 16. Safeguard 0: at least 1 kept,
+ * so 8 (n = 4 stays 4). R = 16: 24 and 100 keep 16, 12 stays whole. */
+START_TEST(test_round_to_quota)
+{
+    static const int64_t n[6] = {4, 8, 12, 16, 24, 100};
+    static const int64_t k8[6] = {4, 8, 8, 8, 8, 16}, k8_sg0[6] = {4, 8, 8, 8, 8, 8};
+    static const int64_t k16[6] = {4, 8, 12, 16, 16, 16};
+    int i, c;
+    for (c = 0; c < 3; c++) {
+        for (i = 0; i < 6; i++) {
+            picpq_net *net = round_net(n[i], 0, 0);
+            picpq_plan *p = NULL;
+            double a = 1, b = 0;
+            int64_t kept = 0, want = c == 0 ? k8[i] : c == 1 ? k8_sg0[i] : k16[i];
+            ck_assert_status(picpq_plan_create(net, &p), PICPQ_OK);
+            ck_assert_status(picpq_plan_set_int(p, PICPQ_PLAN_ROUND_TO, c == 2 ? 16 : 8), PICPQ_OK);
+            if (c == 1)
+                ck_assert_status(picpq_plan_set_double(p, PICPQ_PLAN_SAFEGUARD, 0), PICPQ_OK);
+            ck_assert_status(picpq_plan_compute(p, &a, &b, 1e-9), PICPQ_BUDGET_UNMET);
+            ck_assert_status(picpq_plan_kept(p, 0, &kept), PICPQ_OK);
+            ck_assert_int_eq(kept, want);
+            ck_assert_int_eq(kept == n[i] || kept % (c == 2 ? 16 : 8) == 0, 1);
+            picpq_plan_free(p);
+            picpq_net_free(net);
+        }
+    }
+}
+END_TEST
+
+/* Round-to 8 on conv0 (1 -> 12) feeding conv1 (12 -> 4), 1x1 maps: MACs 12 +
+ * 48 = 60. Entries by score: (0,0) (1,0) (0,1) (1,1) (0,2) (1,2) (0,3) ... Layer
+ * 1 (4 < 8) stays whole; layer 0's first batch is 12 mod 8 = 4 filters, taken
+ * at (0,3): cost 8 + 32 = 40 at once (without round-to: 55, 44, ...). Keep 0.9
+ * (54) is met with 40 and filters {4..11}; keep 0.5 (30) is not: its quota is
+ * spent (12 - 8). */
+START_TEST(test_round_to_budget)
+{
+    static const int64_t k0[8] = {4, 5, 6, 7, 8, 9, 10, 11}, k1[4] = {0, 1, 2, 3};
+    static const int64_t k0_plain[11] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11},
+                         k1_plain[3] = {1, 2, 3};
+    static const double a[2] = {1, 1}, b[2] = {0, 0};
+    picpq_net *net = round_net(12, 4, 0);
+    picpq_plan *p = NULL;
+    double cost = 0, macs = 0;
+    int64_t v = 0;
+    ck_assert_status(picpq_plan_create(net, &p), PICPQ_OK);
+    ck_assert_status(picpq_plan_get_int(p, PICPQ_PLAN_ROUND_TO, &v), PICPQ_OK);
+    ck_assert_int_eq(v, 1);
+    ck_assert_status(picpq_plan_set_int(p, PICPQ_PLAN_ROUND_TO, 0), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_plan_set_int(p, PICPQ_PLAN_ROUND_TO, PICPQ_AUTO), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_plan_set_double(p, PICPQ_PLAN_SAFEGUARD, 0), PICPQ_OK);
+    /* R = 1: (0,0) drops 1 + 4 (55), (1,0) drops 11 (44) */
+    ck_assert_status(picpq_plan_compute(p, a, b, 0.9), PICPQ_OK);
+    ck_assert_status(picpq_plan_budget(p, NULL, &cost), PICPQ_OK);
+    ck_assert(cost == 44.0);
+    expect_kept(p, 0, 12, k0_plain, 11);
+    expect_kept(p, 1, 4, k1_plain, 3);
+    ck_assert_status(picpq_plan_set_int(p, PICPQ_PLAN_ROUND_TO, 8), PICPQ_OK);
+    ck_assert_status(picpq_plan_compute(p, a, b, 0.9), PICPQ_OK);
+    ck_assert_status(picpq_plan_budget(p, NULL, &cost), PICPQ_OK);
+    ck_assert(cost == 40.0);
+    ck_assert_status(picpq_plan_macs(p, &macs), PICPQ_OK);
+    ck_assert(macs == 40.0);
+    expect_kept(p, 0, 12, k0, 8);
+    expect_kept(p, 1, 4, k1, 4);
+    ck_assert_status(picpq_plan_compute(p, a, b, 0.5), PICPQ_BUDGET_UNMET);
+    ck_assert_status(picpq_plan_budget(p, NULL, &cost), PICPQ_OK);
+    ck_assert(cost == 40.0);
+    expect_kept(p, 0, 12, k0, 8);
+    picpq_plan_free(p);
+    picpq_net_free(net);
+}
+END_TEST
+
+/* Round-to 8 on two coupled convs of 16 (conv0 1 -> 16, conv1 16 -> 16, MACs
+ * 16 + 256 = 272), safeguard 0: chain scores 2j, quota 8 each, one batch of 8
+ * for both at entry 7: cost 8 + 64 = 72, both keep {8..15}. compute_multi
+ * refuses plans whose round-to differs. */
+START_TEST(test_round_to_chain)
+{
+    static const int64_t k[8] = {8, 9, 10, 11, 12, 13, 14, 15};
+    static const double a[2] = {1, 1}, b[2] = {0, 0}, keep[2] = {0.5, 0.5};
+    picpq_net *net = round_net(16, 16, 1);
+    picpq_plan *p = NULL, *q = NULL, *both[2];
+    double cost = 0;
+    ck_assert_status(picpq_plan_create(net, &p), PICPQ_OK);
+    ck_assert_status(picpq_plan_create(net, &q), PICPQ_OK);
+    ck_assert_status(picpq_plan_set_int(p, PICPQ_PLAN_ROUND_TO, 8), PICPQ_OK);
+    ck_assert_status(picpq_plan_set_double(p, PICPQ_PLAN_SAFEGUARD, 0), PICPQ_OK);
+    ck_assert_status(picpq_plan_set_double(q, PICPQ_PLAN_SAFEGUARD, 0), PICPQ_OK);
+    ck_assert_status(picpq_plan_compute(p, a, b, 0.5), PICPQ_OK);
+    ck_assert_status(picpq_plan_budget(p, NULL, &cost), PICPQ_OK);
+    ck_assert(cost == 72.0);
+    expect_kept(p, 0, 16, k, 8);
+    expect_kept(p, 1, 16, k, 8);
+    ck_assert_status(picpq_plan_compute(p, a, b, 0.1), PICPQ_BUDGET_UNMET);
+    expect_kept(p, 1, 16, k, 8);
+    both[0] = p;
+    both[1] = q;
+    ck_assert_status(picpq_plan_compute_multi(both, 2, a, b, keep, NULL), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_plan_set_int(q, PICPQ_PLAN_ROUND_TO, 8), PICPQ_OK);
+    ck_assert_status(picpq_plan_compute_multi(both, 2, a, b, keep, NULL), PICPQ_OK);
+    expect_kept(q, 0, 16, k, 8);
+    picpq_plan_free(p);
+    picpq_plan_free(q);
+    picpq_net_free(net);
+}
+END_TEST
+
 /* Chain sums are checked too: two coupled layers with importances 3e38 sum
  * to infinity in float32 (faithful) but not in double (default). */
 START_TEST(test_chain_sum_overflow)
@@ -973,6 +1107,9 @@ Suite *plan_suite(void)
     tcase_add_test(tc, test_num_classes);
     tcase_add_test(tc, test_budget_params);
     tcase_add_test(tc, test_check_every);
+    tcase_add_test(tc, test_round_to_quota);
+    tcase_add_test(tc, test_round_to_budget);
+    tcase_add_test(tc, test_round_to_chain);
     suite_add_tcase(s, tc);
     tc = tcase_create("nets");
     tcase_add_test(tc, test_status_iff_and_multi);

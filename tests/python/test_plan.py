@@ -274,3 +274,31 @@ def test_net_errors_carry_the_message():
             plan.kept(0)
         with pytest.raises(TypeError):
             net.set("net.bops_skip_first", 0.5)
+
+
+def test_round_to_keeps_multiples():
+    """Plan(..., round_to=8): every prunable layer keeps a multiple of 8
+    filters (a layer narrower than 8 stays whole), within the same budget
+    test; the plan's MACs are the tested cost."""
+    with picpq.Net() as net:
+        widths = [12, 4, 40, 100]
+        prev = 3
+        for l, w in enumerate(widths):
+            net.add_conv(prev, w, 3, out_size=(4, 4))
+            if l:
+                net.connect(l - 1, l)
+            net.set_fp(l, np.arange(w, dtype=float)[::-1] * (l + 1))
+            prev = w
+        assert picpq.Plan(net).get("plan.round_to") == 1
+        with pytest.raises(picpq.PicpqError):
+            picpq.Plan(net, round_to=0)
+        for keep in (0.9, 0.6, 0.3, 0.05):
+            plan = picpq.Plan(net, round_to=8)
+            met = plan.compute([1] * 4, [0] * 4, keep)
+            kept = plan.kept_all()
+            assert kept[1] == 4
+            assert all(k % 8 == 0 for k in (kept[0], kept[2], kept[3])), kept
+            assert all(k >= 8 for k in kept if k != 4)
+            budget, cost = plan.budget()
+            assert net.macs(plan) == cost and (cost <= budget) == met
+            plan.close()

@@ -20,8 +20,9 @@ def feed_ranker(ranker, model, desc, batches):
     was_training = model.training
     model.eval()
     try:
+        from .describe import example_tensor
         for x in batches:
-            model(x)
+            model(example_tensor(x, "a batch"))
     finally:
         for h in hooks:
             h.remove()
@@ -36,7 +37,8 @@ def set_filter_properties(ranker, desc):
 
 
 def rank_filters(model, desc, batches, threads=1):
-    """One pass over `batches` (input tensors): the filter property of every
+    """One pass over `batches` (input tensors, or (x, y) pairs as a DataLoader
+    yields: x is fed): the filter property of every
     conv, stored in desc.net. Returns {layer id: FP array}."""
     with picpq.Ranker(net=desc.net) as ranker:
         ranker.set("rank.threads", threads)
