@@ -2,6 +2,9 @@
 """PIC-PQ end to end on a real CNN: ResNet-20 trained on Fashion-MNIST,
 pruned by a regularized evolutionary search over (a, b), quantized with
 bits from sparsity, fine-tuned with QAT, exported as packed integer codes.
+The pipeline is picpq.torch's (Compressor); this file keeps the data, the
+model, the profiles, the --compare baselines, the resumable stages and the
+report.
 
     make demo                                   # --profile quick
     /usr/bin/python3 examples/python/compress_fmnist.py --profile smoke --out /tmp/r
@@ -19,6 +22,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "python"))
 sys.path.insert(0, HERE)  # search_checkpoint.write_atomic, the one atomic writer
+# OpenMP threads that spin at barriers make a shared machine 14x slower (docs/BENCHMARKS.md);
+# the policy is read when torch loads, so it is set before the import below
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 DATA_DIR = os.environ.get("PICPQ_FMNIST_DIR", "/usr/share/datasets/fashion-mnist")
 INSTALL_HINT = ("install it with `make deps DEPS_GROUPS=\"core python torch\"` "
@@ -111,78 +117,25 @@ def augment(x, gen):
     return x
 
 
-class Batches:
+def Batches(data, batch, seed):
     """An endless stream of shuffled, augmented training batches, seeded."""
-
-    def __init__(self, data, batch, seed):
-        self.x, self.y = data
-        self.batch = batch
-        self.gen = torch.Generator().manual_seed(seed)
-        self.order, self.pos = None, 0
-
-    def next(self):
-        n = self.x.shape[0]
-        if self.order is None or self.pos + self.batch > n:
-            self.order, self.pos = torch.randperm(n, generator=self.gen), 0
-        idx = self.order[self.pos:self.pos + self.batch]
-        self.pos += self.batch
-        return augment(self.x[idx], self.gen), self.y[idx]
+    return ptq.Batches(data, batch, seed, augment)
 
 
 # ---- training and evaluation ------------------------------------------------------------------
-def progress(label, i, total, extra=""):
-    """Step i (1..total) of a stage: a one-line progress bar on stderr (tqdm
-    would add a dependency); in a log file, one line at the first step and one
-    per tenth of the way instead."""
-    def tenth(k):
-        return (10 * k) // max(total, 1)
-    if not sys.stderr.isatty():
-        if i <= 1 or tenth(i) != tenth(i - 1):
-            sys.stderr.write(f"  {label:<18} {i}/{total} {extra}\n")
-            sys.stderr.flush()
-        return
-    width = 30
-    done = int(width * i / max(total, 1))
-    sys.stderr.write(f"\r  {label:<18} [{'#' * done}{'.' * (width - done)}] {i}/{total} {extra}")
-    if i == total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
+CL = torch.channels_last  # the model and its inputs
 
 
 def train(model, batches, steps, lr, label, nesterov=True, cosine=True):
     """SGD (momentum 0.9, weight decay 5e-4) for `steps` steps, cosine lr;
-    a progress bar when `label` is given."""
-    model.train()
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4,
-                          nesterov=nesterov)
-    loss = float("nan")
-    for step in range(steps):
-        if cosine:
-            for g in opt.param_groups:
-                g["lr"] = 0.5 * lr * (1 + math.cos(math.pi * step / steps))
-        x, y = batches.next()
-        out = model(x.contiguous(memory_format=torch.channels_last))
-        loss_t = F.cross_entropy(out, y)
-        opt.zero_grad(set_to_none=True)
-        loss_t.backward()
-        opt.step()
-        loss = loss_t.item()
-        if label:
-            progress(label, step + 1, steps, f"loss {loss:.3f}")
-    return loss
+    a progress bar when `label` is given (picpq.torch.train)."""
+    return ptq.train(model, batches, steps, lr, label, nesterov=nesterov, cosine=cosine,
+                     memory_format=CL)
 
 
-@torch.no_grad()
 def evaluate(model, data, batch):
     """(top-1 accuracy in %, mean cross-entropy) of the model on data."""
-    model.eval()
-    x, y = data
-    correct, loss = 0, 0.0
-    for i in range(0, x.shape[0], batch):
-        out = model(x[i:i + batch].contiguous(memory_format=torch.channels_last))
-        loss += F.cross_entropy(out, y[i:i + batch], reduction="sum").item()
-        correct += (out.argmax(1) == y[i:i + batch]).sum().item()
-    return 100.0 * correct / x.shape[0], loss / x.shape[0]
+    return ptq.evaluate(model, data, batch, CL)
 
 
 def cache_dir(args):
@@ -230,59 +183,8 @@ def calibration_batches(train_data, n_images, seed):
             for _ in range(max(1, n_images // batches.batch))]
 
 
-def prune_and_tune(model, desc, plan, batches, steps, lr, label, **kw):
-    small = ptq.apply_plan(model, desc, plan).to(memory_format=torch.channels_last)
-    train(small, batches, steps, lr, label, **kw)
-    return small
-
-
-@torch.no_grad()
-def recalibrate_bn(model, batches, n_batches):
-    """Batch-norm running statistics recomputed from scratch: reset, then
-    n_batches forward passes in train mode without gradients, averaged with
-    equal weights (momentum None). After pruning and only a few SGD steps the
-    running means and variances are an exponential average dominated by the
-    unpruned network's and the first steps' statistics, which an evaluation in
-    eval mode would otherwise measure. No-op when n_batches is 0."""
-    if n_batches <= 0:
-        return model
-    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    momenta = [m.momentum for m in bns]
-    for m in bns:
-        m.reset_running_stats()
-        m.momentum = None
-    model.train()
-    for _ in range(n_batches):
-        x, _ = batches.next()
-        model(x.contiguous(memory_format=torch.channels_last))
-    for m, mom in zip(bns, momenta):
-        m.momentum = mom
-    return model
-
-
-def evaluate_candidate(model, desc, plan, a, b, prof, train_data, fitness_data, seed):
-    """The fitness of one (a, b) (METHOD E5): prune to the budget, fine-tune
-    tau_hat steps (lr 0.01, no Nesterov, constant lr), recompute the batch-norm
-    statistics from prof["bn_recal_batches"] batches (0 = as the reference:
-    keep the running averages of the tau_hat steps), mean validation
-    cross-entropy. Every candidate sees the same batches (common random
-    numbers), so the result depends only on (a, b) and the seed, not on the
-    order or the process that evaluates it. Returns (loss, acc, budget_met);
-    the loss is +inf when the budget cannot be met."""
-    met = plan.compute(a, b, prof["keep_fraction"])
-    if not met:
-        return float("inf"), 0.0, False
-    torch.manual_seed(seed + 2)
-    batches = Batches(train_data, prof["batch"], seed + 2)
-    small = prune_and_tune(model, desc, plan, batches, prof["tau_hat"], 0.01, None,
-                           nesterov=False, cosine=False)
-    recalibrate_bn(small, batches, prof.get("bn_recal_batches", 0))
-    acc, loss = evaluate(small, fitness_data, prof["eval_batch"])
-    return loss, acc, True
-
-
-CHAIN_REDUCE = {"sum": picpq.CHAIN_SUM, "mean": picpq.CHAIN_MEAN, "max": picpq.CHAIN_MAX}
-FP_SCALES = ("raw", "minmax")
+CHAIN_REDUCE = ptq.pipeline.CHAIN_REDUCE
+FP_SCALES = ptq.pipeline.FP_SCALES
 # the reference's choices; also what a profile or checkpoint without the key means
 PLAN_DEFAULTS = dict(chain_reduce="sum", fp_scale="raw")
 
@@ -294,60 +196,43 @@ def new_plan(net, prof):
     return picpq.Plan(net, chain_reduce=CHAIN_REDUCE[reduce])
 
 
-def scale_filter_property(desc, prof):
-    """With prof["fp_scale"] == "minmax", map each conv's FP onto [0, 1]
-    (FP - min) / (max - min). The plan is still a per-layer affine map of FP,
-    the same family of plans, but the search's random individuals and its
-    identity (1, 0) then start from layers on one scale instead of raw ranks
-    (docs/RESULTS.md measures both). "raw" (the reference) leaves FP as it is."""
-    if prof.get("fp_scale", PLAN_DEFAULTS["fp_scale"]) == "raw":
-        return
-    for l in desc.convs:
-        fp = desc.net.fp(l.id)
-        span = fp.max() - fp.min()
-        desc.net.set_fp(l.id, (fp - fp.min()) / span if span > 0 else np.zeros_like(fp))
+def compressor(model, example, prof, seed, threads):
+    """The pipeline over the baseline model with the profile's budget and
+    plan options (--fp-scale minmax maps each conv's FP onto [0, 1])."""
+    return ptq.Compressor(model, example, macs=prof["keep_fraction"], seed=seed,
+                          threads=threads, memory_format=CL,
+                          chain_reduce=prof.get("chain_reduce", PLAN_DEFAULTS["chain_reduce"]),
+                          fp_scale=prof.get("fp_scale", PLAN_DEFAULTS["fp_scale"]))
 
 
-def plan_key(desc, plan):
-    """The kept filters of every conv as bytes: two (a, b) with the same key
-    prune the same network."""
-    return b"".join(plan.keep_mask(l.id).tobytes() for l in desc.convs)
+def fitness_settings(prof, train_data, fitness_data):
+    """How a candidate (a, b) is scored (METHOD E5), as Compressor.score and
+    .search take it: prune to the budget, fine-tune tau_hat steps (lr 0.01,
+    no Nesterov, constant lr) on the same augmented batches for every
+    candidate (common random numbers, seed + 2), recompute the batch-norm
+    statistics from prof["bn_recal_batches"] batches (0 = as the reference:
+    keep the running averages of the tau_hat steps), then the mean
+    validation cross-entropy (and the accuracy, kept in the trace)."""
+    def score(model):
+        acc, loss = evaluate(model, fitness_data, prof["eval_batch"])
+        return loss, acc
+    return dict(evaluate=score, data=train_data, steps=prof["tau_hat"], lr=0.01,
+                batch=prof["batch"], transform=augment,
+                bn_recal_batches=prof.get("bn_recal_batches", 0))
 
 
-def run_search(args, prof, model, desc, train_data, fitness_data):
-    """REA over (a, b), every candidate scored by evaluate_candidate. With
-    common random numbers the fitness is a function of the pruned network
-    alone, so a candidate whose plan was already scored (REA mutations often
-    move only layers whose kept set does not change) gets the stored loss
-    instead of a second identical fine-tune (`reused` in the trace)."""
-    net = desc.net
-    plan = new_plan(net, prof)
-    search = picpq.Search(net, args.seed, population=prof["population"],
-                          sample=prof["sample"], generations=prof["generations"])
-    trace, scored = [], {}
-    while True:
-        cand = search.ask()
-        if cand is None:
-            break
-        cid, a, b = cand
-        key = plan_key(desc, plan) if plan.compute(a, b, prof["keep_fraction"]) else None
-        reused = key is not None and key in scored
-        if reused:
-            loss, acc, met = scored[key]
-        else:
-            loss, acc, met = evaluate_candidate(model, desc, plan, a, b, prof, train_data,
-                                                fitness_data, args.seed)
-            if key is not None:
-                scored[key] = (loss, acc, met)
-        search.tell(cid, loss)
-        trace.append(dict(id=cid, loss=loss, acc=acc, budget_met=met, reused=reused,
-                          macs=net.macs(plan), best=search.stats()["best_loss"]))
-        progress("search", len(trace), prof["generations"],
-                 f"loss {loss:.3f} best {trace[-1]['best']:.3f}")
-    a, b, loss = search.best()
-    history = search.history().tolist()
-    search.close()
-    return a, b, loss, trace, history, plan
+def run_search(comp, prof, train_data, fitness_data):
+    """REA over (a, b) (Compressor.search): a candidate whose plan was
+    already scored (REA mutations often move only layers whose kept set does
+    not change) gets the stored loss instead of a second identical
+    fine-tune (`reused` in the trace)."""
+    res = comp.search(**fitness_settings(prof, train_data, fitness_data),
+                      population=prof["population"], sample=prof["sample"],
+                      generations=prof["generations"])
+    trace = [dict(id=t["id"], loss=t["loss"], acc=t["info"] if t["info"] is not None else 0.0,
+                  budget_met=t["budget_met"], reused=t["reused"], macs=t["macs"],
+                  best=t["best"]) for t in res.trace]
+    return res.a, res.b, res.loss, trace, res.history, comp.plan
 
 
 def qat(small, desc_small, bits, batches, prof):
@@ -359,27 +244,24 @@ def qat(small, desc_small, bits, batches, prof):
     return small
 
 
-def compress(model, desc, plan, bits, train_data, prof, seed, label):
+def compress(comp, plan, bits, train_data, prof, seed, label):
     """Final prune + fine-tune, QAT with `bits`, export. Returns (model, desc, export summary)."""
     batches = Batches(train_data, prof["batch"], seed + 3)
-    small = prune_and_tune(model, desc, plan, batches, prof["finetune_steps"], 0.01,
-                           f"{label} fine-tune")
-    example = train_data[0][:2].contiguous(memory_format=torch.channels_last)
-    desc_small = ptq.describe(small, example)
-    if [l.name for l in desc_small.layers] != [l.name for l in desc.layers]:
-        raise RuntimeError("the pruned model's layers differ from the original's")
-    qat(small, desc_small, bits, batches, prof)
-    layers, summary = ptq.export(small, desc_small, bits)
-    return small, desc_small, layers, summary
+    small = comp.prune(plan=plan)
+    train(small, batches, prof["finetune_steps"], 0.01, f"{label} fine-tune")
+    qat(small, comp.pruned_desc, bits, batches, prof)
+    layers, summary = ptq.export(small, comp.pruned_desc, bits)
+    return small, comp.pruned_desc, layers, summary
 
 
-def compressed_result(args, prof, model, desc, plan, bits, train_data, test_data, name):
+def compressed_result(args, prof, comp, plan, bits, train_data, test_data, name):
     """Fine-tune, QAT and export one plan + bits, then test it: (the method's
     entry of results.json, its packed bytes). Saved in OUT as stage-NAME.json
     and stage-NAME.bin; with --resume a saved stage whose inputs (profile,
     seed, threads, versions, baseline, kept filters, bits) are identical is
     returned instead of being trained again: at a fixed thread count the run
     is deterministic, so the saved result is the one a new run would give."""
+    model, desc = comp.model, comp.desc
     paths = [os.path.join(args.out, f"stage-{name}.{ext}") for ext in ("json", "bin")]
     digest = stage_digest(args, prof, model, desc, plan, bits)
     if args.resume:
@@ -388,7 +270,7 @@ def compressed_result(args, prof, model, desc, plan, bits, train_data, test_data
             print(f"  {name}: reusing {paths[0]} (same inputs, --resume)")
             return saved
     t = time.time()
-    small, desc_small, layers, summary = compress(model, desc, plan, bits, train_data, prof,
+    small, desc_small, layers, summary = compress(comp, plan, bits, train_data, prof,
                                                   args.seed, name)
     acc, _ = evaluate(small, test_data, prof["eval_batch"])
     packed = b"".join(layer["data"] for layer in layers.values())
@@ -410,7 +292,7 @@ def stage_digest(args, prof, model, desc, plan, bits):
         dict(prof=training, seed=args.seed, threads=args.threads, bits=list(bits),
              library=picpq.version(), torch=torch.__version__,
              baseline=weights_digest(model)), sort_keys=True).encode()
-        + plan_key(desc, plan)).hexdigest()
+        + ptq.plan_key(desc, plan)).hexdigest()
 
 
 def weights_digest(model):
@@ -664,8 +546,8 @@ def main(argv=None):
     model, path, cached = baseline(args, prof, train_data)
     base_acc, _ = evaluate(model, test_data, prof["eval_batch"])
     example = train_data[0][:2].contiguous(memory_format=torch.channels_last)
-    desc = ptq.describe(model, example)
-    net = desc.net
+    comp = compressor(model, example, prof, args.seed, args.threads)
+    desc, net = comp.desc, comp.net
     max_bits = max_bits_of(desc, blocks_per_stage=3)
     base_cost = cost_summary(net, None, [32] * net.num_layers)
     seconds["baseline"] = time.time() - t
@@ -680,8 +562,7 @@ def main(argv=None):
 
     t = step("2/7 filter property")
     calib = calibration_batches(train_data, prof["calib_images"], args.seed)
-    fps = ptq.rank_filters(model, desc, calib, threads=args.threads)
-    scale_filter_property(desc, prof)
+    fps = comp.calibrate(calib, threads=args.threads)   # raw FP; the net holds the scaled
     seconds["filter_property"] = time.time() - t
     print(f"  {sum(len(c) for c in calib)} images, {len(fps)} convs, mean FP "
           f"{np.mean([fp.mean() for fp in fps.values()]):.2f} ({seconds['filter_property']:.0f} s)")
@@ -690,13 +571,12 @@ def main(argv=None):
     if args.lub:  # the (a, b) of an earlier search, e.g. search_mpi.py's best.lub
         with open(args.lub) as f:
             a, b = net.lub_read(f.read())
-        plan = new_plan(net, prof)
+        plan = comp.plan
         results["search"] = dict(source=args.lub, best_loss=None, a=a.tolist(), b=b.tolist(),
                                  trace=[], mean_loss_history=[], lub=net.lub_write(a, b))
         print(f"  skipped: (a, b) read from {args.lub}")
     else:
-        a, b, best_loss, trace, history, plan = run_search(args, prof, model, desc, train_data,
-                                                           fitness_data)
+        a, b, best_loss, trace, history, plan = run_search(comp, prof, train_data, fitness_data)
         results["search"] = dict(best_loss=best_loss, a=a.tolist(), b=b.tolist(), trace=trace,
                                  mean_loss_history=history, lub=net.lub_write(a, b))
         print(f"  {len(trace)} candidates ({sum(not t['reused'] for t in trace)} distinct "
@@ -723,7 +603,7 @@ def main(argv=None):
     print(f"  tau {tau:.4f}, bits {bits}, BOPs {cost['bops'] / 1e9:.3f} G")
 
     step("4/7 fine-tune, 6/7 QAT, 7/7 export")
-    result, packed = compressed_result(args, prof, model, desc, plan, bits, train_data, test_data,
+    result, packed = compressed_result(args, prof, comp, plan, bits, train_data, test_data,
                                        "pic-pq")
     seconds["finetune_qat_export"] = result["seconds"]
     results["pic-pq"] = dict(result, budget_met=met, budget=budget, tau=tau,
@@ -748,7 +628,7 @@ def main(argv=None):
         gplan, gbits = global_ranking_baseline(net, prof, cost["bops"],
                                                max_bits)
         for name, p, bb in (("uniform", uplan, ubits), ("global-ab10", gplan, gbits.tolist())):
-            results[name], _ = compressed_result(args, prof, model, desc, p, bb, train_data,
+            results[name], _ = compressed_result(args, prof, comp, p, bb, train_data,
                                                  test_data, name)
             print(f"  {name}: test top-1 {results[name]['test_acc']:.2f}%, "
                   f"{base_cost['bops'] / results[name]['bops']:.2f}x BOPs")
@@ -762,7 +642,7 @@ def main(argv=None):
     print("\n" + table + "\n\n" + layer_table)
     print(f"\nwrote {args.out}/results.json, report.md, search.png, layers.png "
           f"({seconds['total']:.0f} s)")
-    desc.close()
+    comp.close()
     return results
 
 

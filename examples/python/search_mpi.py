@@ -112,10 +112,10 @@ def setup(comm, cfg, args):
     model = resnet20().to(memory_format=torch.channels_last)
     model.load_state_dict(comm.bcast(weights, root=0))
     example = train_data[0][:2].contiguous(memory_format=torch.channels_last)
-    desc = ptq.describe(model, example)
-    fps = calibrate(comm, model, desc, train_data, prof, cfg["seed"], cfg["threads"])
-    job.scale_filter_property(desc, prof)
-    return model, desc, train_data, fitness, fps
+    comp = job.compressor(model, example, prof, cfg["seed"], cfg["threads"])
+    fps = calibrate(comm, model, comp.desc, train_data, prof, cfg["seed"], cfg["threads"])
+    comp.scale_filter_property()
+    return model, comp, train_data, fitness, fps
 
 
 # ---- worker --------------------------------------------------------------------------------------
@@ -145,8 +145,8 @@ def wait_for_master(comm, timeout):
     return comm.recv(source=0, tag=status.Get_tag()), status.Get_tag()
 
 
-def worker(comm, cfg, args, model, desc, train_data, fitness):
-    plan = job.new_plan(desc.net, cfg["prof"])
+def worker(comm, cfg, args, comp, train_data, fitness):
+    settings = job.fitness_settings(cfg["prof"], train_data, fitness)
     faults = {k: kind for kind, rank, k in args.inject if rank == comm.Get_rank()}
     count = 0
     while True:
@@ -166,8 +166,7 @@ def worker(comm, cfg, args, model, desc, train_data, fitness):
         try:
             if fault == "raise":
                 raise RuntimeError("injected evaluation error")
-            loss, _, _ = job.evaluate_candidate(model, desc, plan, a, b, cfg["prof"],
-                                                train_data, fitness, cfg["seed"])
+            loss, _, _ = comp.score(a, b, **settings, macs=cfg["prof"]["keep_fraction"])
         except Exception as exc:  # the candidate fails, the worker carries on
             log(f"candidate {cid} failed: {exc}")
             loss = math.nan
@@ -220,7 +219,7 @@ class Master:
         the budget (the workers would report +inf)."""
         if not self.plan.compute(a, b, self.cfg["prof"]["keep_fraction"]):
             return None
-        return hashlib.sha1(job.plan_key(self.desc, self.plan)).hexdigest()
+        return hashlib.sha1(ptq.plan_key(self.desc, self.plan)).hexdigest()
 
     def dispatch(self):
         while self.idle:
@@ -437,7 +436,8 @@ def main(argv=None):
         cfg = comm.bcast(read_checkpoint(args.state)[0] if rank == 0 else None, root=0)
     torch.set_num_threads(cfg["threads"])
     torch.manual_seed(cfg["seed"])
-    model, desc, train_data, fitness, fps = setup(comm, cfg, args)
+    model, comp, train_data, fitness, fps = setup(comm, cfg, args)
+    desc = comp.desc
     if args.calibrate_only:
         if rank == 0:
             buf = io.BytesIO()
@@ -446,7 +446,7 @@ def main(argv=None):
             print(f"calibration: {len(fps)} convs from {size} shards", flush=True)
         return 0
     if rank != 0:
-        return worker(comm, cfg, args, model, desc, train_data, fitness)
+        return worker(comm, cfg, args, comp, train_data, fitness)
 
     search, told = open_search(args, cfg, desc.net)
     if not args.resume:

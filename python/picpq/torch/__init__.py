@@ -8,12 +8,27 @@ that run on the model's device, and integer export.
     plan = picpq.Plan(desc.net); plan.compute(a, b, 0.5)
     small = apply_plan(model, desc, plan)         # a smaller nn.Module
 """
-from .describe import Description, Layer, UnsupportedModel, describe
-from .export import export
-from .qat import ActQuant, WeightQuant, quantize_activations, quantize_model, quantize_weights
+from . import _omp  # noqa: F401  (first: OpenMP's wait policy, before torch loads)
+from .describe import ActSite, Description, Layer, UnsupportedModel, describe
+from .export import export, model_file_bytes, save_model
+from .onnx_export import export_onnx
+from .qat import (ActQuant, PerUseAct, WeightQuant, bops_of_model, check_bits, check_description,
+                  inserted_bits, quantize_activations, quantize_model, quantize_weights)
 from .rank import feed_ranker, rank_filters, set_filter_properties
 from .surgery import apply_plan, mask_model
 
-__all__ = ["ActQuant", "Description", "Layer", "UnsupportedModel", "WeightQuant", "apply_plan",
-           "describe", "export", "feed_ranker", "mask_model", "quantize_activations",
-           "quantize_model", "quantize_weights", "rank_filters", "set_filter_properties"]
+from . import data
+from .data import Batches, evaluate, recalibrate_bn, train
+from .io import load_compressed, save_compressed, write_atomic
+from .pipeline import (Compressor, SearchResult, compress, configure_threads,
+                       default_bits, plan_key)
+
+__all__ = ["ActQuant", "ActSite", "Description", "Layer", "PerUseAct", "UnsupportedModel",
+           "WeightQuant", "apply_plan", "bops_of_model", "check_bits", "check_description",
+           "describe", "export", "export_onnx", "feed_ranker", "inserted_bits", "mask_model",
+           "model_file_bytes", "quantize_activations", "quantize_model", "quantize_weights",
+           "rank_filters", "save_model", "set_filter_properties"]
+
+__all__ += ["Batches", "Compressor", "SearchResult", "compress", "configure_threads", "data",
+            "default_bits", "evaluate", "load_compressed", "plan_key", "recalibrate_bn",
+            "save_compressed", "train", "write_atomic"]

@@ -1,0 +1,449 @@
+"""The PIC-PQ pipeline as an API: Compressor(model, example_inputs) with the
+steps calibrate -> search -> prune -> assign_bits -> quantize -> export, and
+compress(), the whole pipeline in one call.
+
+The user brings the model, the data and how a candidate is scored; the
+library keeps the rest: candidates whose pruned network was already scored
+are not trained again, every candidate sees the same batches (common random
+numbers), batch norms are recalibrated, the candidate model is rebuilt in
+one reused module instead of a deep copy, the search can be saved and
+resumed, several budgets come from one (a, b), progress goes to stderr.
+"""
+import base64
+import copy
+import hashlib
+import importlib
+import json
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+import picpq
+
+from . import data as _data
+from .describe import describe
+from .io import write_atomic
+from .qat import quantize_model
+from .rank import rank_filters
+from .surgery import apply_plan
+
+CHAIN_REDUCE = {"sum": picpq.CHAIN_SUM, "mean": picpq.CHAIN_MEAN, "max": picpq.CHAIN_MAX}
+FP_SCALES = ("raw", "minmax")
+STATE_FORMAT, STATE_VERSION = "picpq-torch-search", 1
+
+
+# ---- threads ------------------------------------------------------------------------------------
+def _passive_at_load():
+    return os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE"
+
+
+def configure_threads(threads=None):
+    """CPU threading for training on a machine that may be shared.
+
+    Torch's OpenMP threads spin-wait at every parallel region's barrier by
+    default; when another job holds a core, a 2-thread region waits a whole
+    scheduler slice for its descheduled thread, spinning (measured: a
+    training run 14x slower under one busy loop per core, CPU time up 7x;
+    docs/BENCHMARKS.md). OMP_WAIT_POLICY=PASSIVE, read once when torch
+    loads, removes the spinning: importing picpq.torch before torch sets it
+    unless the environment says otherwise. `threads`: torch's intra-op
+    thread count; None keeps torch's when the passive policy is in effect
+    and uses 1 otherwise (torch was imported first without the policy: one
+    thread never waits at a barrier). Inter-op threads are left alone:
+    training does not use them, and torch aborts the process when their
+    count is set twice. Returns the thread count in effect."""
+    if threads is None:
+        threads = torch.get_num_threads() if _PASSIVE else 1
+    torch.set_num_threads(int(threads))
+    return torch.get_num_threads()
+
+
+_PASSIVE = _passive_at_load()
+
+
+# ---- bits and keys ------------------------------------------------------------------------------
+def default_bits(desc, max_bits=8):
+    """The default per-layer maximum bits B_l: the first conv and the last
+    linear layer at 32 (full precision, as the method and most quantization
+    schemes keep them), every other layer at `max_bits`."""
+    first = next((l.id for l in desc.layers if l.kind == "conv"), None)
+    last = next((l.id for l in reversed(desc.layers) if l.kind == "linear"), None)
+    return [32 if l.id in (first, last) else int(max_bits) for l in desc.layers]
+
+
+def plan_key(desc, plan):
+    """The kept filters of every conv as bytes: two (a, b) with the same key
+    prune the same network."""
+    return b"".join(plan.keep_mask(l.id).tobytes() for l in desc.convs)
+
+
+def _loss_and_info(result):
+    if isinstance(result, (tuple, list)):
+        return float(result[0]), (list(result[1:]) if len(result) > 2 else result[1])
+    return float(result), None
+
+
+@dataclass
+class SearchResult:
+    """What Compressor.search found: the best (a, b) and its loss, every
+    candidate (trace: id, loss, info, budget_met, reused, macs, best) and the
+    population's mean loss after each tell."""
+    a: np.ndarray
+    b: np.ndarray
+    loss: float
+    trace: list = field(default_factory=list)
+    history: list = field(default_factory=list)
+
+
+class Compressor:
+    """PIC-PQ for one model, step by step (Torch-Pruning/NNCF style):
+
+        c = Compressor(model, example_inputs, macs=0.5)
+        c.calibrate(batches)                      # filter property of every conv
+        best = c.search(evaluate, data)           # (a, b) by evolutionary search
+        small = c.prune(best.a, best.b)           # physically pruned copy
+        bits = c.assign_bits(bops=1 / 32)         # bits from sparsity
+        qat = c.quantize()                        # QAT modules, train it as usual
+        c.export("model.picpq")
+
+    `macs`: the fraction of the model's MACs to keep (the budget);
+    `max_bits`: an int (default_bits policy) or a per-layer list of B_l;
+    `seed`: the search's seed and the common random numbers' base;
+    `threads`: see configure_threads; `memory_format`: applied to 4-D inputs
+    (e.g. torch.channels_last); `chain_reduce`, `fp_scale`: plan options
+    (METHOD §5.3; fp_scale "minmax" maps each layer's FP onto [0, 1]);
+    other keyword arguments are plan parameters (e.g. safeguard=0.2)."""
+
+    def __init__(self, model, example_inputs, macs=0.5, max_bits=8, seed=0, threads=None,
+                 memory_format=None, chain_reduce="sum", fp_scale="raw", **plan_params):
+        if fp_scale not in FP_SCALES:
+            raise ValueError(f"fp_scale must be one of {FP_SCALES}")
+        self.threads = configure_threads(threads)
+        self.model, self.example_inputs = model, example_inputs
+        self.macs, self.seed, self.memory_format = float(macs), int(seed), memory_format
+        self.chain_reduce, self.fp_scale = chain_reduce, fp_scale
+        self.plan_params = dict(plan_params, chain_reduce=CHAIN_REDUCE[chain_reduce])
+        self.desc = describe(model, example_inputs)
+        self.net = self.desc.net
+        n = self.net.num_layers
+        self.max_bits = (default_bits(self.desc, max_bits) if np.isscalar(max_bits)
+                         else [int(b) for b in max_bits])
+        if len(self.max_bits) != n:
+            raise ValueError(f"max_bits: {len(self.max_bits)} values for {n} layers")
+        self.plan = self.new_plan()
+        self.fps = None
+        self.a = self.b = None
+        self.budget_met = None
+        self.pruned = self.pruned_desc = None
+        self.bits = self.tau = self.bops_met = None
+        self._scratch = None
+        self.base_cost = self.cost(None, [32] * n)
+
+    # -- helpers --
+    def new_plan(self):
+        """A picpq.Plan over the model's net with this compressor's options."""
+        return picpq.Plan(self.net, **self.plan_params)
+
+    def cost(self, plan=None, bits=None):
+        """dict(macs, params, bops) of the model pruned by `plan` (None: not
+        pruned) at `bits` (None: 32 everywhere)."""
+        bits = bits if bits is not None else [32] * self.net.num_layers
+        return dict(macs=self.net.macs(plan), params=self.net.params(plan),
+                    bops=self.net.bops(plan, bits, bits))
+
+    def stream(self, data, batch=128, seed=0, transform=None):
+        """A seeded Batches stream over `data`, torch's global seed set too."""
+        torch.manual_seed(self.seed + seed)
+        return _data.Batches(data, batch, self.seed + seed, transform)
+
+    # -- 1. calibrate --
+    def calibrate(self, batches, images=None, threads=1):
+        """The filter property of every conv from one pass over `batches`
+        (input tensors, tensors (x, y) or a DataLoader; at most `images`),
+        stored in the net; "minmax" scaling applied. Returns {layer: FP}."""
+        inputs = [_data.to_model(x, self.model, self.memory_format)
+                  for x in _data.input_batches(batches, images)]
+        self.fps = rank_filters(self.model, self.desc, inputs, threads=threads)
+        self.scale_filter_property()
+        return self.fps
+
+    def scale_filter_property(self):
+        """fp_scale "minmax": each conv's FP mapped onto [0, 1] (a constant
+        FP becomes 0); "raw" leaves it."""
+        if self.fp_scale == "raw":
+            return
+        for l in self.desc.convs:
+            fp = self.net.fp(l.id)
+            span = fp.max() - fp.min()
+            self.net.set_fp(l.id, (fp - fp.min()) / span if span > 0 else np.zeros_like(fp))
+
+    # -- 2. search --
+    def candidate(self, a, b, macs=None):
+        """The pruned model of (a, b) at `macs`, rebuilt inside one reused
+        module (no deep copy per candidate), or None when no plan meets the
+        budget. The module is overwritten by the next call."""
+        if not self.plan.compute(a, b, self.macs if macs is None else macs):
+            return None
+        if self._scratch is None:
+            self._scratch = copy.deepcopy(self.model)
+        self._scratch = apply_plan(self.model, self.desc, self.plan, out=self._scratch)
+        if self.memory_format is not None:
+            self._scratch = self._scratch.to(memory_format=self.memory_format)
+        return self._scratch
+
+    def score(self, a, b, evaluate, data=None, finetune=None, steps=20, lr=0.01, batch=128,
+              transform=None, bn_recal_batches=0, macs=None):
+        """The fitness of one (a, b) (METHOD E5): prune to the budget,
+        fine-tune on the common random numbers (`finetune(model, batches)`,
+        or by default `steps` SGD steps at constant `lr` without Nesterov on
+        a Batches stream of `data`), recompute batch norms from
+        `bn_recal_batches` further batches, then `evaluate(model)` -> loss
+        or (loss, info). Returns (loss, info, budget_met); the loss is +inf
+        when no plan meets the budget."""
+        small = self.candidate(a, b, macs)
+        if small is None:
+            return float("inf"), None, False
+        batches = self.stream(data, batch, 2, transform) if data is not None else None
+        if finetune is not None:
+            finetune(small, batches)
+        elif steps:
+            _data.train(small, batches, steps, lr, None, nesterov=False, cosine=False,
+                        memory_format=self.memory_format)
+        if bn_recal_batches and batches is not None:
+            _data.recalibrate_bn(small, batches, bn_recal_batches, self.memory_format)
+        loss, info = _loss_and_info(evaluate(small))
+        return loss, info, True
+
+    def search(self, evaluate, data=None, finetune=None, steps=20, lr=0.01, batch=128,
+               transform=None, bn_recal_batches=0, population=16, sample=4, generations=48,
+               state=None, progress=True, macs=None):
+        """Regularized evolutionary search over (a, b) (METHOD §6), every
+        candidate scored by score() with these arguments. A candidate that
+        prunes the same filters as one already scored gets its loss (with
+        common random numbers the fitness depends on the pruned network
+        alone). `state`: a file written atomically after every candidate
+        (search state, scored networks, trace); an existing one is resumed.
+        Returns a SearchResult and sets self.a, self.b."""
+        settings = dict(seed=self.seed, macs=self.macs if macs is None else macs,
+                        population=population, sample=sample, generations=generations,
+                        steps=steps, lr=lr, batch=batch, bn_recal_batches=bn_recal_batches)
+        kf = settings["macs"]
+        search, scored, trace = None, {}, []
+        if state is not None and os.path.exists(state):
+            search, scored, trace = self._load_state(state, settings)
+        if search is None:
+            search = picpq.Search(self.net, self.seed, population=population, sample=sample,
+                                  generations=generations)
+        try:
+            while True:
+                cand = search.ask()
+                if cand is None:
+                    break
+                cid, a, b = cand
+                met = self.plan.compute(a, b, kf)
+                key = hashlib.sha1(plan_key(self.desc, self.plan)).hexdigest() if met else None
+                reused = key is not None and key in scored
+                if reused:
+                    loss, info = scored[key]
+                else:
+                    loss, info, met = self.score(a, b, evaluate, data, finetune, steps, lr, batch,
+                                                 transform, bn_recal_batches, kf)
+                    if key is not None:
+                        scored[key] = (loss, info)
+                search.tell(cid, loss)
+                trace.append(dict(id=cid, loss=loss, info=info, budget_met=met, reused=reused,
+                                  macs=self.net.macs(self.plan),
+                                  best=search.stats()["best_loss"]))
+                if state is not None:
+                    self._save_state(state, settings, search, scored, trace)
+                if progress:
+                    _data.progress("search", len(trace), generations,
+                                   f"loss {loss:.3f} best {trace[-1]['best']:.3f}")
+            a, b, loss = search.best()
+            result = SearchResult(a, b, loss, trace, search.history().tolist())
+        finally:
+            search.close()
+        self.a, self.b = a, b
+        return result
+
+    @staticmethod
+    def _save_state(path, settings, search, scored, trace):
+        body = dict(format=STATE_FORMAT, version=STATE_VERSION, settings=settings,
+                    search=base64.b64encode(search.save()).decode(),
+                    scored={k: list(v) for k, v in scored.items()}, trace=trace)
+        write_atomic(path, json.dumps(body, default=_json_default))
+
+    def _load_state(self, path, settings):
+        with open(path) as f:
+            body = json.load(f)
+        if body.get("format") != STATE_FORMAT or body.get("version") != STATE_VERSION:
+            raise ValueError(f"{path}: not a picpq.torch search state")
+        if body["settings"] != json.loads(json.dumps(settings)):
+            raise ValueError(f"{path}: saved with other settings {body['settings']}")
+        search = picpq.Search.load(self.net, base64.b64decode(body["search"]))
+        scored = {k: tuple(v) for k, v in body["scored"].items()}
+        return search, scored, body["trace"]
+
+    # -- 3. prune --
+    def prune(self, a=None, b=None, macs=None, plan=None):
+        """The physically pruned copy of the model for (a, b) (default: the
+        search's best) at `macs` (default: the compressor's), or for a given
+        picpq.Plan over this net (`plan`, e.g. a baseline's); sets
+        self.pruned, self.pruned_desc (its description), self.budget_met."""
+        if plan is None:
+            a = self.a if a is None else a
+            b = self.b if b is None else b
+            if a is None:
+                raise ValueError("prune: no (a, b) given and no search has run")
+            self.a, self.b = np.asarray(a, float), np.asarray(b, float)
+            self.budget_met = self.plan.compute(self.a, self.b,
+                                                self.macs if macs is None else macs)
+            plan = self.plan
+        else:
+            self.budget_met = True
+        small = apply_plan(self.model, self.desc, plan)
+        if self.memory_format is not None:
+            small = small.to(memory_format=self.memory_format)
+        self.pruned = small
+        if self.pruned_desc is not None:
+            self.pruned_desc.close()
+        self.pruned_desc = describe(small, self.example_inputs)
+        if [l.name for l in self.pruned_desc.layers] != [l.name for l in self.desc.layers]:
+            raise RuntimeError("the pruned model's layers differ from the original's")
+        return small
+
+    def plans(self, macs_list, a=None, b=None):
+        """Several budgets from one (a, b) (default: the search's best):
+        [(plan, budget met)] for each fraction in macs_list, from one
+        ranking (picpq.compute_multi). The caller closes the plans."""
+        a = self.a if a is None else a
+        b = self.b if b is None else b
+        plans = [self.new_plan() for _ in macs_list]
+        met = picpq.compute_multi(plans, a, b, list(macs_list))
+        return list(zip(plans, met))
+
+    def finetune(self, data, steps, lr=0.01, batch=128, transform=None, seed=3,
+                 label="fine-tune", **train_kw):
+        """Default fine-tune of the pruned (or quantized) model: `steps` SGD
+        steps (cosine lr, Nesterov) on a Batches stream of `data` seeded with
+        seed + `seed`. Returns the last loss."""
+        return _data.train(self.pruned, self._stream_for(data, batch, seed, transform), steps,
+                           lr, label, memory_format=self.memory_format, **train_kw)
+
+    def _stream_for(self, data, batch, seed, transform):
+        if isinstance(data, _data.Batches):
+            return data
+        return self.stream(data, batch, seed, transform)
+
+    # -- 4. bits --
+    def assign_bits(self, max_bits=None, bops=None, tau=None, min_bits=2):
+        """Bits from sparsity (METHOD §7): q_l = B_l - ceil(tau / s_l), at
+        least min_bits. `bops`: a fraction of the unpruned fp32 model's BOPs
+        (e.g. 1/32): the smallest tau whose bits meet it; otherwise `tau`
+        (default 1/6, the reference's). `max_bits`: int or per-layer list
+        (default: the compressor's). Returns the bits (list); self.bops_met
+        says whether the BOPs target was met (at min_bits everywhere it may
+        not be: the 32-bit layers alone can exceed it), self.tau the penalty."""
+        if self.budget_met is None:
+            raise ValueError("assign_bits: prune first")
+        if max_bits is not None:
+            self.max_bits = (default_bits(self.desc, max_bits) if np.isscalar(max_bits)
+                             else [int(x) for x in max_bits])
+        sparsity = picpq.sparsity_from_plan(self.plan)
+        if bops is not None:
+            self.tau, bits, self.bops_met = picpq.bits_solve(
+                self.plan, sparsity, self.max_bits, self.base_cost["bops"] * bops, min_bits)
+        else:
+            self.tau, self.bops_met = (1 / 6 if tau is None else tau), None
+            bits = picpq.bits_assign(sparsity, self.max_bits, tau=self.tau, min_bits=min_bits)
+        self.bits = [int(x) for x in bits]
+        return self.bits
+
+    # -- 5. quantize --
+    def quantize(self, weights=True, activations=True, residual=False):
+        """Quantization-aware training modules inserted into the pruned model
+        (in place; see quantize_model). Train it afterwards as usual (e.g.
+        activations only first, then weights too: METHOD §9.2)."""
+        if self.bits is None:
+            raise ValueError("quantize: assign_bits first")
+        return quantize_model(self.pruned, self.pruned_desc, self.bits, weights=weights,
+                              activations=activations, residual=residual)
+
+    # -- 6. export --
+    def export(self, path, **kw):
+        """Write the compressed model to `path`: a path ending in .onnx gets
+        ONNX (picpq.torch.export_onnx; keyword dequantized), any other the
+        self-contained model file the C runtime loads (picpq.torch.save_model;
+        keywords mean, std), or, in a package without those, the packed
+        integer codes of every layer concatenated. Returns (layers, summary)
+        of picpq.torch.export()."""
+        pkg = importlib.import_module(__package__)   # picpq.torch, whatever module holds them
+        layers, summary = pkg.export(self.pruned, self.pruned_desc, self.bits)
+        example = _data.to_model(self.example_inputs, self.pruned, self.memory_format)
+        save_model = getattr(pkg, "save_model", None)
+        export_onnx = getattr(pkg, "export_onnx", None)
+        if str(path).endswith(".onnx") and export_onnx is not None:
+            export_onnx(self.pruned, self.pruned_desc, self.bits, path, example, **kw)
+        elif save_model is not None:
+            save_model(self.pruned, self.pruned_desc, self.bits, path, example, **kw)
+        else:
+            write_atomic(path, b"".join(layer["data"] for layer in layers.values()))
+        return layers, summary
+
+    def close(self):
+        """Free the plan and the descriptions' nets."""
+        self.plan.close()
+        if self.pruned_desc is not None:
+            self.pruned_desc.close()
+        self.desc.close()
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
+
+
+def compress(model, data, evaluate, macs=0.5, bops=None, example_inputs=None, max_bits=8,
+             calib_images=256, batch=128, search_steps=20, population=8, sample=4,
+             generations=16, finetune_steps=200, qat_steps=200, lr=0.01, seed=0,
+             bn_recal_batches=2, transform=None, state=None, export=None, threads=None,
+             progress=True):
+    """The whole pipeline in one call: calibrate on `data` (tensors (x, y) or
+    a DataLoader), search (a, b) scoring candidates with `evaluate(model)`
+    -> loss (lower is better) after `search_steps` SGD steps, prune to
+    `macs` of the MACs, fine-tune `finetune_steps`, bits for `bops` (a
+    fraction of the fp32 BOPs; None: tau = 1/6), QAT (activations for half
+    of `qat_steps`, then weights too), export to `export` when given.
+    Returns the Compressor: .pruned is the compressed model, .bits its bits."""
+    if example_inputs is None:
+        example_inputs = _data.input_batches(data, 1)[0][:1]
+    c = Compressor(model, example_inputs, macs=macs, max_bits=max_bits, seed=seed,
+                   threads=threads)
+    c.calibrate(data, images=calib_images)
+    c.search(evaluate, data, steps=search_steps, lr=lr, batch=batch, transform=transform,
+             bn_recal_batches=bn_recal_batches, population=population, sample=sample,
+             generations=generations, state=state, progress=progress)
+    c.prune()
+    label = (lambda s: s) if progress else (lambda s: None)
+    stream = c.stream(data, batch, 3, transform)
+    _data.train(c.pruned, stream, finetune_steps, lr, label("fine-tune"),
+                memory_format=c.memory_format)
+    c.assign_bits(bops=bops)
+    c.quantize(weights=False)
+    _data.train(c.pruned, stream, qat_steps // 2, lr, label("QAT activations"),
+                memory_format=c.memory_format)
+    c.quantize()
+    _data.train(c.pruned, stream, qat_steps - qat_steps // 2, lr, label("QAT weights+act"),
+                memory_format=c.memory_format)
+    if export is not None:
+        c.export(export)
+    return c
+
+
+__all__ = ["CHAIN_REDUCE", "Compressor", "FP_SCALES", "SearchResult", "compress",
+           "configure_threads", "default_bits", "plan_key"]

@@ -1,0 +1,277 @@
+"""picpq.torch's pipeline API: data streams, candidate reuse, resumable
+search, the rebuilt candidate module, several budgets, one-call compress,
+and save/load of a compressed model in a fresh process."""
+import copy
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+import picpq  # noqa: E402
+import picpq.torch as ptq  # noqa: E402
+from picpq.torch.models import resnet20  # noqa: E402
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+
+
+def tiny_data(n=64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 1, 28, 28, generator=g), torch.randint(0, 10, (n,), generator=g)
+
+
+def compressor(**kw):
+    torch.manual_seed(0)
+    model = resnet20()
+    c = ptq.Compressor(model, torch.zeros(1, 1, 28, 28), threads=1, **kw)
+    rng = np.random.default_rng(1)
+    for l in c.desc.convs:
+        c.net.set_fp(l.id, rng.uniform(0, 28, c.net.layer_channels(l.id)[1]))
+    return c
+
+
+def test_streams_are_common_random_numbers_over_tensors_and_loaders():
+    x, y = tiny_data()
+    a, b = ptq.Batches((x, y), 16, seed=5), ptq.Batches((x, y), 16, seed=5)
+    for _ in range(6):   # past an epoch: reshuffled alike
+        (xa, ya), (xb, yb) = a.next(), b.next()
+        assert torch.equal(xa, xb) and torch.equal(ya, yb)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=16,
+                                         shuffle=True)
+    la, lb = ptq.Batches(loader, seed=3), ptq.Batches(loader, seed=3)
+    seen = [la.next() for _ in range(6)]
+    for xa, ya in seen:
+        xb, yb = lb.next()
+        assert torch.equal(xa, xb) and torch.equal(ya, yb)
+    assert not torch.equal(seen[0][1], ptq.Batches(loader, seed=4).next()[1])
+    # calibration inputs from every accepted form
+    for data in (x, (x, y), list(x.split(16)), loader):
+        got = ptq.data.input_batches(data, images=40, batch=16)
+        assert sum(t.shape[0] for t in got) == 40
+
+
+def test_evaluate_accepts_tensors_and_loaders():
+    x, y = tiny_data(40)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(28 * 28, 10))
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=7)
+    acc, loss = ptq.evaluate(model, (x, y), batch=9)
+    acc2, loss2 = ptq.evaluate(model, loader)
+    assert acc == acc2 and loss == pytest.approx(loss2, rel=1e-6)
+
+
+def test_default_bits_and_plan_key():
+    c = compressor()
+    assert c.max_bits == [32] + [8] * 18 + [32]
+    assert ptq.default_bits(c.desc, 4) == [32] + [4] * 18 + [32]
+    ones, zeros = np.ones(c.net.num_layers), np.zeros(c.net.num_layers)
+    plan = c.new_plan()
+    assert plan.compute(ones, zeros, 0.5)
+    k1 = ptq.plan_key(c.desc, plan)
+    assert plan.compute(2 * ones, zeros, 0.5)       # same order: same network
+    assert ptq.plan_key(c.desc, plan) == k1
+    assert plan.compute(ones, zeros, 0.3)
+    assert ptq.plan_key(c.desc, plan) != k1
+    plan.close()
+    c.close()
+
+
+def test_candidate_module_is_rebuilt_not_copied():
+    """apply_plan(out=...) gives the same tensors as a deep-copying apply_plan,
+    whatever the previous candidate was and even after it was trained."""
+    c = compressor()
+    n = c.net.num_layers
+    rng = np.random.default_rng(0)
+    x, y = tiny_data(32)
+    first = None
+    for i in range(4):
+        a, b = rng.uniform(0.5, 2, n), rng.uniform(-1, 1, n)
+        small = c.candidate(a, b, macs=[0.3, 0.6, 0.45, 0.5][i])
+        first = first or small
+        assert small is first   # one module, reused
+        ref = ptq.apply_plan(c.model, c.desc, c.plan)
+        sa, sb = small.state_dict(), ref.state_dict()
+        assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+        ptq.train(small, ptq.Batches((x, y), 16, 0), 2, 0.1)   # must not touch the base
+    torch.manual_seed(0)
+    base = resnet20()   # what compressor() started from
+    assert all(torch.equal(p, q) for p, q in zip(base.state_dict().values(),
+                                                 c.model.state_dict().values()))
+    c.close()
+
+
+def test_search_reuses_scored_networks_and_resumes(tmp_path):
+    x, y = tiny_data(64)
+    calls = []
+
+    def evaluate(model):
+        calls.append(1)
+        return ptq.evaluate(model, (x[:32], y[:32]))[1], len(calls)
+
+    kw = dict(steps=1, batch=16, population=3, sample=2, generations=8, progress=False)
+    c = compressor(macs=0.6)
+    full = c.search(evaluate, (x, y), **kw)
+    distinct = {t["info"] for t in full.trace if not t["reused"] and t["budget_met"]}
+    assert len(calls) == len(distinct) and len(full.trace) == 8
+    c.close()
+
+    # cut after 3 evaluations, then resumed from the state file: the same search
+    state = str(tmp_path / "search.json")
+    calls.clear()
+
+    def failing(model):
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return evaluate(model)
+    c = compressor(macs=0.6)
+    with pytest.raises(KeyboardInterrupt):
+        c.search(failing, (x, y), state=state, **kw)
+    c.close()
+    c = compressor(macs=0.6)
+    resumed = c.search(evaluate, (x, y), state=state, **kw)
+    assert [t["loss"] for t in resumed.trace] == [t["loss"] for t in full.trace]
+    assert np.array_equal(resumed.a, full.a) and resumed.loss == full.loss
+    with pytest.raises(ValueError, match="other settings"):
+        c.search(evaluate, (x, y), state=state, **dict(kw, generations=9))
+    # several budgets from the best (a, b)
+    pairs = c.plans([0.3, 0.6], full.a, full.b)
+    assert all(met for _, met in pairs)
+    assert c.net.macs(pairs[0][0]) < c.net.macs(pairs[1][0]) <= 0.6 * c.base_cost["macs"]
+    for p, _ in pairs:
+        p.close()
+    c.close()
+
+
+def test_compress_in_one_call(tmp_path):
+    x, y = tiny_data(64)
+    torch.manual_seed(0)
+    c = ptq.compress(resnet20(), (x, y), lambda m: ptq.evaluate(m, (x[:32], y[:32]))[1],
+                     macs=0.5, bops=1 / 8, calib_images=32, batch=16, search_steps=1,
+                     population=3, sample=2, generations=3, finetune_steps=1, qat_steps=2,
+                     threads=1, progress=False, export=str(tmp_path / "m.bin"))
+    assert c.bits[0] == 32 and c.bits[-1] == 32 and c.budget_met and c.bops_met
+    assert c.cost(c.plan)["macs"] <= 0.5 * c.base_cost["macs"]
+    assert any(isinstance(m, ptq.ActQuant) for m in c.pruned.modules())
+    assert (tmp_path / "m.bin").stat().st_size > 0
+    try:
+        import onnx
+    except ImportError:
+        onnx = None
+    if onnx is not None and hasattr(ptq, "export_onnx"):   # a .onnx path gets ONNX
+        c.export(str(tmp_path / "m.onnx"))
+        onnx.checker.check_model(onnx.load(str(tmp_path / "m.onnx")))
+    c.close()
+
+
+def test_save_and_load_a_qat_model_in_a_fresh_process(tmp_path):
+    c = compressor()
+    n = c.net.num_layers
+    c.prune(np.ones(n), np.zeros(n))
+    c.assign_bits(tau=1 / 6)
+    qat = c.quantize()
+    with pytest.raises(RuntimeError, match="parametrized"):
+        torch.save(qat, str(tmp_path / "plain.pt"))   # why save_compressed exists
+    params = list(qat.parameters())
+    path = str(tmp_path / "qat.pt")
+    ptq.save_compressed(qat, path, bits=c.bits)
+    assert [id(p) for p in qat.parameters()] == [id(p) for p in params]  # optimizer-safe
+    x = torch.randn(4, 1, 28, 28, generator=torch.Generator().manual_seed(2))
+    torch.save(x, str(tmp_path / "x.pt"))
+    qat.eval()
+    with torch.no_grad():
+        ref = qat(x)
+    code = (f"import torch, picpq.torch as ptq\n"
+            f"m, meta = ptq.load_compressed({path!r}, with_meta=True)\n"
+            f"m.eval()\n"
+            f"assert meta['bits'] == {c.bits!r}\n"
+            f"with torch.no_grad():\n"
+            f"    torch.save(m(torch.load({str(tmp_path / 'x.pt')!r})), "
+            f"{str(tmp_path / 'y.pt')!r})\n")
+    env = dict(os.environ)
+    if os.environ.get("PICPQ_TEST_INSTALLED") != "1":   # else the installed package
+        env["PYTHONPATH"] = os.path.join(ROOT, "python") + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert torch.equal(torch.load(str(tmp_path / "y.pt")), ref)
+    with pytest.raises(ValueError, match="not a file"):
+        ptq.load_compressed(str(tmp_path / "x.pt"))
+    c.close()
+
+
+def test_progress_in_a_log_file_is_a_line_per_tenth(capsys):
+    """Under pytest stderr is not a terminal: training logs its first step and
+    each tenth of the way."""
+    class Batches:
+        def next(self):
+            return torch.ones(4, 1, 4, 4), torch.tensor([0, 1, 2, 0])
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.Flatten(),
+                                torch.nn.Linear(8, 3))
+    ptq.train(model, Batches(), 100, 0.01, "fine-tune")
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split()[1] for line in lines] == ["1/100"] + [f"{10 * k}/100"
+                                                               for k in range(1, 11)]
+    for i in range(1, 4):   # fewer steps than tenths: every step once
+        ptq.data.progress("search", i, 3)
+    assert len(capsys.readouterr().err.splitlines()) == 3
+
+
+def test_threads_default():
+    assert ptq.configure_threads(1) == 1
+    assert picpq.version()
+
+
+def test_fp_scale_minmax_maps_each_conv_onto_0_1():
+    c = compressor(fp_scale="minmax")
+    raw = {l.id: c.net.fp(l.id) for l in c.desc.convs}
+    first = c.desc.convs[0].id
+    c.net.set_fp(first, np.full(raw[first].shape, 7.0))   # constant: becomes 0
+    c.scale_filter_property()
+    assert np.all(c.net.fp(first) == 0.0)
+    for l in c.desc.convs[1:]:
+        fp = raw[l.id]
+        np.testing.assert_allclose(c.net.fp(l.id), (fp - fp.min()) / (fp.max() - fp.min()))
+    c.close()
+    c = compressor()   # raw leaves the FP alone
+    before = c.net.fp(first)
+    c.scale_filter_property()
+    assert np.array_equal(c.net.fp(first), before)
+    c.close()
+
+
+@pytest.mark.parametrize("kind", ["vgg", "mobilenet"])
+def test_rebuilt_candidate_equals_a_deep_copy_on_other_models(kind):
+    """apply_plan(out=...) on a VGG with a linear classifier and on a
+    MobileNetV2 (depthwise convs, identity residuals): same tensors as a
+    deep-copying apply_plan, plan after plan."""
+    from torch import nn
+    torch.manual_seed(0)
+    if kind == "vgg":
+        model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+                              nn.MaxPool2d(2), nn.Conv2d(16, 32, 3, padding=1),
+                              nn.BatchNorm2d(32), nn.ReLU(), nn.Flatten(),
+                              nn.Linear(32 * 8 * 8, 24), nn.ReLU(), nn.Linear(24, 10))
+    else:
+        tv = pytest.importorskip("torchvision")
+        model = tv.models.mobilenet_v2(num_classes=10, width_mult=0.35)
+    x = torch.randn(2, 3, 16, 16)
+    desc = ptq.describe(model, x)
+    rng = np.random.default_rng(2)
+    for l in desc.convs:
+        desc.net.set_fp(l.id, rng.uniform(0, 10, desc.net.layer_channels(l.id)[1]))
+    plan, out = picpq.Plan(desc.net), None
+    n = desc.net.num_layers
+    for keep in (0.4, 0.7, 0.5):
+        assert plan.compute(np.exp(rng.normal(size=n)), rng.normal(size=n), keep)
+        ref = ptq.apply_plan(model, desc, plan)
+        out = ptq.apply_plan(model, desc, plan,
+                             out=out if out is not None else copy.deepcopy(model))
+        sa, sb = out.state_dict(), ref.state_dict()
+        assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+        out.eval()
+        ref.eval()
+        with torch.no_grad():
+            assert torch.equal(out(x), ref(x))
+    plan.close()
+    desc.close()
