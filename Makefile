@@ -19,8 +19,10 @@ PKG_CONFIG ?= pkg-config
 CFLAGS ?= -std=c99 -O2 -g -Wall -Wextra -Wpedantic -Werror
 LDFLAGS ?=
 DEPS ?= 1
-DEPS_GROUPS ?= core python torch mpi
+DEPS_GROUPS ?= core python torch mpi ort
 MPICC ?= mpicc
+# ONNX Runtime for the ONNX tests (scripts/install-ort.sh; empty: those tests skip)
+ORT_DIR ?= $(if $(wildcard build/ort/node_modules/onnxruntime-node),$(CURDIR)/build/ort,)
 MPIRUN ?= mpirun
 
 # LAPACKE gives only -llapacke on Debian 12: openblas adds CBLAS and the LAPACK core.
@@ -142,8 +144,8 @@ check-mpi: all examples-mpi
 
 check-python: all
 	@if [ -d tests/python ] && $(PYTHON) -c 'import pytest' 2>/dev/null; then \
-	  PICPQ_LIBRARY=$(CURDIR)/lib/libpicpq.so $(PYTHON) -m pytest -q -p no:cacheprovider \
-	    tests/python; \
+	  PICPQ_LIBRARY=$(CURDIR)/lib/libpicpq.so PICPQ_ORT_DIR=$(ORT_DIR) $(PYTHON) -m pytest -q \
+	    -p no:cacheprovider tests/python; \
 	else echo "check-python: $(PYTHON) with pytest not found, Python tests skipped"; fi
 
 # Sanitizer and valgrind runs of the C suite (CK_FORK=no: one process, so that leak checks

@@ -201,6 +201,9 @@ typedef enum picpq_param {
                 out_features of the last linear layer (0 without one) */
     PICPQ_PLAN_BUDGET_KIND = 305, /**< int, ::picpq_budget_kind: what keep_fraction limits; default
                                      ::PICPQ_BUDGET_MACS */
+    PICPQ_PLAN_ROUND_TO =
+        306, /**< int >= 1, every prunable layer keeps a multiple of N filters (N = 8, 16 for fast
+                kernels); a layer narrower than N stays whole; default 1 (any count). @since 0.4 */
 
     /* search 4xx: picpq_search_set_int / picpq_search_set_double */
     PICPQ_SEARCH_POPULATION = 400,  /**< int >= 2, population P; default 64 */
@@ -929,7 +932,8 @@ PICPQ_API void picpq_plan_free(picpq_plan *p);
 
 /**
  * @brief Set an integer parameter: ::PICPQ_PLAN_FAITHFUL, ::PICPQ_PLAN_CHECK_EVERY,
- *        ::PICPQ_PLAN_CHAIN_REDUCE, ::PICPQ_PLAN_NUM_CLASSES, ::PICPQ_PLAN_BUDGET_KIND.
+ *        ::PICPQ_PLAN_CHAIN_REDUCE, ::PICPQ_PLAN_NUM_CLASSES, ::PICPQ_PLAN_BUDGET_KIND,
+ *        ::PICPQ_PLAN_ROUND_TO.
  * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL, foreign or double key);
  *   ::PICPQ_E_OUT_OF_RANGE.
  * Thread safety: not with other calls on @p p. @since 0.1
@@ -968,6 +972,14 @@ PICPQ_API picpq_status picpq_plan_get_double(const picpq_plan *p, picpq_param ke
  * the reference cost Σ_conv + out'_last·num_classes
  * (::PICPQ_PLAN_NUM_CLASSES), strict `<`, N = 10 unless set. Both stop at the
  * first plan that passes, or when every quota is spent.
+ * Round-to (::PICPQ_PLAN_ROUND_TO = R > 1): a layer of n filters first loses
+ * n mod R of them (or R when n is a multiple of R), then R at a time, each
+ * batch the lowest-scored filters the entries have reached in that layer; a
+ * layer's filters taken by entries wait until its batch is full, so only
+ * batches change the cost and the budget test. Its quota becomes the largest
+ * q' <= q with n − q' a multiple of R (0 when n < R: the layer stays whole), so
+ * every prunable layer keeps a multiple of R filters, at least R. R = 1 is the
+ * plain selection.
  * The cost is updated per removed filter: O(N log N) for N filters, and no
  * allocation. On error the previous plan is kept.
  * @param[in] a, b per-layer arrays (picpq_net_num_layers() long); entries
@@ -1712,6 +1724,124 @@ PICPQ_API picpq_status picpq_lub_read(const picpq_net *net, const char *text, si
  */
 PICPQ_API picpq_status picpq_quant_linear_codes(const picpq_tensor *w, int32_t bits, int8_t *codes,
                                                 int64_t n, float *scales, int64_t n_scales);
+
+/* ---- Model runtime -------------------------------------------------- */
+
+/**
+ * @brief A compressed model loaded from a model file (docs/FORMATS.md,
+ *        "Model file"): the graph, its float32 weights decoded from the
+ *        packed codes, batch-norm scales and shifts, activation bits.
+ *
+ * Immutable once loaded: one model may be run from several threads at
+ * once, each with its own ::picpq_model_workspace.
+ */
+typedef struct picpq_model picpq_model;
+/** @brief The scratch of picpq_model_run() for up to a fixed batch: the
+ *  activations and the im2col buffer. Used by one thread at a time. */
+typedef struct picpq_model_workspace picpq_model_workspace;
+
+/**
+ * @brief Load a model file from memory (written by `picpq.torch.save_model`).
+ *
+ * The envelope (magic "PQMODEL" and a NUL, version, flags, length, CRC-32) and every
+ * field are checked, and every size is bounded before anything is allocated:
+ * the loaded model takes at most 32 × @p len bytes plus its op table
+ * (float32 weights decoded from 1-bit codes are the worst case).
+ * @param[in]  buf  @p len bytes (borrowed for the call).
+ * @param[in]  len  the file's size.
+ * @param[out] out  the model, NULL on failure.
+ * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL); ::PICPQ_E_FORMAT (bad,
+ *   truncated, corrupted or inconsistent file: bad magic, unknown version,
+ *   checksum, an unknown op, a value id not yet produced, shapes that do not
+ *   agree, a size over its limit, a non-finite number, trailing bytes; the
+ *   message names the op); ::PICPQ_E_NOMEM.
+ * Thread safety: safe. @since 0.4 (experimental)
+ */
+PICPQ_API picpq_status picpq_model_load(const void *buf, size_t len, picpq_model **out);
+
+/** @brief picpq_model_load() with an allocator (NULL = malloc/free), used
+ *         for the model and for the workspaces created on it.
+ *  @return as picpq_model_load(), plus ::PICPQ_E_INVALID_ARG for a half-set
+ *  allocator. Thread safety: safe. @since 0.4 (experimental) */
+PICPQ_API picpq_status picpq_model_load_ex(const void *buf, size_t len,
+                                           const picpq_allocator *alloc, picpq_model **out);
+
+/**
+ * @brief Read the file at @p path (read only; at most 1 GiB) and
+ *        picpq_model_load() it.
+ * @return as picpq_model_load(), plus ::PICPQ_E_INVALID_ARG (NULL, or a file
+ *   that cannot be opened or read: the message gives the reason) and
+ *   ::PICPQ_E_UNSUPPORTED (a file over 1 GiB).
+ * Thread safety: safe. @since 0.4 (experimental)
+ */
+PICPQ_API picpq_status picpq_model_load_file(const char *path, picpq_model **out);
+
+/** @brief Free a model (NULL: no-op). Its workspaces must be freed first.
+ *  Thread safety: not concurrently with any use of @p m. @since 0.4 (experimental) */
+PICPQ_API void picpq_model_free(picpq_model *m);
+
+/**
+ * @brief The input one image must have: @p c channels of @p h × @p w float32
+ *        values in C order (NCHW for a batch), before normalisation (the
+ *        model applies its stored mean and std itself).
+ * @param[out] c, h, w may be NULL.
+ * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL @p m).
+ * Thread safety: const, safe. @since 0.4 (experimental)
+ */
+PICPQ_API picpq_status picpq_model_input_shape(const picpq_model *m, int64_t *c, int64_t *h,
+                                               int64_t *w);
+
+/**
+ * @brief Logits per image (the output features of the last layer).
+ * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL).
+ * Thread safety: const, safe. @since 0.4 (experimental)
+ */
+PICPQ_API picpq_status picpq_model_num_classes(const picpq_model *m, int64_t *classes);
+
+/**
+ * @brief Bytes a workspace for @p batch images takes (to check before
+ *        creating one for a model from an untrusted file).
+ * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL); ::PICPQ_E_OUT_OF_RANGE
+ *   (@p batch < 1); ::PICPQ_E_OVERFLOW.
+ * Thread safety: const, safe. @since 0.4 (experimental)
+ */
+PICPQ_API picpq_status picpq_model_workspace_size(const picpq_model *m, int64_t batch,
+                                                  size_t *bytes);
+
+/**
+ * @brief Scratch for runs of up to @p batch images on @p m; allocated with
+ *        the model's allocator. @p m must outlive it.
+ * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL); ::PICPQ_E_OUT_OF_RANGE
+ *   (@p batch < 1); ::PICPQ_E_OVERFLOW; ::PICPQ_E_NOMEM.
+ * Thread safety: const on @p m, safe. @since 0.4 (experimental)
+ */
+PICPQ_API picpq_status picpq_model_workspace_create(const picpq_model *m, int64_t batch,
+                                                    picpq_model_workspace **out);
+
+/** @brief Free a workspace (NULL: no-op). @since 0.4 (experimental) */
+PICPQ_API void picpq_model_workspace_free(picpq_model_workspace *ws);
+
+/**
+ * @brief Forward pass of @p n images: the QAT model's forward in float32
+ *        (weights = magnitude · code / levels, activations on the E8 grid
+ *        round(clip(x, 0, 1)·n)/n with round half to even, batch norms in
+ *        eval form x·scale + shift), convolutions by im2col and cblas_sgemm.
+ *
+ * Allocates nothing. Results equal torch's up to float summation order
+ * (a rounding boundary of an activation quantizer can move one level).
+ * @param[in]  m      the model.
+ * @param[in]  ws     a workspace created on @p m, for at least @p n images.
+ * @param[in]  input  n × C × H × W float32 (picpq_model_input_shape()), C order.
+ * @param[in]  n      1 .. the workspace's batch.
+ * @param[out] logits n × classes float32; untouched on error.
+ * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL, or @p ws made on another
+ *   model); ::PICPQ_E_OUT_OF_RANGE (@p n < 1 or over the workspace's batch);
+ *   ::PICPQ_E_NONFINITE (NaN or Inf in @p input, with its index).
+ * Thread safety: const on @p m (runs on one model may overlap); @p ws must
+ *   not be used by two threads at once. @since 0.4 (experimental)
+ */
+PICPQ_API picpq_status picpq_model_run(const picpq_model *m, picpq_model_workspace *ws,
+                                       const float *input, int64_t n, float *logits);
 
 #endif /* PICPQ_EXPERIMENTAL */
 /**@}*/

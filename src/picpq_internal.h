@@ -254,7 +254,7 @@ struct picpq_plan {
     const picpq_net *net;
     uint64_t generation;
     int32_t n;
-    int64_t faithful, check_every, chain_reduce, num_classes, budget_kind;
+    int64_t faithful, check_every, chain_reduce, num_classes, budget_kind, round_to;
     double safeguard;
     /* the result */
     int computed;        /* 1 after a compute, 0 after create or a host mask */
@@ -277,6 +277,7 @@ struct picpq_plan {
     picpq__plan_entry *entries, *sort_tmp; /* sort_tmp: the merge sort's buffer */
     int64_t *quota, *outk, *ink;
     uint8_t *wmask;
+    int64_t *pend, *npend; /* round-to: filters taken but not yet removed (layout of mask), n */
 };
 
 /* BAD_STATE when the net changed after the plan was created. */
@@ -409,6 +410,59 @@ double *picpq__search_member(const picpq_search *s, int64_t slot);
  * capacity, or exactly to the need from an empty handle (a load). */
 picpq_status picpq__search_reserve(picpq_search *s, int64_t pending);
 void picpq__search_destroy(picpq_search *s);
+
+/* ---- model runtime (model_load.c, model_run.c) ---------------------- */
+
+/* Op kinds of the model file (docs/FORMATS.md, "Model file"). */
+enum {
+    PICPQ__OP_CONV = 1,
+    PICPQ__OP_LINEAR = 2,
+    PICPQ__OP_AFFINE = 3, /* batch norm in eval form: x * scale[c] + shift[c] */
+    PICPQ__OP_RELU = 4,   /* max(x, 0), clipped at an upper bound when one is given */
+    PICPQ__OP_ACTQ = 5,   /* E8 activation quantizer */
+    PICPQ__OP_ADD = 6,
+    PICPQ__OP_SHORTCUT = 7, /* option A: subsample by stride, gather channels (-1 = zero) */
+    PICPQ__OP_MAXPOOL = 8,
+    PICPQ__OP_AVGPOOL = 9,
+    PICPQ__OP_GAP = 10, /* adaptive average pooling to 1 x 1 */
+    PICPQ__OP_FLATTEN = 11,
+    PICPQ__OP_LAST = 11
+};
+
+/* One op: value i + 1 is the output of op i (value 0 is the input). */
+typedef struct picpq__model_op {
+    int32_t kind;
+    int32_t src, src2; /* value ids; src2 for ADD only */
+    int64_t c, h, w;   /* output shape of one image */
+    int64_t in_c, in_h, in_w;
+    int32_t kh, kw, sh, sw, ph, pw; /* conv and pool geometry; SHORTCUT: sh = sw = stride */
+    int32_t groups;
+    int32_t flag;   /* CONV/LINEAR: has bias; AVGPOOL: count_include_pad */
+    int32_t bits;   /* CONV/LINEAR: weight bits; ACTQ: activation bits */
+    float scale;    /* ACTQ: range [0, scale]; RELU: upper bound (0 = none) */
+    float *weight;  /* CONV: c x in_c/groups x kh x kw; LINEAR: c x in_c; AFFINE: scale */
+    float *bias;    /* CONV/LINEAR: c or NULL; AFFINE: shift */
+    int32_t *index; /* SHORTCUT: c input channels, -1 = zero */
+    int32_t slot;   /* workspace slot of the output */
+} picpq__model_op;
+
+struct picpq_model {
+    picpq_allocator alloc;
+    int64_t in_c, in_h, in_w, classes;
+    float *mean, *std; /* in_c each, or NULL: no normalisation */
+    int32_t n_ops;
+    picpq__model_op *ops;
+    int32_t input_slot, n_slots;
+    int64_t slot_elems; /* floats of the largest value of one image */
+    int64_t col_elems;  /* floats of the largest im2col matrix of one image */
+};
+
+struct picpq_model_workspace {
+    const picpq_model *model;
+    int64_t batch;
+    float *slots; /* n_slots x batch x slot_elems */
+    float *col;   /* col_elems */
+};
 
 /* ---- quant (quant.c) ------------------------------------------------ */
 

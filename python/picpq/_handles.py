@@ -658,3 +658,72 @@ def bits_solve(plan, sparsity, max_bits, max_bops, min_bits=2):
                                         ptr(mb, ctypes.c_int32), int(min_bits), float(max_bops),
                                         ctypes.byref(tau), ptr(out, ctypes.c_int32))
     return tau.value, out, status == OK
+
+
+class Model(_Handle):
+    """A compressed model loaded from a model file (picpq.torch.save_model)
+    and run by the C runtime (picpq_model_*): Model(data=bytes) or
+    Model(path=...). run(x) takes an (N, C, H, W) float32 array before
+    normalisation and returns (N, classes) logits; it keeps one workspace,
+    grown to the largest batch seen (one Model per thread)."""
+    _free_name = "picpq_model_free"
+    _what = "model"
+
+    def __init__(self, data=None, path=None):
+        if (data is None) == (path is None):
+            raise ValueError("give exactly one of data and path")
+        out = ctypes.c_void_p()
+        if data is not None:
+            data = bytes(data)
+            lib.picpq_model_load(data, len(data), ctypes.byref(out))
+        else:
+            lib.picpq_model_load_file(str(path).encode(), ctypes.byref(out))
+        self._ptr = out.value
+        self._ws, self._batch = None, 0
+
+    @property
+    def input_shape(self):
+        """(C, H, W) of one image."""
+        c, h, w = ctypes.c_int64(), ctypes.c_int64(), ctypes.c_int64()
+        lib.picpq_model_input_shape(self.ptr, ctypes.byref(c), ctypes.byref(h), ctypes.byref(w))
+        return c.value, h.value, w.value
+
+    @property
+    def num_classes(self):
+        n = ctypes.c_int64()
+        lib.picpq_model_num_classes(self.ptr, ctypes.byref(n))
+        return n.value
+
+    def _workspace(self, n):
+        if n > self._batch:
+            self._free_ws()
+            ws = ctypes.c_void_p()
+            lib.picpq_model_workspace_create(self.ptr, n, ctypes.byref(ws))
+            self._ws, self._batch = ws.value, n
+        return self._ws
+
+    def _free_ws(self):
+        if self._ws:
+            lib.picpq_model_workspace_free(self._ws)
+            self._ws, self._batch = None, 0
+
+    def run(self, x, batch=256):
+        """Logits (N, classes) float32 of images x (N, C, H, W), in chunks
+        of at most `batch` images."""
+        x = np.ascontiguousarray(np.asarray(x, dtype=np.float32))
+        shape = self.input_shape
+        if x.ndim != 4 or tuple(x.shape[1:]) != shape:
+            raise ValueError(f"x: expected (N, {shape[0]}, {shape[1]}, {shape[2]}), "
+                             f"got {x.shape}")
+        out = np.empty((x.shape[0], self.num_classes), dtype=np.float32)
+        for i in range(0, x.shape[0], batch):
+            chunk = x[i:i + batch]
+            ws = self._workspace(chunk.shape[0])
+            lib.picpq_model_run(self.ptr, ws, ptr(chunk, ctypes.c_float), chunk.shape[0],
+                                ptr(out[i:i + batch], ctypes.c_float))
+        return out
+
+    def close(self):
+        if getattr(self, "_ptr", None):
+            self._free_ws()
+        super().close()

@@ -225,6 +225,18 @@ _SIGNATURES = {
     "picpq_quant_unpack": (c_status, [c_uint8_p, ctypes.c_size_t, ctypes.c_int32, c_int8_p,
                                       ctypes.c_int64]),
     "picpq_quant_packed_size": (c_status, [ctypes.c_int32, c_int64_p, c_int32_p, c_int64_p]),
+    # model runtime (experimental)
+    "picpq_model_load": (c_status, [ctypes.c_char_p, ctypes.c_size_t, c_void_pp]),
+    "picpq_model_load_ex": (c_status, [ctypes.c_char_p, ctypes.c_size_t, c_alloc_p, c_void_pp]),
+    "picpq_model_load_file": (c_status, [ctypes.c_char_p, c_void_pp]),
+    "picpq_model_free": (None, [ctypes.c_void_p]),
+    "picpq_model_input_shape": (c_status, [ctypes.c_void_p, c_int64_p, c_int64_p, c_int64_p]),
+    "picpq_model_num_classes": (c_status, [ctypes.c_void_p, c_int64_p]),
+    "picpq_model_workspace_size": (c_status, [ctypes.c_void_p, ctypes.c_int64, c_size_t_p]),
+    "picpq_model_workspace_create": (c_status, [ctypes.c_void_p, ctypes.c_int64, c_void_pp]),
+    "picpq_model_workspace_free": (None, [ctypes.c_void_p]),
+    "picpq_model_run": (c_status, [ctypes.c_void_p, ctypes.c_void_p, c_float_p, ctypes.c_int64,
+                                   c_float_p]),
 }
 
 

@@ -1,0 +1,211 @@
+/* The model file loader and runtime (docs/FORMATS.md, "Model file"): a
+ * model built byte by byte here, its logits computed by hand, and every
+ * documented error of load, workspace and run. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+typedef struct blob {
+    unsigned char b[512];
+    size_t n;
+} blob;
+
+static void u32(blob *bl, uint32_t v)
+{
+    int k;
+    for (k = 0; k < 4; k++) bl->b[bl->n++] = (unsigned char)(v >> (8 * k));
+}
+
+static void f32(blob *bl, float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    u32(bl, u);
+}
+
+/* zlib's crc32, bit by bit (a transcription independent of src/codec.c) */
+static uint32_t crc32_bits(const unsigned char *p, size_t n)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    size_t i;
+    int k;
+    for (i = 0; i < n; i++) {
+        c ^= p[i];
+        for (k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+    }
+    return ~c;
+}
+
+/* Fix the length field and append the CRC. */
+static void seal(blob *bl)
+{
+    size_t total = bl->n + 4, k;
+    for (k = 0; k < 8; k++) bl->b[16 + k] = (unsigned char)((uint64_t)total >> (8 * k));
+    u32(bl, crc32_bits(bl->b, bl->n));
+}
+
+/* Input 1x2x2, mean 0.5, std 0.5; conv 1->2 1x1 with 3-bit codes {3, -1}
+ * (weights 1 and -1/3) and bias {0.5, 0}; 2-bit activation quantizer;
+ * global average pool; linear 2->1 float weights {1, 2}. `variant` breaks
+ * one field for the error tests. */
+static void build(blob *bl, int variant)
+{
+    static const char magic[8] = {'P', 'Q', 'M', 'O', 'D', 'E', 'L', 0};
+    bl->n = 0;
+    memcpy(bl->b, magic, 8);
+    bl->n = 8;
+    u32(bl, variant == 1 ? 2 : 1); /* version */
+    u32(bl, 0);                    /* flags */
+    u32(bl, 0);
+    u32(bl, 0);                         /* length, set by seal */
+    u32(bl, 1), u32(bl, 2), u32(bl, 2); /* input */
+    u32(bl, variant == 2 ? 3 : 1);      /* classes */
+    u32(bl, 1);                         /* has_norm */
+    f32(bl, 0.5f), f32(bl, variant == 3 ? -0.5f : 0.5f);
+    u32(bl, 4); /* ops */
+    /* op 0: conv */
+    u32(bl, variant == 4 ? 99 : 1), u32(bl, variant == 5 ? 1 : 0);
+    u32(bl, 2);                                                             /* out_c */
+    u32(bl, 1), u32(bl, 1), u32(bl, 1), u32(bl, 1), u32(bl, 0), u32(bl, 0); /* k, s, p */
+    u32(bl, 1), u32(bl, 1), u32(bl, variant == 6 ? 9 : 3); /* groups, has_bias, bits */
+    u32(bl, variant == 7 ? 4 : 3), f32(bl, 1.0f);          /* levels, magnitude */
+    bl->b[bl->n++] = variant == 8 ? 0x3C : 0x3B;           /* codes 3, -1 (8: 3 -> 4) */
+    f32(bl, 0.5f), f32(bl, 0.0f);                          /* bias */
+    /* op 1: actq 2 bits, scale 1 */
+    u32(bl, 5), u32(bl, 1), u32(bl, 2), f32(bl, variant == 9 ? NAN : 1.0f);
+    /* op 2: gap */
+    u32(bl, 10), u32(bl, 2);
+    /* op 3: linear 2 -> 1, float weights */
+    u32(bl, 2), u32(bl, 3), u32(bl, 1), u32(bl, 0), u32(bl, 32);
+    f32(bl, 1.0f), f32(bl, 2.0f);
+    if (variant == 10) u32(bl, 0); /* trailing bytes */
+    seal(bl);
+}
+
+START_TEST(test_hand_computed_logit)
+{
+    blob bl;
+    picpq_model *m = NULL;
+    picpq_model_workspace *ws = NULL;
+    const float x[8] = {1.0f, 0.5f, 0.75f, 0.0f, 0.5f, 0.5f, 0.5f, 0.5f};
+    float logits[2];
+    int64_t c, h, w, classes;
+    build(&bl, 0);
+    ck_assert_status(picpq_model_load(bl.b, bl.n, &m), PICPQ_OK);
+    ck_assert_status(picpq_model_input_shape(m, &c, &h, &w), PICPQ_OK);
+    ck_assert(c == 1 && h == 2 && w == 2);
+    ck_assert_status(picpq_model_num_classes(m, &classes), PICPQ_OK);
+    ck_assert_int_eq(classes, 1);
+    ck_assert_status(picpq_model_workspace_create(m, 2, &ws), PICPQ_OK);
+    ck_assert_status(picpq_model_run(m, ws, x, 2, logits), PICPQ_OK);
+    /* image 0: normalised {1, 0, 0.5, -1}; channel 0 = x + 0.5 quantizes to
+     * {1, 2/3 (1.5 rounds to even 2), 1, 0}: mean 2/3; channel 1 = -x/3 to
+     * {0, 0, 0, 1/3}: mean 1/12; logit 2/3 + 2/12 = 5/6. Image 1: all 0,
+     * channel 0 = 0.5 -> 2/3 (1.5 -> 2), channel 1 = 0: logit 2/3. */
+    ck_assert_double_eq_tol(logits[0], 5.0 / 6.0, 1e-6);
+    ck_assert_double_eq_tol(logits[1], 2.0 / 3.0, 1e-6);
+    picpq_model_workspace_free(ws);
+    picpq_model_free(m);
+}
+END_TEST
+
+START_TEST(test_format_errors)
+{
+    blob bl;
+    picpq_model *m = (picpq_model *)&bl;
+    int variant;
+    build(&bl, 0);
+    ck_assert_status(picpq_model_load(bl.b, bl.n - 1, &m), PICPQ_E_FORMAT); /* truncated */
+    ck_assert_ptr_null(m);
+    ck_assert_status(picpq_model_load(bl.b, 10, &m), PICPQ_E_FORMAT);
+    bl.b[0] = 'X';
+    ck_assert_status(picpq_model_load(bl.b, bl.n, &m), PICPQ_E_FORMAT); /* magic */
+    build(&bl, 0);
+    bl.b[60] ^= 1;
+    ck_assert_status(picpq_model_load(bl.b, bl.n, &m), PICPQ_E_FORMAT); /* checksum */
+    /* 1 version, 2 class count, 3 std <= 0, 4 unknown op, 5 source not yet
+     * produced, 6 weight bits, 7 levels, 8 code outside [-levels, levels],
+     * 9 NaN scale, 10 trailing bytes */
+    for (variant = 1; variant <= 10; variant++) {
+        build(&bl, variant);
+        ck_assert_status(picpq_model_load(bl.b, bl.n, &m), PICPQ_E_FORMAT);
+        ck_assert_ptr_null(m);
+    }
+    ck_assert_status(picpq_model_load(NULL, 4, &m), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_model_load(bl.b, bl.n, NULL), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_model_load_file("/nonexistent/model.pqm", &m), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_model_load_file(NULL, &m), PICPQ_E_INVALID_ARG);
+}
+END_TEST
+
+START_TEST(test_run_errors)
+{
+    blob bl;
+    picpq_model *m = NULL, *m2 = NULL;
+    picpq_model_workspace *ws = NULL, *ws2 = NULL;
+    float x[8] = {0}, logits[2] = {7.0f, 7.0f};
+    size_t bytes;
+    build(&bl, 0);
+    ck_assert_status(picpq_model_load(bl.b, bl.n, &m), PICPQ_OK);
+    ck_assert_status(picpq_model_load(bl.b, bl.n, &m2), PICPQ_OK);
+    ck_assert_status(picpq_model_workspace_create(m, 0, &ws), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_model_workspace_create(NULL, 1, &ws), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_model_workspace_size(m, 0, &bytes), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_model_workspace_size(m, INT64_MAX, &bytes), PICPQ_E_OVERFLOW);
+    ck_assert_status(picpq_model_workspace_create(m, INT64_MAX, &ws), PICPQ_E_OVERFLOW);
+    ck_assert_status(picpq_model_workspace_size(m, 1, &bytes), PICPQ_OK);
+    ck_assert_status(picpq_model_workspace_create(m, 1, &ws), PICPQ_OK);
+    ck_assert_status(picpq_model_workspace_create(m2, 1, &ws2), PICPQ_OK);
+    ck_assert_status(picpq_model_run(m, ws, x, 2, logits), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_model_run(m, ws, x, 0, logits), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_model_run(m, ws2, x, 1, logits), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_model_run(m, ws, NULL, 1, logits), PICPQ_E_INVALID_ARG);
+    x[3] = NAN;
+    ck_assert_status(picpq_model_run(m, ws, x, 1, logits), PICPQ_E_NONFINITE);
+    ck_assert(logits[0] == 7.0f); /* untouched */
+    picpq_model_workspace_free(ws);
+    picpq_model_workspace_free(ws2);
+    picpq_model_workspace_free(NULL);
+    picpq_model_free(m);
+    picpq_model_free(m2);
+    picpq_model_free(NULL);
+}
+END_TEST
+
+START_TEST(test_failing_allocator)
+{
+    blob bl;
+    long n;
+    build(&bl, 0);
+    for (n = 1;; n++) {
+        test_alloc ta;
+        picpq_allocator a = test_alloc_make(&ta, n);
+        picpq_model *m = NULL;
+        picpq_model_workspace *ws = NULL;
+        picpq_status st = picpq_model_load_ex(bl.b, bl.n, &a, &m);
+        if (st == PICPQ_OK) st = picpq_model_workspace_create(m, 3, &ws);
+        picpq_model_workspace_free(ws);
+        picpq_model_free(m);
+        ck_assert_int_eq(ta.live, 0);
+        if (st == PICPQ_OK) break;
+        ck_assert_int_eq(st, PICPQ_E_NOMEM);
+    }
+    ck_assert_int_gt(n, 5);
+}
+END_TEST
+
+Suite *model_suite(void)
+{
+    Suite *s = suite_create("model");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_hand_computed_logit);
+    tcase_add_test(tc, test_format_errors);
+    tcase_add_test(tc, test_run_errors);
+    tcase_add_test(tc, test_failing_allocator);
+    suite_add_tcase(s, tc);
+    return s;
+}
