@@ -254,6 +254,35 @@ def compress(comp, plan, bits, train_data, prof, seed, label):
     return small, comp.pruned_desc, layers, summary
 
 
+def deploy(out, small, desc_small, bits, test_data, eval_batch):
+    """The deployable files of the compressed model: OUT/model.pqm (the C
+    runtime's model file) and OUT/model.onnx (QDQ), and the C runtime's
+    agreement with the torch QAT model on the test images (the model file
+    normalises, so it gets the pixels in [0, 1])."""
+    x, y = test_data
+    pqm, onnx_path = os.path.join(out, "model.pqm"), os.path.join(out, "model.onnx")
+    ptq.save_model(small, desc_small, bits, pqm, x[:1], mean=MEAN, std=STD)
+    info = dict(model_file=pqm, model_file_bytes=os.path.getsize(pqm))
+    try:
+        info["onnx_bytes"] = ptq.export_onnx(small, desc_small, bits, onnx_path, x[:1])
+        info["onnx_file"] = onnx_path
+    except ImportError:  # python3-onnx is not installed
+        info["onnx_file"] = None
+    small.eval()
+    with torch.no_grad():
+        ref = torch.cat([small(x[i:i + eval_batch]) for i in range(0, len(x), eval_batch)])
+    raw = (x * STD + MEAN).numpy()
+    t = time.time()
+    with picpq.Model(path=pqm) as runtime:
+        logits = runtime.run(raw, batch=eval_batch)
+    info["c_ms_per_image"] = 1e3 * (time.time() - t) / len(x)
+    ref = ref.numpy()
+    info["c_test_acc"] = 100.0 * float((logits.argmax(1) == y.numpy()).mean())
+    info["c_same_prediction"] = 100.0 * float((logits.argmax(1) == ref.argmax(1)).mean())
+    info["c_max_logit_diff"] = float(np.abs(logits - ref).max())
+    return info
+
+
 def compressed_result(args, prof, comp, plan, bits, train_data, test_data, name):
     """Fine-tune, QAT and export one plan + bits, then test it: (the method's
     entry of results.json, its packed bytes). Saved in OUT as stage-NAME.json
@@ -276,6 +305,9 @@ def compressed_result(args, prof, comp, plan, bits, train_data, test_data, name)
     packed = b"".join(layer["data"] for layer in layers.values())
     result = dict(test_acc=acc, bits=list(bits), kept=plan.kept_all(),
                   **cost_summary(desc.net, plan, bits), **summary, seconds=time.time() - t)
+    if name == "pic-pq":  # the method's deployable model, checked against torch
+        result["deploy"] = deploy(args.out, small, desc_small, bits, test_data,
+                                  prof["eval_batch"])
     write_atomic(paths[1], packed)  # the bytes first: the json names their digest
     write_atomic(paths[0], json.dumps(dict(digest=digest, result=result,
                                            packed_sha256=hashlib.sha256(packed).hexdigest()),
@@ -615,6 +647,13 @@ def main(argv=None):
     print(f"  test top-1 {result['test_acc']:.2f}% (drop {base_acc - result['test_acc']:.2f}), "
           f"{base_cost['bops'] / cost['bops']:.2f}x BOPs, "
           f"{result['fp32_bytes']} -> {result['packed_bytes']} bytes")
+    dep = result["deploy"]
+    print(f"  C runtime: test top-1 {dep['c_test_acc']:.2f}%, same prediction as torch on "
+          f"{dep['c_same_prediction']:.2f}% of the test images (largest logit difference "
+          f"{dep['c_max_logit_diff']:.3g}), {dep['c_ms_per_image']:.3f} ms per image; "
+          f"{dep['model_file']} is {dep['model_file_bytes']} bytes")
+    print(f"  run it without Python: build/examples/classify {dep['model_file']} "
+          f"{DATA_DIR}/t10k-images-idx3-ubyte.gz {DATA_DIR}/t10k-labels-idx1-ubyte.gz")
 
     seconds["total"] = time.time() - t_start
     results["seconds"] = seconds

@@ -35,6 +35,14 @@ def test_smoke_profile(tmp_path):
     for f in ("report.md", "search.png", "layers.png", "model_packed.bin"):
         assert (out / f).stat().st_size > 0
     assert (out / "model_packed.bin").stat().st_size == pq["packed_bytes"]
+    # the deployable files: the C runtime predicts as the torch QAT model does
+    dep = pq["deploy"]
+    assert (out / "model.pqm").stat().st_size == dep["model_file_bytes"]
+    assert dep["model_file_bytes"] * 4 < base["fp32_bytes"]
+    assert dep["c_same_prediction"] >= 99.9
+    assert abs(dep["c_test_acc"] - pq["test_acc"]) <= 0.05
+    if dep["onnx_file"] is not None:
+        assert (out / "model.onnx").stat().st_size == dep["onnx_bytes"]
     report = (out / "report.md").read_text()
     assert f"| baseline (fp32) | {base['test_acc']:.2f} | {base['test_acc']:.2f} | 0.00 |" \
         in report and "| 1.00x |" in report

@@ -12,7 +12,6 @@ resumed, several budgets come from one (a, b), progress goes to stderr.
 import base64
 import copy
 import hashlib
-import importlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -24,7 +23,9 @@ import picpq
 
 from . import data as _data
 from .describe import describe
+from .export import export, save_model
 from .io import write_atomic
+from .onnx_export import export_onnx
 from .qat import quantize_model
 from .rank import rank_filters
 from .surgery import apply_plan
@@ -374,22 +375,14 @@ class Compressor:
     # -- 6. export --
     def export(self, path, **kw):
         """Write the compressed model to `path`: a path ending in .onnx gets
-        ONNX (picpq.torch.export_onnx; keyword dequantized), any other the
-        self-contained model file the C runtime loads (picpq.torch.save_model;
-        keywords mean, std), or, in a package without those, the packed
-        integer codes of every layer concatenated. Returns (layers, summary)
-        of picpq.torch.export()."""
-        pkg = importlib.import_module(__package__)   # picpq.torch, whatever module holds them
-        layers, summary = pkg.export(self.pruned, self.pruned_desc, self.bits)
+        ONNX (picpq.torch.export_onnx; keywords mean, std, dequantized), any
+        other the self-contained model file the C runtime loads
+        (picpq.torch.save_model; keywords mean, std). Returns (layers,
+        summary) of picpq.torch.export()."""
+        layers, summary = export(self.pruned, self.pruned_desc, self.bits)
         example = _data.to_model(self.example_inputs, self.pruned, self.memory_format)
-        save_model = getattr(pkg, "save_model", None)
-        export_onnx = getattr(pkg, "export_onnx", None)
-        if str(path).endswith(".onnx") and export_onnx is not None:
-            export_onnx(self.pruned, self.pruned_desc, self.bits, path, example, **kw)
-        elif save_model is not None:
-            save_model(self.pruned, self.pruned_desc, self.bits, path, example, **kw)
-        else:
-            write_atomic(path, b"".join(layer["data"] for layer in layers.values()))
+        write = export_onnx if str(path).endswith(".onnx") else save_model
+        write(self.pruned, self.pruned_desc, self.bits, path, example, **kw)
         return layers, summary
 
     def close(self):
