@@ -198,6 +198,53 @@ START_TEST(test_failing_allocator)
 }
 END_TEST
 
+/* The worst expansion FORMATS.md allows: 1-bit codes become float32 weights
+ * (32x). Input 1x8x8; conv 1->32 7x7, pad 3, 1-bit codes; global average
+ * pool; linear 32->1 with float weights. */
+static void build_1bit(blob *bl)
+{
+    static const char magic[8] = {'P', 'Q', 'M', 'O', 'D', 'E', 'L', 0};
+    int k;
+    memcpy(bl->b, magic, 8);
+    bl->n = 8;
+    u32(bl, 1), u32(bl, 0), u32(bl, 0), u32(bl, 0);             /* version, flags, length */
+    u32(bl, 1), u32(bl, 8), u32(bl, 8), u32(bl, 1), u32(bl, 0); /* input, classes, no norm */
+    u32(bl, 3);                                                 /* ops */
+    u32(bl, 1), u32(bl, 0), u32(bl, 32);                        /* conv, src, out_c */
+    u32(bl, 7), u32(bl, 7), u32(bl, 1), u32(bl, 1), u32(bl, 3), u32(bl, 3);
+    u32(bl, 1), u32(bl, 0), u32(bl, 1); /* groups, no bias, 1 bit */
+    u32(bl, 1), f32(bl, 0.25f);         /* levels, magnitude */
+    for (k = 0; k < 32 * 49 / 8; k++) bl->b[bl->n++] = 0x5A;
+    u32(bl, 10), u32(bl, 1);                                     /* gap */
+    u32(bl, 2), u32(bl, 2), u32(bl, 1), u32(bl, 0), u32(bl, 32); /* linear 32 -> 1 */
+    for (k = 0; k < 32; k++) f32(bl, (float)k / 32);
+    seal(bl);
+}
+
+/* docs/FORMATS.md: a model takes at most about 40 x the file length plus
+ * the op table (about 15 x at worst); measured with a byte counter. */
+START_TEST(test_load_peak_allocation)
+{
+    blob small, heavy;
+    const blob *cases[2];
+    int i;
+    build(&small, 0);
+    build_1bit(&heavy);
+    cases[0] = &small;
+    cases[1] = &heavy;
+    for (i = 0; i < 2; i++) {
+        byte_count bc;
+        picpq_allocator a = bc_make(&bc);
+        picpq_model *m = NULL;
+        ck_assert_status(picpq_model_load_ex(cases[i]->b, cases[i]->n, &a, &m), PICPQ_OK);
+        ck_assert_msg(bc.peak <= 55 * cases[i]->n, "case %d: peak %zu for %zu bytes", i, bc.peak,
+                      cases[i]->n);
+        picpq_model_free(m);
+        ck_assert(bc.live == 0);
+    }
+}
+END_TEST
+
 Suite *model_suite(void)
 {
     Suite *s = suite_create("model");
@@ -206,6 +253,7 @@ Suite *model_suite(void)
     tcase_add_test(tc, test_format_errors);
     tcase_add_test(tc, test_run_errors);
     tcase_add_test(tc, test_failing_allocator);
+    tcase_add_test(tc, test_load_peak_allocation);
     suite_add_tcase(s, tc);
     return s;
 }
