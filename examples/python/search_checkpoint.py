@@ -11,6 +11,8 @@ import hashlib
 import json
 import os
 
+from picpq import write_atomic  # noqa: F401  (the examples import it from here too)
+
 FORMAT, VERSION = "picpq-search-mpi", 1
 
 
@@ -20,31 +22,6 @@ class CheckpointError(Exception):
 
 def _digest(body):
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-
-
-def write_atomic(path, data, keep_prev=False):
-    """Replace PATH with DATA (bytes or str) so that a crash at any point leaves
-    either the old complete file or the new one: PATH.tmp written and fsynced,
-    renamed over PATH, the directory fsynced so that the rename is durable.
-    With keep_prev the old PATH is also kept as PATH.prev (hard-linked first,
-    so that PATH itself never goes missing). Every file the examples write
-    goes through here."""
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(data.encode() if isinstance(data, str) else data)
-        f.flush()
-        os.fsync(f.fileno())
-    if keep_prev and os.path.exists(path):
-        if os.path.exists(path + ".prev.tmp"):
-            os.unlink(path + ".prev.tmp")
-        os.link(path, path + ".prev.tmp")
-        os.replace(path + ".prev.tmp", path + ".prev")
-    os.replace(tmp, path)
-    dfd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
 
 
 def save_checkpoint(path, settings, search, told):

@@ -23,6 +23,7 @@ from ._handles import (CHAIN_MAX, CHAIN_MEAN, CHAIN_SUM, Model, Net, Plan, Ranke
                        packed_size, param_key, quantize_activations, quantize_linear,
                        quantize_weights, sparsity_from_plan, sparsity_l1, sparsity_l1_masked,
                        unpack_bits, weights_export)
+from ._io import write_atomic
 from ._native import lib
 from ._tensor import Tensor
 
@@ -55,4 +56,4 @@ __all__ = ["ArgumentError", "CHAIN_MAX", "CHAIN_MEAN", "CHAIN_SUM", "InternalErr
            "compute_multi", "matrix_rank", "pack_bits", "packed_size", "param_key", "param_range",
            "quantize_activations", "quantize_linear", "quantize_weights", "sparsity_from_plan",
            "sparsity_l1", "sparsity_l1_masked", "status_string", "unpack_bits", "version",
-           "weights_export"]
+           "weights_export", "write_atomic"]

@@ -13,6 +13,8 @@ import time
 
 import pytest
 
+import picpq
+
 EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples",
                         "python")
 sys.path.insert(0, EXAMPLES)
@@ -23,8 +25,9 @@ from search_checkpoint import read_checkpoint, save_checkpoint, write_atomic  # 
 # generation's blob is 4 MiB of a byte that names the generation, so a reader
 # can tell which one it sees and whether it is whole.
 WRITER = textwrap.dedent("""
+    import os
     import sys
-    sys.path.insert(0, sys.argv[1])
+    sys.path[:0] = sys.argv[1].split(os.pathsep)  # the examples, and picpq as this test sees it
     from search_checkpoint import save_checkpoint, write_atomic
 
     class Blob:
@@ -82,7 +85,8 @@ def test_sigkill_mid_save_leaves_a_complete_file(tmp_path, kind):
     rng = random.Random(20240607)
     last = 0
     for _ in range(12):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, EXAMPLES, kind, path, str(last)],
+        paths = os.pathsep.join([EXAMPLES, os.path.dirname(os.path.dirname(picpq.__file__))])
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, paths, kind, path, str(last)],
                                 stdout=subprocess.PIPE)
         time.sleep(rng.uniform(0.05, 0.6))  # somewhere inside some save
         proc.send_signal(signal.SIGKILL)

@@ -24,10 +24,12 @@ def _header():
 
 
 def _sig(obj):
+    """The signature, with function defaults by name (a repr holds an address)."""
     try:
-        return str(inspect.signature(obj))
+        sig = str(inspect.signature(obj))
     except (TypeError, ValueError):
         return "(...)"
+    return re.sub(r"<function (\w+) at 0x[0-9a-f]+>", r"\1", sig)
 
 
 def _field_comments(cls):

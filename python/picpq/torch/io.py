@@ -9,31 +9,15 @@ at once; load_compressed() unpickles and registers them again. The model's
 classes must be importable where it is loaded, as for torch.save(model).
 """
 import io
-import os
 
 import torch
 from torch.nn.utils import parametrize
 
+from picpq import write_atomic
+
 from .qat import WeightQuant
 
 FORMAT, VERSION = "picpq-compressed-model", 1
-
-
-def write_atomic(path, data):
-    """Replace `path` with `data` (bytes or str) so that a crash leaves the
-    old complete file or the new one: written to path.tmp, fsynced, renamed,
-    directory fsynced."""
-    tmp = str(path) + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(data.encode() if isinstance(data, str) else data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    dfd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
 
 
 def _weight_quants(model):
