@@ -1766,12 +1766,33 @@ PICPQ_API picpq_status picpq_model_load(const void *buf, size_t len, picpq_model
 PICPQ_API picpq_status picpq_model_load_ex(const void *buf, size_t len,
                                            const picpq_allocator *alloc, picpq_model **out);
 
+/** @brief Option of picpq_model_load_opts(): run quantized convolutions on their codes. */
+#define PICPQ_MODEL_INTEGER 1u
+
+/**
+ * @brief picpq_model_load_ex() with options (@p flags: 0 or ::PICPQ_MODEL_INTEGER).
+ *
+ * ::PICPQ_MODEL_INTEGER: every convolution whose weights are quantized (< 32 bits) and
+ * whose input is an activation quantizer's output runs on the codes (METHOD §8): unsigned
+ * activation codes times signed weight codes, summed exactly in int32, times one float per
+ * layer, plus the bias. Such a layer keeps its weights as int8 codes, a quarter of the
+ * float32 bytes. Other layers, and a convolution whose sums could exceed int32, run in
+ * float. The logits equal the float path's up to its rounding (which can move a later
+ * activation quantizer by one level when a value lies on a rounding boundary).
+ * @return as picpq_model_load_ex(), plus ::PICPQ_E_INVALID_ARG for an unknown flag.
+ * Thread safety: safe. @since 0.4 (experimental)
+ */
+PICPQ_API picpq_status picpq_model_load_opts(const void *buf, size_t len,
+                                             const picpq_allocator *alloc, uint32_t flags,
+                                             picpq_model **out);
+
 /**
  * @brief Read the file at @p path (read only; at most 1 GiB) and
  *        picpq_model_load() it.
  * @return as picpq_model_load(), plus ::PICPQ_E_INVALID_ARG (NULL, or a file
  *   that cannot be opened or read: the message gives the reason) and
- *   ::PICPQ_E_UNSUPPORTED (a file over 1 GiB).
+ *   ::PICPQ_E_UNSUPPORTED (a file over 1 GiB, or a runtime library built
+ *   without file I/O, `PICPQ_NO_FILE_IO`: docs/DEPLOY.md).
  * Thread safety: safe. @since 0.4 (experimental)
  */
 PICPQ_API picpq_status picpq_model_load_file(const char *path, picpq_model **out);

@@ -13,6 +13,7 @@
 #   lint    make lint and make format: clang-format, flake8
 #   mpi     scale-out examples: Open MPI and mpi4py
 #   docs    the HTML manual from the header: doxygen
+#   arm     make runtime-m4 (Cortex-M4 build of the runtime): gcc-arm-none-eabi, newlib
 #   ort     ONNX Runtime from npm (onnxruntime-node) in build/ort: scripts/install-ort.sh
 #
 # DEPS=0 in the environment skips everything (make DEPS=0 check).
@@ -29,6 +30,7 @@ pkgs_for() {
     lint) echo "clang-format python3-flake8" ;;
     mpi) echo "openmpi-bin libopenmpi-dev python3-mpi4py" ;;
     docs) echo "doxygen" ;;
+    arm) echo "gcc-arm-none-eabi libnewlib-arm-none-eabi" ;;
     *) echo "install-deps: unknown group '$1' (core python torch fuzz lint mpi docs ort)" >&2; exit 2 ;;
     esac
 }

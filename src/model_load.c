@@ -78,6 +78,7 @@ static picpq_status read_weights(picpq__reader *r, const picpq_allocator *a, pic
     int64_t bytes, i;
     int8_t *codes;
     if (o->bits == 32) {
+        o->code_lv = 0;
         o->weight = read_floats(r, a, n, 0, id, "weight", &st);
         return st;
     }
@@ -97,9 +98,12 @@ static picpq_status read_weights(picpq__reader *r, const picpq_allocator *a, pic
     if ((uint64_t)bytes > picpq__reader_left(r))
         return BAD("model: op %d (%s): %lld packed weight bytes run past the end of the file",
                    (int)id, op_name(o->kind), (long long)bytes);
+    /* run on codes: the sum of k products of |code| <= levels and activation codes <=
+     * code_lv must fit int32 (METHOD §8: exact integer dot product), else float */
+    if (o->code_lv > 0 && (n / o->c) * (int64_t)levels * o->code_lv > INT32_MAX) o->code_lv = 0;
     codes = picpq__malloc(a, (size_t)n);
-    o->weight = picpq__malloc(a, (size_t)n * sizeof(float));
-    if (codes == NULL || o->weight == NULL) {
+    o->weight = o->code_lv > 0 ? NULL : picpq__malloc(a, (size_t)n * sizeof(float));
+    if (codes == NULL || (o->code_lv == 0 && o->weight == NULL)) {
         picpq__free(a, codes);
         return picpq__fail(PICPQ_E_NOMEM, "model: op %d: %lld weights", (int)id, (long long)n);
     }
@@ -110,9 +114,12 @@ static picpq_status read_weights(picpq__reader *r, const picpq_allocator *a, pic
             st = BAD("model: op %d (%s): weight code %lld = %d is outside [-%lu, %lu]", (int)id,
                      op_name(o->kind), (long long)i, codes[i], (unsigned long)levels,
                      (unsigned long)levels);
-        else o->weight[i] = mag * ((float)codes[i] / (float)levels);
+        else if (o->weight != NULL) o->weight[i] = mag * ((float)codes[i] / (float)levels);
     }
-    picpq__free(a, codes);
+    if (st == PICPQ_OK && o->code_lv > 0) {
+        o->codes = codes; /* freed with the op */
+        o->step *= mag / (float)levels;
+    } else picpq__free(a, codes);
     if (st != PICPQ_OK && st != PICPQ_E_FORMAT)
         st = BAD("model: op %d: undecodable weight codes", (int)id);
     return st;
@@ -262,6 +269,7 @@ static void free_ops(picpq_model *m)
         picpq__free(&m->alloc, m->ops[i].weight);
         picpq__free(&m->alloc, m->ops[i].bias);
         picpq__free(&m->alloc, m->ops[i].index);
+        picpq__free(&m->alloc, m->ops[i].codes);
     }
     picpq__free(&m->alloc, m->ops);
 }
@@ -320,6 +328,13 @@ static picpq_status read_ops(picpq__reader *r, picpq_model *m)
                            (long long)c, (long long)h, (long long)w);
         }
         o->src2 = (int32_t)src2;
+        if ((m->flags & PICPQ_MODEL_INTEGER) && kind == PICPQ__OP_CONV && src > 0 &&
+            m->ops[src - 1].kind == PICPQ__OP_ACTQ) {
+            const picpq__model_op *q = &m->ops[src - 1];
+            o->code_lv = q->bits == 1 ? 1 : (1 << q->bits) - 1;
+            o->ainv = (float)o->code_lv / q->scale;
+            o->step = q->scale / (float)o->code_lv; /* times the weight step, once read */
+        }
         st = read_op(r, &m->alloc, o, i);
         if (st != PICPQ_OK) return st;
         if (r->short_read) return BAD("model: op %d (%s): truncated", (int)i, op_name(o->kind));
@@ -361,8 +376,18 @@ static picpq_status plan_slots(picpq_model *m)
         o->slot = n_free > 0 ? free_slots[--n_free] : m->n_slots++;
         if (o->c * o->h * o->w > m->slot_elems) m->slot_elems = o->c * o->h * o->w;
         if (o->kind == PICPQ__OP_CONV) {
-            const int64_t col = (o->in_c / o->groups) * o->kh * o->kw * o->h * o->w;
-            if (col > m->col_elems) m->col_elems = col;
+            const int64_t row = (o->in_c / o->groups) * o->kh * o->kw * o->w;
+            int64_t rows = o->h;
+            if (PICPQ__COL_FLOATS > 0 && row > 0 && rows > PICPQ__COL_FLOATS / row)
+                rows = PICPQ__COL_FLOATS / row;
+            o->col_rows = rows < 1 ? 1 : rows;
+            if (row * o->col_rows > m->col_elems) m->col_elems = row * o->col_rows;
+            if (o->codes != NULL) {
+                /* activation codes of the input, their im2col tile, the tile's int32 sums */
+                const int64_t b = (o->in_c * o->in_h * o->in_w + row * o->col_rows + 3) / 4 * 4 +
+                                  4 * (o->c / o->groups) * o->col_rows * o->w;
+                if (b > m->int_bytes) m->int_bytes = b;
+            }
         }
         for (k = 0; k < 2; k++) {
             const int32_t v = srcs[k];
@@ -422,6 +447,12 @@ static picpq_status decode(picpq__reader *r, picpq_model *m)
 picpq_status picpq_model_load_ex(const void *buf, size_t len, const picpq_allocator *alloc,
                                  picpq_model **out)
 {
+    return picpq_model_load_opts(buf, len, alloc, 0, out);
+}
+
+picpq_status picpq_model_load_opts(const void *buf, size_t len, const picpq_allocator *alloc,
+                                   uint32_t flags, picpq_model **out)
+{
     picpq_allocator a;
     picpq__reader r;
     picpq_model *m;
@@ -430,6 +461,8 @@ picpq_status picpq_model_load_ex(const void *buf, size_t len, const picpq_alloca
     PICPQ__REQUIRE(out, "out");
     *out = NULL;
     PICPQ__REQUIRE(buf, "buf");
+    if (flags & ~(uint32_t)PICPQ_MODEL_INTEGER)
+        return picpq__fail(PICPQ_E_INVALID_ARG, "flags 0x%lx: unknown bits", (unsigned long)flags);
     st = picpq__allocator_init(&a, alloc);
     if (st != PICPQ_OK) return st;
     st = picpq__state_read(&r, buf, len, model_magic, MODEL_VERSION, MODEL_MIN_BYTES, "model",
@@ -438,6 +471,7 @@ picpq_status picpq_model_load_ex(const void *buf, size_t len, const picpq_alloca
     m = picpq__calloc(&a, 1, sizeof(*m));
     if (m == NULL) return picpq__fail(PICPQ_E_NOMEM, "model handle");
     m->alloc = a;
+    m->flags = flags;
     st = decode(&r, m);
     if (st != PICPQ_OK) {
         picpq_model_free(m);
@@ -455,6 +489,14 @@ picpq_status picpq_model_load(const void *buf, size_t len, picpq_model **out)
 
 picpq_status picpq_model_load_file(const char *path, picpq_model **out)
 {
+#ifdef PICPQ_NO_FILE_IO
+    picpq__clear_error();
+    PICPQ__REQUIRE(out, "out");
+    *out = NULL;
+    PICPQ__REQUIRE(path, "path");
+    return picpq__fail(PICPQ_E_UNSUPPORTED, "%s: this build has no file I/O (PICPQ_NO_FILE_IO)",
+                       path);
+#else
     FILE *f;
     long size;
     unsigned char *buf;
@@ -489,6 +531,7 @@ picpq_status picpq_model_load_file(const char *path, picpq_model **out)
     st = picpq_model_load(buf, (size_t)size, out);
     picpq__free(&a, buf);
     return st;
+#endif
 }
 
 picpq_status picpq_model_input_shape(const picpq_model *m, int64_t *c, int64_t *h, int64_t *w)

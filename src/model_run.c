@@ -1,13 +1,99 @@
 /* Running a loaded model: workspaces and the forward pass. Ops run layer
- * by layer over the whole batch; convolutions are im2col + cblas_sgemm per
- * image and group (1x1 stride-1 convolutions skip the im2col), linear
- * layers one sgemm over the batch. Nothing is allocated here once the
- * workspace exists, and the model is only read, so threads can share it. */
+ * by layer over the whole batch; convolutions are im2col + sgemm per image
+ * and group (1x1 stride-1 convolutions skip the im2col), linear layers one
+ * sgemm over the batch. Nothing is allocated here once the workspace
+ * exists, and the model is only read, so threads can share it. The sgemm
+ * is OpenBLAS's, or with PICPQ_NO_BLAS (the runtime library of `make
+ * runtime`, for devices without BLAS) the portable loops below: the same
+ * products, summed in another order. */
 #include "picpq_internal.h"
 
+#ifndef PICPQ_NO_BLAS
 #include <cblas.h>
+#endif
 #include <math.h>
 #include <string.h>
+
+#ifdef PICPQ_NO_BLAS
+/* C (m x n, row stride ldc) = A (m x k) · B (k x n), all row-major. Four
+ * rows of C at a time over a strip of NB columns: each row of B's strip is
+ * loaded once for four rows, the four accumulator strips (4 · NB floats)
+ * stay in L1, and the inner loop is a plain axpy the compiler vectorizes. */
+#define GEMM_NB 256
+static void gemm_nn(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
+                    int64_t ldb, float *c, int64_t ldc)
+{
+    int64_t j0, i, p, j;
+    for (j0 = 0; j0 < n; j0 += GEMM_NB) {
+        const int64_t nb = n - j0 < GEMM_NB ? n - j0 : GEMM_NB;
+        for (i = 0; i + 4 <= m; i += 4) {
+            float *restrict c0 = c + i * ldc + j0, *restrict c1 = c0 + ldc;
+            float *restrict c2 = c1 + ldc, *restrict c3 = c2 + ldc;
+            const float *a0 = a + i * lda;
+            memset(c0, 0, (size_t)nb * sizeof(float));
+            memset(c1, 0, (size_t)nb * sizeof(float));
+            memset(c2, 0, (size_t)nb * sizeof(float));
+            memset(c3, 0, (size_t)nb * sizeof(float));
+            for (p = 0; p < k; p++) {
+                const float *restrict bp = b + p * ldb + j0;
+                const float w0 = a0[p], w1 = a0[lda + p], w2 = a0[2 * lda + p],
+                            w3 = a0[3 * lda + p];
+                for (j = 0; j < nb; j++) {
+                    const float v = bp[j];
+                    c0[j] += w0 * v;
+                    c1[j] += w1 * v;
+                    c2[j] += w2 * v;
+                    c3[j] += w3 * v;
+                }
+            }
+        }
+        for (; i < m; i++) {
+            float *restrict c0 = c + i * ldc + j0;
+            memset(c0, 0, (size_t)nb * sizeof(float));
+            for (p = 0; p < k; p++) {
+                const float *restrict bp = b + p * ldb + j0;
+                const float w0 = a[i * lda + p];
+                for (j = 0; j < nb; j++) c0[j] += w0 * bp[j];
+            }
+        }
+    }
+}
+
+/* C (m x n) = A (m x k) · B (n x k)ᵀ: dot products of rows. Four partial
+ * sums break the dependency chain of one long sum. */
+static void gemm_nt(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
+                    int64_t ldb, float *c, int64_t ldc)
+{
+    int64_t i, j, p;
+    for (i = 0; i < m; i++)
+        for (j = 0; j < n; j++) {
+            const float *x = a + i * lda, *w = b + j * ldb;
+            float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+            for (p = 0; p + 4 <= k; p += 4) {
+                s0 += x[p] * w[p];
+                s1 += x[p + 1] * w[p + 1];
+                s2 += x[p + 2] * w[p + 2];
+                s3 += x[p + 3] * w[p + 3];
+            }
+            for (; p < k; p++) s0 += x[p] * w[p];
+            c[i * ldc + j] = (s0 + s1) + (s2 + s3);
+        }
+}
+#else
+static void gemm_nn(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
+                    int64_t ldb, float *c, int64_t ldc)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a,
+                (int)lda, b, (int)ldb, 0.0f, c, (int)ldc);
+}
+
+static void gemm_nt(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
+                    int64_t ldb, float *c, int64_t ldc)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, 1.0f, a, (int)lda,
+                b, (int)ldb, 0.0f, c, (int)ldc);
+}
+#endif
 
 static picpq_status workspace_floats(const picpq_model *m, int64_t batch, int64_t *slots,
                                      size_t *bytes)
@@ -15,6 +101,7 @@ static picpq_status workspace_floats(const picpq_model *m, int64_t batch, int64_
     int64_t n, total;
     if (!picpq__mul_i64(m->slot_elems, batch, &n) || !picpq__mul_i64(n, m->n_slots, &n) ||
         !picpq__add_i64(n, m->col_elems, &total) || !picpq__mul_i64(total, 4, &total) ||
+        !picpq__add_i64(total, m->int_bytes, &total) ||
         !picpq__add_i64(total, (int64_t)sizeof(picpq_model_workspace), &total) ||
         !picpq__i64_to_size(total, bytes))
         return picpq__fail(PICPQ_E_OVERFLOW, "workspace for batch %lld overflows",
@@ -25,7 +112,7 @@ static picpq_status workspace_floats(const picpq_model *m, int64_t batch, int64_
 
 picpq_status picpq_model_workspace_size(const picpq_model *m, int64_t batch, size_t *bytes)
 {
-    int64_t slots;
+    int64_t slots = 0; /* set by workspace_floats; GCC -O3 cannot see it */
     picpq__clear_error();
     PICPQ__REQUIRE(m, "m");
     PICPQ__REQUIRE(bytes, "bytes");
@@ -38,7 +125,7 @@ picpq_status picpq_model_workspace_create(const picpq_model *m, int64_t batch,
                                           picpq_model_workspace **out)
 {
     picpq_model_workspace *ws;
-    int64_t slots;
+    int64_t slots = 0; /* set by workspace_floats; GCC -O3 cannot see it */
     size_t bytes;
     picpq_status st;
     picpq__clear_error();
@@ -55,7 +142,8 @@ picpq_status picpq_model_workspace_create(const picpq_model *m, int64_t batch,
     ws->batch = batch;
     ws->slots = picpq__malloc(&m->alloc, (size_t)slots * sizeof(float));
     ws->col = picpq__malloc(&m->alloc, (size_t)m->col_elems * sizeof(float));
-    if (ws->slots == NULL || ws->col == NULL) {
+    ws->iscratch = m->int_bytes > 0 ? picpq__malloc(&m->alloc, (size_t)m->int_bytes) : NULL;
+    if (ws->slots == NULL || ws->col == NULL || (m->int_bytes > 0 && ws->iscratch == NULL)) {
         picpq_model_workspace_free(ws);
         return picpq__fail(PICPQ_E_NOMEM, "workspace of %zu bytes", bytes);
     }
@@ -70,13 +158,16 @@ void picpq_model_workspace_free(picpq_model_workspace *ws)
     a = &ws->model->alloc;
     picpq__free(a, ws->slots);
     picpq__free(a, ws->col);
+    picpq__free(a, ws->iscratch);
     picpq__free(a, ws);
 }
 
-/* The rows of the im2col matrix of channels [c0, c0 + cg) of one image:
- * row (c·kh + i)·kw + j holds input (c, y·sh − ph + i, x·sw − pw + j) for
- * every output (y, x), zero outside the input. */
-static void im2col(const picpq__model_op *o, const float *x, int64_t c0, int64_t cg, float *col)
+/* Output rows [y0, y0 + rows) of the im2col matrix of channels [c0, c0 +
+ * cg) of one image: row (c·kh + i)·kw + j holds input (c, y·sh − ph + i,
+ * x·sw − pw + j) for every output (y, x) of those rows, zero outside the
+ * input. */
+static void im2col(const picpq__model_op *o, const float *x, int64_t c0, int64_t cg, int64_t y0,
+                   int64_t rows, float *col)
 {
     int64_t c, i, j, y, xo;
     for (c = 0; c < cg; c++) {
@@ -88,10 +179,10 @@ static void im2col(const picpq__model_op *o, const float *x, int64_t c0, int64_t
                 int64_t lo = 0, hi = o->w;
                 while (lo < hi && lo * o->sw - o->pw + j < 0) lo++;
                 while (hi > lo && (hi - 1) * o->sw - o->pw + j >= o->in_w) hi--;
-                for (y = 0; y < o->h; y++) {
+                for (y = y0; y < y0 + rows; y++) {
                     const int64_t iy = y * o->sh - o->ph + i;
                     const float *src;
-                    float *row = col + y * o->w;
+                    float *row = col + (y - y0) * o->w;
                     if (iy < 0 || iy >= o->in_h || lo == hi) {
                         memset(row, 0, (size_t)o->w * sizeof(float));
                         continue;
@@ -103,7 +194,7 @@ static void im2col(const picpq__model_op *o, const float *x, int64_t c0, int64_t
                         for (xo = lo; xo < hi; xo++) row[xo] = src[(xo - lo) * o->sw];
                     for (xo = hi; xo < o->w; xo++) row[xo] = 0.0f;
                 }
-                col += o->h * o->w;
+                col += rows * o->w;
             }
     }
 }
@@ -115,19 +206,22 @@ static void run_conv(const picpq__model_op *o, const float *x, float *y, float *
     const int64_t k = cg * o->kh * o->kw, hw = o->h * o->w;
     const int direct = o->kh == 1 && o->kw == 1 && o->sh == 1 && o->sw == 1 && o->ph == 0 &&
                        o->pw == 0;
-    int64_t b, g, c, i;
+    int64_t b, g, c, i, y0;
     for (b = 0; b < n; b++) {
         const float *xb = x + b * stride;
         float *yb = y + b * stride;
         for (g = 0; g < o->groups; g++) {
-            const float *src = xb + g * cg * o->in_h * o->in_w;
-            if (!direct) {
-                im2col(o, xb, g * cg, cg, col);
-                src = col;
+            const float *w = o->weight + g * og * k;
+            float *yg = yb + g * og * hw;
+            if (direct) {
+                gemm_nn(og, hw, k, w, k, xb + g * cg * o->in_h * o->in_w, hw, yg, hw);
+                continue;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)og, (int)hw, (int)k, 1.0f,
-                        o->weight + g * og * k, (int)k, src, (int)hw, 0.0f, yb + g * og * hw,
-                        (int)hw);
+            for (y0 = 0; y0 < o->h; y0 += o->col_rows) {
+                const int64_t rows = o->h - y0 < o->col_rows ? o->h - y0 : o->col_rows;
+                im2col(o, xb, g * cg, cg, y0, rows, col);
+                gemm_nn(og, rows * o->w, k, w, k, col, rows * o->w, yg + y0 * o->w, hw);
+            }
         }
         if (o->bias != NULL)
             for (c = 0; c < o->c; c++)
@@ -135,12 +229,113 @@ static void run_conv(const picpq__model_op *o, const float *x, float *y, float *
     }
 }
 
+/* C (m x n, int32) = A (m x k, int8 weight codes) · B (k x n, uint8 activation codes):
+ * the loop order of gemm_nn; exact (the loader keeps k · levels · (2^k − 1) in int32). */
+static void gemm_codes(int64_t m, int64_t n, int64_t k, const int8_t *a, const uint8_t *b,
+                       int32_t *c)
+{
+    int64_t i, p, j;
+    for (i = 0; i + 4 <= m; i += 4) {
+        int32_t *restrict c0 = c + i * n, *restrict c1 = c0 + n;
+        int32_t *restrict c2 = c1 + n, *restrict c3 = c2 + n;
+        const int8_t *a0 = a + i * k;
+        memset(c0, 0, (size_t)(4 * n) * sizeof(int32_t));
+        for (p = 0; p < k; p++) {
+            const uint8_t *restrict bp = b + p * n;
+            const int32_t w0 = a0[p], w1 = a0[k + p], w2 = a0[2 * k + p], w3 = a0[3 * k + p];
+            for (j = 0; j < n; j++) {
+                const int32_t v = bp[j];
+                c0[j] += w0 * v;
+                c1[j] += w1 * v;
+                c2[j] += w2 * v;
+                c3[j] += w3 * v;
+            }
+        }
+    }
+    for (; i < m; i++) {
+        int32_t *restrict c0 = c + i * n;
+        memset(c0, 0, (size_t)n * sizeof(int32_t));
+        for (p = 0; p < k; p++) {
+            const uint8_t *restrict bp = b + p * n;
+            const int32_t w0 = a[i * k + p];
+            for (j = 0; j < n; j++) c0[j] += w0 * bp[j];
+        }
+    }
+}
+
+/* im2col() on activation codes (uint8). */
+static void im2col_codes(const picpq__model_op *o, const uint8_t *x, int64_t c0, int64_t cg,
+                         int64_t y0, int64_t rows, uint8_t *col)
+{
+    int64_t c, i, j, y, xo;
+    for (c = 0; c < cg; c++) {
+        const uint8_t *plane = x + (c0 + c) * o->in_h * o->in_w;
+        for (i = 0; i < o->kh; i++)
+            for (j = 0; j < o->kw; j++) {
+                int64_t lo = 0, hi = o->w;
+                while (lo < hi && lo * o->sw - o->pw + j < 0) lo++;
+                while (hi > lo && (hi - 1) * o->sw - o->pw + j >= o->in_w) hi--;
+                for (y = y0; y < y0 + rows; y++) {
+                    const int64_t iy = y * o->sh - o->ph + i;
+                    const uint8_t *src;
+                    uint8_t *row = col + (y - y0) * o->w;
+                    if (iy < 0 || iy >= o->in_h || lo == hi) {
+                        memset(row, 0, (size_t)o->w);
+                        continue;
+                    }
+                    src = plane + iy * o->in_w + (lo * o->sw - o->pw + j);
+                    for (xo = 0; xo < lo; xo++) row[xo] = 0;
+                    if (o->sw == 1) memcpy(row + lo, src, (size_t)(hi - lo));
+                    else
+                        for (xo = lo; xo < hi; xo++) row[xo] = src[(xo - lo) * o->sw];
+                    for (xo = hi; xo < o->w; xo++) row[xo] = 0;
+                }
+                col += rows * o->w;
+            }
+    }
+}
+
+/* A convolution on codes (PICPQ_MODEL_INTEGER): its input is an activation quantizer's
+ * output, step · a with a in 0 .. 2^k − 1, so a = x · ainv rounded (x · ainv is within a
+ * few ulps of a); the int32 sums times one step per layer, then the bias. Where the float
+ * path would carry a NaN through, this one reads code 0. */
+static void run_conv_codes(const picpq__model_op *o, const float *x, float *y,
+                           unsigned char *scratch, int64_t n, int64_t stride)
+{
+    const int64_t cg = o->in_c / o->groups, og = o->c / o->groups;
+    const int64_t k = cg * o->kh * o->kw, hw = o->h * o->w, size = o->in_c * o->in_h * o->in_w;
+    const int64_t col_bytes = (size + k * o->col_rows * o->w + 3) / 4 * 4 - size;
+    uint8_t *a = scratch, *col = scratch + size;
+    int32_t *acc = (int32_t *)(void *)(scratch + size + col_bytes); /* 4-byte aligned */
+    int64_t b, g, c, i, j, y0;
+    for (b = 0; b < n; b++) {
+        const float *xb = x + b * stride;
+        float *yb = y + b * stride;
+        for (i = 0; i < size; i++) {
+            /* a NaN (the quantizer passes one through from an overflowed layer) -> 0 */
+            const float t = xb[i] * o->ainv + 0.5f;
+            a[i] = t >= 1.0f ? (uint8_t)(t < 255.0f ? t : 255.0f) : 0;
+        }
+        for (g = 0; g < o->groups; g++)
+            for (y0 = 0; y0 < o->h; y0 += o->col_rows) {
+                const int64_t rows = o->h - y0 < o->col_rows ? o->h - y0 : o->col_rows;
+                const int64_t cols = rows * o->w;
+                im2col_codes(o, a, g * cg, cg, y0, rows, col);
+                gemm_codes(og, cols, k, o->codes + g * og * k, col, acc);
+                for (c = 0; c < og; c++) {
+                    float *out = yb + (g * og + c) * hw + y0 * o->w;
+                    const float bias = o->bias != NULL ? o->bias[g * og + c] : 0.0f;
+                    for (j = 0; j < cols; j++) out[j] = (float)acc[c * cols + j] * o->step + bias;
+                }
+            }
+    }
+}
+
 static void run_linear(const picpq__model_op *o, const float *x, float *y, int64_t n,
                        int64_t stride)
 {
     int64_t b, c;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)o->c, (int)o->in_c, 1.0f, x,
-                (int)stride, o->weight, (int)o->in_c, 0.0f, y, (int)stride);
+    gemm_nt(n, o->c, o->in_c, x, stride, o->weight, o->in_c, y, stride);
     if (o->bias != NULL)
         for (b = 0; b < n; b++)
             for (c = 0; c < o->c; c++) y[b * stride + c] += o->bias[c];
@@ -182,13 +377,16 @@ static void run_pool(const picpq__model_op *o, const float *x, float *y)
     }
 }
 
-static void run_op(const picpq__model_op *o, const float *x, const float *x2, float *y, float *col,
-                   int64_t n, int64_t stride)
+static void run_op(const picpq__model_op *o, const float *x, const float *x2, float *y,
+                   picpq_model_workspace *ws, int64_t n, int64_t stride)
 {
     const int64_t hw = o->h * o->w, size = o->c * hw;
     int64_t b, c, i;
     switch (o->kind) {
-    case PICPQ__OP_CONV: run_conv(o, x, y, col, n, stride); return;
+    case PICPQ__OP_CONV:
+        if (o->codes != NULL) run_conv_codes(o, x, y, ws->iscratch, n, stride);
+        else run_conv(o, x, y, ws->col, n, stride);
+        return;
     case PICPQ__OP_LINEAR: run_linear(o, x, y, n, stride); return;
     default: break;
     }
@@ -298,7 +496,7 @@ picpq_status picpq_model_run(const picpq_model *m, picpq_model_workspace *ws, co
         const int32_t s2 = o->src2 == 0 ? m->input_slot : m->ops[o->src2 - 1].slot;
         run_op(o, ws->slots + (int64_t)s1 * ws->batch * stride,
                ws->slots + (int64_t)s2 * ws->batch * stride,
-               ws->slots + (int64_t)o->slot * ws->batch * stride, ws->col, n, stride);
+               ws->slots + (int64_t)o->slot * ws->batch * stride, ws, n, stride);
     }
     {
         const float *out = ws->slots + (int64_t)m->ops[m->n_ops - 1].slot * ws->batch * stride;

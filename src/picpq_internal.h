@@ -437,14 +437,33 @@ typedef struct picpq__model_op {
     int64_t in_c, in_h, in_w;
     int32_t kh, kw, sh, sw, ph, pw; /* conv and pool geometry; SHORTCUT: sh = sw = stride */
     int32_t groups;
-    int32_t flag;   /* CONV/LINEAR: has bias; AVGPOOL: count_include_pad */
-    int32_t bits;   /* CONV/LINEAR: weight bits; ACTQ: activation bits */
-    float scale;    /* ACTQ: range [0, scale]; RELU: upper bound (0 = none) */
-    float *weight;  /* CONV: c x in_c/groups x kh x kw; LINEAR: c x in_c; AFFINE: scale */
-    float *bias;    /* CONV/LINEAR: c or NULL; AFFINE: shift */
-    int32_t *index; /* SHORTCUT: c input channels, -1 = zero */
-    int32_t slot;   /* workspace slot of the output */
+    int32_t flag;     /* CONV/LINEAR: has bias; AVGPOOL: count_include_pad */
+    int32_t bits;     /* CONV/LINEAR: weight bits; ACTQ: activation bits */
+    float scale;      /* ACTQ: range [0, scale]; RELU: upper bound (0 = none) */
+    float *weight;    /* CONV: c x in_c/groups x kh x kw; LINEAR: c x in_c; AFFINE: scale */
+    float *bias;      /* CONV/LINEAR: c or NULL; AFFINE: shift */
+    int32_t *index;   /* SHORTCUT: c input channels, -1 = zero */
+    int32_t slot;     /* workspace slot of the output */
+    int64_t col_rows; /* CONV: output rows per im2col tile (PICPQ__COL_FLOATS) */
+    /* CONV run on codes (PICPQ_MODEL_INTEGER): weight codes instead of weight, the source's
+     * activation code of x is x · ainv (2^k − 1 over its scale), y = Σ codes · a · step */
+    int8_t *codes;
+    int32_t code_lv; /* 2^k − 1 of the source quantizer (1 for 1 bit) while reading; 0 = float */
+    float ainv, step;
 } picpq__model_op;
+
+/* The im2col matrix of a conv is built and multiplied in tiles of whole
+ * output rows of at most this many floats (at least one row): bounded RAM
+ * where memory is small (the BLAS-free runtime; `make runtime-m4` sets 4096),
+ * one tile per image and group with OpenBLAS. The portable GEMM sums each
+ * output in the same order whatever the tile. */
+#ifndef PICPQ__COL_FLOATS
+#ifdef PICPQ_NO_BLAS
+#define PICPQ__COL_FLOATS 16384
+#else
+#define PICPQ__COL_FLOATS 0 /* no limit */
+#endif
+#endif
 
 struct picpq_model {
     picpq_allocator alloc;
@@ -454,14 +473,17 @@ struct picpq_model {
     picpq__model_op *ops;
     int32_t input_slot, n_slots;
     int64_t slot_elems; /* floats of the largest value of one image */
-    int64_t col_elems;  /* floats of the largest im2col matrix of one image */
+    int64_t col_elems;  /* floats of the largest im2col tile */
+    int64_t int_bytes;  /* scratch of the largest conv run on codes (0: none) */
+    uint32_t flags;     /* PICPQ_MODEL_* of the load */
 };
 
 struct picpq_model_workspace {
     const picpq_model *model;
     int64_t batch;
-    float *slots; /* n_slots x batch x slot_elems */
-    float *col;   /* col_elems */
+    float *slots;            /* n_slots x batch x slot_elems */
+    float *col;              /* col_elems */
+    unsigned char *iscratch; /* int_bytes: activation codes, their im2col tile, int32 sums */
 };
 
 /* ---- quant (quant.c) ------------------------------------------------ */

@@ -3,8 +3,14 @@
 
 #include <stdio.h>
 
-/* The only mutable state of the library: one message per thread. */
+/* The only mutable state of the library: one message per thread. With
+ * PICPQ_NO_THREADS (bare-metal runtime builds: no TLS runtime, one thread)
+ * it is one plain static buffer. */
+#ifdef PICPQ_NO_THREADS
+static char last_error[512];
+#else
 static __thread char last_error[512];
+#endif
 
 const char *picpq_status_string(picpq_status s)
 {

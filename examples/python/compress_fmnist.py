@@ -21,7 +21,6 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "python"))
-sys.path.insert(0, HERE)  # search_checkpoint.write_atomic, the one atomic writer
 # OpenMP threads that spin at barriers make a shared machine 14x slower (docs/BENCHMARKS.md);
 # the policy is read when torch loads, so it is set before the import below
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -42,8 +41,8 @@ try:
 except ImportError as exc:  # the library is not built
     sys.exit(f"compress_fmnist: {exc}")
 import picpq.torch as ptq  # noqa: E402
+from picpq import write_atomic  # noqa: E402
 from picpq.torch.models import resnet20  # noqa: E402
-from search_checkpoint import write_atomic  # noqa: E402
 
 # ---- profiles ---------------------------------------------------------------------------------
 # steps are SGD steps of `batch` images; images counts are upper bounds on the splits.

@@ -2,8 +2,9 @@
  *
  * Input: one mode byte, then the file. Mode bit 0 set: the harness first
  * writes the true length and CRC-32 into the file, so that mutations get
- * past the checksum to the field checks. Whatever the bytes, load returns a
- * status; a model it accepts whose workspace is small runs one image. */
+ * past the checksum to the field checks. Mode bit 1 set: loaded with
+ * PICPQ_MODEL_INTEGER (convolutions on the codes). Whatever the bytes, load
+ * returns a status; a model it accepts whose workspace is small runs one image. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,7 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memset(blob + 20, 0, 4);
         put32(blob + len - 4, picpq__crc32(0, blob, len - 4));
     }
-    if (picpq_model_load(blob, len, &m) == PICPQ_OK) {
+    if (picpq_model_load_opts(blob, len, NULL, (data[0] & 2) ? PICPQ_MODEL_INTEGER : 0u, &m) ==
+        PICPQ_OK) {
         int64_t c, h, w, classes;
         picpq_model_workspace *ws = NULL;
         if (picpq_model_input_shape(m, &c, &h, &w) != PICPQ_OK) __builtin_trap();

@@ -22,8 +22,8 @@ if not os.path.exists(os.path.join(DATA, "train-images-idx3-ubyte.gz")):
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 SCRIPT = os.path.join(ROOT, "examples", "python", "search_mpi.py")
-sys.path.insert(0, os.path.join(ROOT, "examples", "python"))
-import search_checkpoint  # noqa: E402
+sys.path[:0] = [os.path.join(ROOT, "python"), os.path.join(ROOT, "examples", "python")]
+import search_checkpoint  # noqa: E402  (needs picpq: its atomic writer)
 
 
 def command(tmp_path, *extra, np=3, recovery=False):

@@ -13,20 +13,28 @@ file (export._graph_ops), in the QDQ form that quantized-model runtimes read
 
 Opset 13. dequantized=True writes plain float weights and expresses each
 activation quantizer as Clip, Mul, Round, Div instead, for runtimes without
-QDQ support."""
+QDQ support. int4=True writes weights of at most 4 bits as int4 initializers
+(two codes a byte) feeding DequantizeLinear, which needs opset 21 and IR 10:
+the file's size then follows the bits. onnx 1.12 (Debian) knows neither
+TensorProto.INT4 nor opset 21, so those initializers are built by hand and
+the checker is not run on that form; ONNX Runtime validates it
+(tests/python/test_onnx.py)."""
 import numpy as np
 
 from .export import (_ACTQ, _ADD, _AFFINE, _AVGPOOL, _CONV, _FLATTEN, _GAP, _LINEAR,
                      _MAXPOOL, _RELU, _SHORTCUT, _codes, _graph_ops)
 
 OPSET = 13
+OPSET_INT4 = 21
+_INT4 = 22  # TensorProto.INT4 (onnx >= 1.16)
 
 
 class _Builder:
     """Nodes and initializers of one ONNX graph, with fresh names."""
 
-    def __init__(self, onnx):
+    def __init__(self, onnx, int4=False):
         self.onnx, self.nodes, self.inits, self.count = onnx, [], [], 0
+        self.int4 = int4
 
     def name(self, hint):
         self.count += 1
@@ -36,6 +44,22 @@ class _Builder:
         from onnx import numpy_helper
         n = self.name(hint)
         self.inits.append(numpy_helper.from_array(np.ascontiguousarray(array), n))
+        return n
+
+    def const_int4(self, hint, codes):
+        """An int4 initializer of integer codes in [-8, 7]: two a byte, the
+        first element in the low nibble (the ONNX packing of 4-bit types)."""
+        n = self.name(hint)
+        flat = np.asarray(codes, np.int64).reshape(-1)
+        nib = (flat & 0xF).astype(np.uint8)
+        if len(nib) % 2:
+            nib = np.append(nib, np.uint8(0))
+        t = self.onnx.TensorProto()
+        t.name = n
+        t.data_type = _INT4
+        t.dims.extend(int(d) for d in np.shape(codes))
+        t.raw_data = (nib[0::2] | (nib[1::2] << 4)).astype(np.uint8).tobytes()
+        self.inits.append(t)
         return n
 
     def node(self, op, inputs, hint, **attrs):
@@ -51,9 +75,13 @@ def _weight(g, rec, dequantized):
     if b == 32 or dequantized:
         return g.const("w", w.numpy().astype(np.float32))
     codes, levels, mag = _codes(w, b)
-    q = g.const("w_codes", codes.reshape(tuple(w.shape)).astype(np.int8))
     scale = g.const("w_scale", np.array(np.float32(mag) / np.float32(levels), np.float32))
-    zero = g.const("w_zero", np.array(0, np.int8))
+    if g.int4 and b <= 4:
+        q = g.const_int4("w_codes", codes.reshape(tuple(w.shape)))
+        zero = g.const_int4("w_zero", np.zeros((), np.int8))
+    else:
+        q = g.const("w_codes", codes.reshape(tuple(w.shape)).astype(np.int8))
+        zero = g.const("w_zero", np.array(0, np.int8))
     return g.node("DequantizeLinear", [q, scale, zero], "w")
 
 
@@ -152,7 +180,8 @@ def _channels(model, example_input, records):
     return chans
 
 
-def onnx_model(model, desc, bits, example_input, mean=None, std=None, dequantized=False):
+def onnx_model(model, desc, bits, example_input, mean=None, std=None, dequantized=False,
+               int4=False):
     """The onnx.ModelProto of a compressed model (see export_onnx)."""
     import onnx
     import torch
@@ -164,7 +193,9 @@ def onnx_model(model, desc, bits, example_input, mean=None, std=None, dequantize
             _, classes = _graph_ops(model, desc, bits, example_input, records)
     finally:
         model.train(was_training)
-    g = _Builder(onnx)
+    if int4 and dequantized:
+        raise ValueError("int4 is a QDQ form: not with dequantized=True")
+    g = _Builder(onnx, int4)
     c, h, w = (int(s) for s in example_input.shape[1:])
     x = "input"
     if (mean is None) != (std is None):
@@ -184,19 +215,26 @@ def onnx_model(model, desc, bits, example_input, mean=None, std=None, dequantize
             "input", onnx.TensorProto.FLOAT, ["batch", c, h, w])],
         [onnx.helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT,
                                             ["batch", classes])], g.inits)
-    proto = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", OPSET)],
+    opset = OPSET_INT4 if int4 else OPSET
+    proto = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset)],
                                    producer_name="libpicpq")
-    proto.ir_version = 8  # onnx 1.12 and ONNX Runtime both read IR 8
-    onnx.checker.check_model(proto)
+    if int4:
+        proto.ir_version = 10  # int4 needs IR 10; onnx 1.12's checker stops at IR 8
+    else:
+        proto.ir_version = 8  # onnx 1.12 and ONNX Runtime both read IR 8
+        onnx.checker.check_model(proto)
     return proto
 
 
-def export_onnx(model, desc, bits, path, example_input, mean=None, std=None, dequantized=False):
+def export_onnx(model, desc, bits, path, example_input, mean=None, std=None, dequantized=False,
+                int4=False):
     """Write the compressed model as ONNX (opset 13, QDQ; module docstring),
     checked with onnx.checker. `desc`, `bits`, `example_input`, `mean` and
-    `std` as for save_model(). Returns the file size in bytes."""
+    `std` as for save_model(). int4=True: weights of at most 4 bits as int4
+    (opset 21, IR 10, not checked by onnx 1.12; run it in ONNX Runtime >=
+    1.18). Returns the file size in bytes."""
     import onnx
-    proto = onnx_model(model, desc, bits, example_input, mean, std, dequantized)
+    proto = onnx_model(model, desc, bits, example_input, mean, std, dequantized, int4)
     data = proto.SerializeToString()
     onnx.save_model(proto, path)
     return len(data)
