@@ -165,13 +165,16 @@ void picpq_model_workspace_free(picpq_model_workspace *ws)
 /* Output rows [y0, y0 + rows) of the im2col matrix of channels [c0, c0 +
  * cg) of one image: row (c·kh + i)·kw + j holds input (c, y·sh − ph + i,
  * x·sw − pw + j) for every output (y, x) of those rows, zero outside the
- * input. */
-static void im2col(const picpq__model_op *o, const float *x, int64_t c0, int64_t cg, int64_t y0,
-                   int64_t rows, float *col)
+ * input. Elements are floats (esize 4) or activation codes (esize 1); zero
+ * is all-zero bytes in both. */
+static void im2col(const picpq__model_op *o, const void *x, size_t esize, int64_t c0, int64_t cg,
+                   int64_t y0, int64_t rows, void *col)
 {
+    const size_t plane_bytes = (size_t)(o->in_h * o->in_w) * esize, w = (size_t)o->w;
+    unsigned char *out = col;
     int64_t c, i, j, y, xo;
     for (c = 0; c < cg; c++) {
-        const float *plane = x + (c0 + c) * o->in_h * o->in_w;
+        const unsigned char *plane = (const unsigned char *)x + (size_t)(c0 + c) * plane_bytes;
         for (i = 0; i < o->kh; i++)
             for (j = 0; j < o->kw; j++) {
                 /* outputs xo in [lo, hi) read inside the row (ix = xo·sw − pw + j);
@@ -181,20 +184,25 @@ static void im2col(const picpq__model_op *o, const float *x, int64_t c0, int64_t
                 while (hi > lo && (hi - 1) * o->sw - o->pw + j >= o->in_w) hi--;
                 for (y = y0; y < y0 + rows; y++) {
                     const int64_t iy = y * o->sh - o->ph + i;
-                    const float *src;
-                    float *row = col + (y - y0) * o->w;
+                    const unsigned char *src;
+                    unsigned char *row = out + (size_t)(y - y0) * w * esize;
                     if (iy < 0 || iy >= o->in_h || lo == hi) {
-                        memset(row, 0, (size_t)o->w * sizeof(float));
+                        memset(row, 0, w * esize);
                         continue;
                     }
-                    src = plane + iy * o->in_w + (lo * o->sw - o->pw + j); /* output lo */
-                    for (xo = 0; xo < lo; xo++) row[xo] = 0.0f;
-                    if (o->sw == 1) memcpy(row + lo, src, (size_t)(hi - lo) * sizeof(float));
+                    /* input element of output lo */
+                    src = plane + (size_t)(iy * o->in_w + lo * o->sw - o->pw + j) * esize;
+                    memset(row, 0, (size_t)lo * esize);
+                    if (o->sw == 1) memcpy(row + lo * esize, src, (size_t)(hi - lo) * esize);
+                    else if (esize == sizeof(float))
+                        for (xo = lo; xo < hi; xo++)
+                            ((float *)(void *)row)[xo] = ((
+                                const float *)(const void *)src)[(xo - lo) * o->sw];
                     else
                         for (xo = lo; xo < hi; xo++) row[xo] = src[(xo - lo) * o->sw];
-                    for (xo = hi; xo < o->w; xo++) row[xo] = 0.0f;
+                    memset(row + hi * esize, 0, (size_t)(o->w - hi) * esize);
                 }
-                col += rows * o->w;
+                out += (size_t)rows * w * esize;
             }
     }
 }
@@ -219,7 +227,7 @@ static void run_conv(const picpq__model_op *o, const float *x, float *y, float *
             }
             for (y0 = 0; y0 < o->h; y0 += o->col_rows) {
                 const int64_t rows = o->h - y0 < o->col_rows ? o->h - y0 : o->col_rows;
-                im2col(o, xb, g * cg, cg, y0, rows, col);
+                im2col(o, xb, sizeof(float), g * cg, cg, y0, rows, col);
                 gemm_nn(og, rows * o->w, k, w, k, col, rows * o->w, yg + y0 * o->w, hw);
             }
         }
@@ -263,38 +271,6 @@ static void gemm_codes(int64_t m, int64_t n, int64_t k, const int8_t *a, const u
     }
 }
 
-/* im2col() on activation codes (uint8). */
-static void im2col_codes(const picpq__model_op *o, const uint8_t *x, int64_t c0, int64_t cg,
-                         int64_t y0, int64_t rows, uint8_t *col)
-{
-    int64_t c, i, j, y, xo;
-    for (c = 0; c < cg; c++) {
-        const uint8_t *plane = x + (c0 + c) * o->in_h * o->in_w;
-        for (i = 0; i < o->kh; i++)
-            for (j = 0; j < o->kw; j++) {
-                int64_t lo = 0, hi = o->w;
-                while (lo < hi && lo * o->sw - o->pw + j < 0) lo++;
-                while (hi > lo && (hi - 1) * o->sw - o->pw + j >= o->in_w) hi--;
-                for (y = y0; y < y0 + rows; y++) {
-                    const int64_t iy = y * o->sh - o->ph + i;
-                    const uint8_t *src;
-                    uint8_t *row = col + (y - y0) * o->w;
-                    if (iy < 0 || iy >= o->in_h || lo == hi) {
-                        memset(row, 0, (size_t)o->w);
-                        continue;
-                    }
-                    src = plane + iy * o->in_w + (lo * o->sw - o->pw + j);
-                    for (xo = 0; xo < lo; xo++) row[xo] = 0;
-                    if (o->sw == 1) memcpy(row + lo, src, (size_t)(hi - lo));
-                    else
-                        for (xo = lo; xo < hi; xo++) row[xo] = src[(xo - lo) * o->sw];
-                    for (xo = hi; xo < o->w; xo++) row[xo] = 0;
-                }
-                col += rows * o->w;
-            }
-    }
-}
-
 /* A convolution on codes (PICPQ_MODEL_INTEGER): its input is an activation quantizer's
  * output, step · a with a in 0 .. 2^k − 1, so a = x · ainv rounded (x · ainv is within a
  * few ulps of a); the int32 sums times one step per layer, then the bias. Where the float
@@ -320,7 +296,7 @@ static void run_conv_codes(const picpq__model_op *o, const float *x, float *y,
             for (y0 = 0; y0 < o->h; y0 += o->col_rows) {
                 const int64_t rows = o->h - y0 < o->col_rows ? o->h - y0 : o->col_rows;
                 const int64_t cols = rows * o->w;
-                im2col_codes(o, a, g * cg, cg, y0, rows, col);
+                im2col(o, a, 1, g * cg, cg, y0, rows, col);
                 gemm_codes(og, cols, k, o->codes + g * og * k, col, acc);
                 for (c = 0; c < og; c++) {
                     float *out = yb + (g * og + c) * hw + y0 * o->w;
