@@ -663,17 +663,23 @@ def bits_solve(plan, sparsity, max_bits, max_bops, min_bits=2):
 class Model(_Handle):
     """A compressed model loaded from a model file (picpq.torch.save_model)
     and run by the C runtime (picpq_model_*): Model(data=bytes) or
-    Model(path=...). run(x) takes an (N, C, H, W) float32 array before
-    normalisation and returns (N, classes) logits; it keeps one workspace,
-    grown to the largest batch seen (one Model per thread)."""
+    Model(path=...); integer=True (with data) runs quantized convs on the
+    codes (PICPQ_MODEL_INTEGER). run(x) takes an (N, C, H, W) float32 array
+    before normalisation and returns (N, classes) logits; it keeps one
+    workspace, grown to the largest batch seen (one Model per thread)."""
     _free_name = "picpq_model_free"
     _what = "model"
 
-    def __init__(self, data=None, path=None):
+    def __init__(self, data=None, path=None, integer=False):
         if (data is None) == (path is None):
             raise ValueError("give exactly one of data and path")
+        if integer and data is None:
+            raise ValueError("integer=True needs data (the file's bytes)")
         out = ctypes.c_void_p()
-        if data is not None:
+        if integer:  # PICPQ_MODEL_INTEGER: quantized convs on the codes
+            data = bytes(data)
+            lib.picpq_model_load_opts(data, len(data), None, 1, ctypes.byref(out))
+        elif data is not None:
             data = bytes(data)
             lib.picpq_model_load(data, len(data), ctypes.byref(out))
         else:
