@@ -178,6 +178,7 @@ START_TEST(test_integer_model_is_smaller_and_flags_checked)
     picpq_allocator af = bc_make(&bf), ai = bc_make(&bi);
     picpq_model *mf = NULL, *mi = NULL;
     rng = 7u;
+    memset(&cc, 0, sizeof cc); /* the fields resized below are read beyond the drawn sizes */
     random_case(&cc);
     cc.in_c = cc.out_c = 8, cc.groups = 1, cc.kh = cc.kw = 3, cc.wbits = 4, cc.mag = 1.0f;
     {
