@@ -281,9 +281,10 @@ check-tsan:
 # smoke or paper; DEMO_ARGS e.g. "--compare --out /tmp/r"). Results go to results/.
 DEMO_PROFILE ?= quick
 DEMO_ARGS ?=
+# The main job; it also builds classify, the C program it tells you to run.
 demo:
 	@$(MAKE) --no-print-directory deps DEPS_GROUPS="core python torch"
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all build/examples/classify
 	PICPQ_LIBRARY=$(CURDIR)/lib/libpicpq.so $(PYTHON) examples/python/compress_fmnist.py \
 	  --profile $(DEMO_PROFILE) $(DEMO_ARGS)
 
