@@ -1,12 +1,15 @@
 /* ThreadSanitizer check (tests/tsan/run.sh): several threads use their own
  * net, plan, search and ranker at the same time, and each thread's failing
- * calls leave a message that only that thread sees. Exits 0 when every
- * thread saw its own messages; TSan reports any data race. */
+ * calls leave a message that only that thread sees; then they all run one
+ * shared loaded model (float and integer paths), each with its own
+ * workspace, and must get the single-threaded logits bit for bit. Exits 0
+ * when every check held; TSan reports any data race. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define PICPQ_EXPERIMENTAL /* the model runtime */
 #include "picpq.h"
 
 #define THREADS 6
@@ -91,6 +94,62 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/* One model shared by every thread: the images, the logits one thread got
+ * alone, and the model itself (read-only after load). */
+#define MODEL_FILE "tests/runtime/resnet20_q.pqm"
+#define IMAGES 4
+static const picpq_model *shared_model;
+static float images[IMAGES * 28 * 28], reference[IMAGES * 64];
+
+static int run_once(const picpq_model *m, float *logits)
+{
+    picpq_model_workspace *ws = NULL;
+    picpq_status st = picpq_model_workspace_create(m, IMAGES, &ws);
+    memset(logits, 0, sizeof(float) * IMAGES * 64); /* up to 64 classes: the rest stays 0 */
+    if (st == PICPQ_OK) st = picpq_model_run(m, ws, images, IMAGES, logits);
+    picpq_model_workspace_free(ws);
+    return st == PICPQ_OK;
+}
+
+static void *model_worker(void *arg)
+{
+    const int tid = (int)(size_t)arg;
+    float logits[IMAGES * 64];
+    int round;
+    pthread_barrier_wait(&barrier);
+    for (round = 0; round < ROUNDS / 4; round++)
+        if (!run_once(shared_model, logits) || memcmp(logits, reference, sizeof logits) != 0)
+            fail(tid, "shared model: logits differ from the single-threaded run");
+    return NULL;
+}
+
+static int shared_model_check(uint32_t flags)
+{
+    picpq_model *m = NULL;
+    FILE *f = fopen(MODEL_FILE, "rb");
+    static unsigned char buf[1 << 16];
+    size_t len;
+    pthread_t th[THREADS];
+    int i;
+    if (f == NULL) {
+        fprintf(stderr, "tsan_threads: cannot open %s\n", MODEL_FILE);
+        return 0;
+    }
+    len = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    if (picpq_model_load_opts(buf, len, NULL, flags, &m) != PICPQ_OK) {
+        fprintf(stderr, "tsan_threads: %s: %s\n", MODEL_FILE, picpq_last_error());
+        return 0;
+    }
+    for (i = 0; i < IMAGES * 28 * 28; i++) images[i] = (float)((i * 37) % 101) / 100.0f;
+    if (!run_once(m, reference)) fail(-1, "shared model: the single-threaded run failed");
+    shared_model = m;
+    for (i = 0; i < THREADS; i++) pthread_create(&th[i], NULL, model_worker, (void *)(size_t)i);
+    for (i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
+    picpq_model_free(m);
+    return 1;
+}
+
 int main(void)
 {
     pthread_t th[THREADS];
@@ -98,11 +157,14 @@ int main(void)
     pthread_barrier_init(&barrier, NULL, THREADS);
     for (i = 0; i < THREADS; i++) pthread_create(&th[i], NULL, worker, (void *)(size_t)i);
     for (i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
+    if (!shared_model_check(0) || !shared_model_check(PICPQ_MODEL_INTEGER)) failures++;
     pthread_barrier_destroy(&barrier);
     if (failures) {
         fprintf(stderr, "tsan_threads: %d failures\n", failures);
         return 1;
     }
-    printf("tsan_threads: %d threads x %d rounds, each saw its own messages\n", THREADS, ROUNDS);
+    printf("tsan_threads: %d threads x %d rounds, each saw its own messages; %d threads ran "
+           "one shared model (float and integer) with the single-threaded logits\n",
+           THREADS, ROUNDS, THREADS);
     return 0;
 }
