@@ -453,16 +453,12 @@ typedef struct picpq__model_op {
 } picpq__model_op;
 
 /* The im2col matrix of a conv is built and multiplied in tiles of whole
- * output rows of at most this many floats (at least one row): bounded RAM
- * where memory is small (the BLAS-free runtime; `make runtime-m4` sets 4096),
- * one tile per image and group with OpenBLAS. The portable GEMM sums each
- * output in the same order whatever the tile. */
+ * output rows of at most this many floats (at least one row), so that the
+ * workspace stays small (`make runtime-m4` sets 4096). A whole-image matrix
+ * measured no faster with OpenBLAS and took 3x the batch-1 workspace. The
+ * portable GEMM sums each output in the same order whatever the tile. */
 #ifndef PICPQ__COL_FLOATS
-#ifdef PICPQ_NO_BLAS
 #define PICPQ__COL_FLOATS 16384
-#else
-#define PICPQ__COL_FLOATS 0 /* no limit */
-#endif
 #endif
 
 struct picpq_model {
