@@ -8,9 +8,6 @@
 
 #include <string.h>
 
-#define HEADER_BYTES 24 /* magic, version, flags, total length */
-#define CRC_BYTES 4
-
 static const uint32_t nibble_table[16] = {0x00000000u, 0x1db71064u, 0x3b6e20c8u, 0x26d930acu,
                                           0x76dc4190u, 0x6b6b51f4u, 0x4db26158u, 0x5005713cu,
                                           0xedb88320u, 0xf00f9344u, 0xd6d6a3e8u, 0xcb61b38cu,
@@ -168,9 +165,9 @@ void picpq__state_begin(picpq__writer *w, void *buf, size_t total, const unsigne
 
 picpq_status picpq__state_end(picpq__writer *w, const char *what)
 {
-    if (w->overflow || w->pos + CRC_BYTES != w->cap)
-        return picpq__fail(PICPQ_E_INTERNAL, "%s: wrote %zu of %zu bytes", what, w->pos + CRC_BYTES,
-                           w->cap);
+    if (w->overflow || w->pos + PICPQ__STATE_CRC_BYTES != w->cap)
+        return picpq__fail(PICPQ_E_INTERNAL, "%s: wrote %zu of %zu bytes", what,
+                           w->pos + PICPQ__STATE_CRC_BYTES, w->cap);
     picpq__put_u32(w, picpq__crc32(0, w->p, w->pos));
     return PICPQ_OK;
 }
@@ -183,7 +180,7 @@ picpq_status picpq__state_read(picpq__reader *r, const void *buf, size_t len,
     uint32_t got_version, flags;
     uint64_t total;
     size_t i;
-    if (len < min_len || len < HEADER_BYTES + CRC_BYTES)
+    if (len < min_len || len < PICPQ__STATE_HEADER_BYTES + PICPQ__STATE_CRC_BYTES)
         return picpq__fail(PICPQ_E_FORMAT, "%s: truncated (%zu bytes)", what, len);
     picpq__reader_init(&h, buf, len);
     for (i = 0; i < 8; i++)
@@ -206,10 +203,10 @@ picpq_status picpq__state_read(picpq__reader *r, const void *buf, size_t len,
                            "%s: the header says %llu bytes, the buffer has %zu (truncated or "
                            "padded)",
                            what, (unsigned long long)total, len);
-    h.pos = len - CRC_BYTES;
-    if (picpq__get_u32(&h) != picpq__crc32(0, buf, len - CRC_BYTES))
+    h.pos = len - PICPQ__STATE_CRC_BYTES;
+    if (picpq__get_u32(&h) != picpq__crc32(0, buf, len - PICPQ__STATE_CRC_BYTES))
         return picpq__fail(PICPQ_E_FORMAT, "%s: checksum mismatch (corrupted)", what);
-    picpq__reader_init(r, buf, len - CRC_BYTES);
-    r->pos = HEADER_BYTES;
+    picpq__reader_init(r, buf, len - PICPQ__STATE_CRC_BYTES);
+    r->pos = PICPQ__STATE_HEADER_BYTES;
     return PICPQ_OK;
 }

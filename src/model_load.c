@@ -11,11 +11,12 @@
 
 static const unsigned char model_magic[8] = {'P', 'Q', 'M', 'O', 'D', 'E', 'L', 0};
 #define MODEL_VERSION 1u
-#define MODEL_MIN_BYTES (24 + 24 + 4) /* header, fixed body fields, CRC */
-#define MAX_DIM 65536                 /* channels, height, width, features */
-#define MAX_VALUE ((int64_t)1 << 26)  /* floats of one image's value */
-#define MAX_COL ((int64_t)1 << 28)    /* floats of one im2col matrix */
-#define MAX_KERNEL 64                 /* kernel, stride and padding sizes */
+#define MODEL_MIN_BYTES \
+    (PICPQ__STATE_HEADER_BYTES + 24 + PICPQ__STATE_CRC_BYTES) /* + fixed fields */
+#define MAX_DIM 65536                /* channels, height, width, features */
+#define MAX_VALUE ((int64_t)1 << 26) /* floats of one image's value */
+#define MAX_COL ((int64_t)1 << 28)   /* floats of one im2col matrix */
+#define MAX_KERNEL 64                /* kernel, stride and padding sizes */
 #define MAX_OPS 1000000
 #define MAX_FILE ((long)1 << 30)
 

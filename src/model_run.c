@@ -435,6 +435,14 @@ static void run_op(const picpq__model_op *o, const float *x, const float *x2, fl
     }
 }
 
+/* Where value v lives in the workspace (0 = the input, k + 1 = op k's output):
+ * its slot, batch images one slot_elems stride apart. */
+static float *value_at(const picpq_model *m, const picpq_model_workspace *ws, int32_t v)
+{
+    const int32_t slot = v == 0 ? m->input_slot : m->ops[v - 1].slot;
+    return ws->slots + (int64_t)slot * ws->batch * m->slot_elems;
+}
+
 picpq_status picpq_model_run(const picpq_model *m, picpq_model_workspace *ws, const float *input,
                              int64_t n, float *logits)
 {
@@ -456,7 +464,7 @@ picpq_status picpq_model_run(const picpq_model *m, picpq_model_workspace *ws, co
         if (!isfinite(input[i]))
             return picpq__fail(PICPQ_E_NONFINITE, "input[%lld] is not finite", (long long)i);
     stride = m->slot_elems;
-    slot0 = ws->slots + (int64_t)m->input_slot * ws->batch * stride;
+    slot0 = value_at(m, ws, 0);
     for (b = 0; b < n; b++) {
         const int64_t area = m->in_h * m->in_w;
         for (c = 0; c < m->in_c; c++)
@@ -468,14 +476,11 @@ picpq_status picpq_model_run(const picpq_model *m, picpq_model_workspace *ws, co
     }
     for (k = 0; k < m->n_ops; k++) {
         const picpq__model_op *o = &m->ops[k];
-        const int32_t s1 = o->src == 0 ? m->input_slot : m->ops[o->src - 1].slot;
-        const int32_t s2 = o->src2 == 0 ? m->input_slot : m->ops[o->src2 - 1].slot;
-        run_op(o, ws->slots + (int64_t)s1 * ws->batch * stride,
-               ws->slots + (int64_t)s2 * ws->batch * stride,
-               ws->slots + (int64_t)o->slot * ws->batch * stride, ws, n, stride);
+        run_op(o, value_at(m, ws, o->src), value_at(m, ws, o->src2), value_at(m, ws, k + 1), ws, n,
+               stride);
     }
     {
-        const float *out = ws->slots + (int64_t)m->ops[m->n_ops - 1].slot * ws->batch * stride;
+        const float *out = value_at(m, ws, m->n_ops);
         for (b = 0; b < n; b++)
             memcpy(logits + b * m->classes, out + b * stride, (size_t)m->classes * sizeof(float));
     }

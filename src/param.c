@@ -128,12 +128,6 @@ static int in_range(const picpq__param_desc *d, double value)
     return isfinite(value) && value >= d->lo && value <= d->hi;
 }
 
-int picpq__param_value_ok(picpq_param key, double value)
-{
-    const picpq__param_desc *d = picpq__param_find(key);
-    return d != NULL && in_range(d, value);
-}
-
 static picpq_status out_of_range(const picpq__param_desc *d, double value, int64_t ivalue)
 {
     const char *or_auto = d->has_auto ? " (or PICPQ_AUTO)" : "";
@@ -142,6 +136,26 @@ static picpq_status out_of_range(const picpq__param_desc *d, double value, int64
                            (long long)ivalue, d->lo, d->hi, or_auto);
     return picpq__fail(PICPQ_E_OUT_OF_RANGE, "%s = %.17g is outside [%.17g, %.17g]%s", d->name,
                        value, d->lo, d->hi, or_auto);
+}
+
+int picpq__param_all_ok(const void *obj, int group)
+{
+    size_t i;
+    for (i = 0; i < N_PARAMS; i++) {
+        const picpq__param_desc *d = &params[i];
+        const char *field = (const char *)obj + d->offset;
+        double v;
+        if ((int)d->key < group || (int)d->key > group + 99) continue;
+        if (d->type == PICPQ_PARAM_INT) {
+            int64_t iv;
+            memcpy(&iv, field, sizeof iv);
+            v = (double)iv;
+        } else {
+            memcpy(&v, field, sizeof v);
+        }
+        if (!in_range(d, v)) return 0;
+    }
+    return 1;
 }
 
 void picpq__param_defaults(void *obj, int group)

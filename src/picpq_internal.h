@@ -63,8 +63,9 @@ typedef struct picpq__param_desc {
 
 /* Descriptor of `key`, or NULL when unknown. */
 const picpq__param_desc *picpq__param_find(picpq_param key);
-/* 1 if `value` is a valid value of `key` (loading saved states). */
-int picpq__param_value_ok(picpq_param key, double value);
+/* 1 if every parameter of the handle `obj` (keys in [group, group + 99])
+ * holds a valid value: what a loaded state must satisfy. */
+int picpq__param_all_ok(const void *obj, int group);
 /* Every parameter of the handle `obj` whose keys lie in [group, group + 99]
  * set to its default. */
 void picpq__param_defaults(void *obj, int group);
@@ -310,6 +311,8 @@ int picpq__rng_valid(const picpq__rng *r);            /* a state a loaded blob m
 /* Saved states (codec.c): the one byte codec of every format. A 24-byte
  * header (magic, version, flags, total length), the body, a trailing CRC-32
  * of everything before it; fields little-endian, doubles as their bits. */
+#define PICPQ__STATE_HEADER_BYTES 24 /* magic, version, flags, total length */
+#define PICPQ__STATE_CRC_BYTES 4
 /* CRC-32 of zlib; start with crc = 0. */
 uint32_t picpq__crc32(uint32_t crc, const void *data, size_t len);
 /* Writes into [p, p + cap); a write that does not fit sets `overflow` and

@@ -7,9 +7,7 @@
 
 static const unsigned char MAGIC[8] = {'P', 'Q', 'R', 'A', 'N', 'K', 'E', 'R'};
 #define FORMAT_VERSION 1u
-#define HEADER_BYTES 24 /* magic, version, flags, total length */
-#define FIXED_BYTES 44  /* n_layers, threads, atol, rtol, certified, fallback */
-#define CRC_BYTES 4
+#define FIXED_BYTES 44 /* n_layers, threads, atol, rtol, certified, fallback */
 #define PICPQ__RANK_STATS_MAX (INT64_C(1) << 62) /* certified + fallback maps */
 
 /* ---- writing ---------------------------------------------------------- */
@@ -21,7 +19,8 @@ static int blob_size(int64_t n_layers, int64_t filters, size_t *size)
 {
     int64_t words, bytes;
     if (!picpq__add_i64(2 * n_layers, filters, &words) || !picpq__mul_i64(words, 8, &bytes) ||
-        !picpq__add_i64(bytes, HEADER_BYTES + FIXED_BYTES + CRC_BYTES, &bytes))
+        !picpq__add_i64(bytes, PICPQ__STATE_HEADER_BYTES + FIXED_BYTES + PICPQ__STATE_CRC_BYTES,
+                        &bytes))
         return 0;
     return picpq__i64_to_size(bytes, size);
 }
@@ -67,7 +66,7 @@ picpq_status picpq_ranker_save(const picpq_ranker *rk, void *buf, size_t cap, si
  * buffer holds (checked before anything is allocated). */
 static picpq_status read_channels(picpq__reader r, size_t len, int32_t *n_layers)
 {
-    const size_t body = len - HEADER_BYTES - FIXED_BYTES - CRC_BYTES;
+    const size_t body = len - PICPQ__STATE_HEADER_BYTES - FIXED_BYTES - PICPQ__STATE_CRC_BYTES;
     uint32_t n = picpq__get_u32(&r), l;
     size_t expected;
     int64_t total = 0;
@@ -97,9 +96,7 @@ static picpq_status read_body(picpq__reader *r, picpq_ranker *rk)
     rk->rtol = picpq__get_f64(r);
     rk->n_fast = picpq__get_i64(r);
     rk->n_fallback = picpq__get_i64(r);
-    if (!picpq__param_value_ok(PICPQ_RANK_THREADS, (double)rk->threads) ||
-        !picpq__param_value_ok(PICPQ_RANK_ATOL, rk->atol) ||
-        !picpq__param_value_ok(PICPQ_RANK_RTOL, rk->rtol))
+    if (!picpq__param_all_ok(rk, PICPQ_RANK_THREADS /* the 2xx group */))
         return BAD("a parameter is outside its range");
     if (rk->n_fast < 0 || rk->n_fallback < 0) return BAD("negative statistics counters");
     /* feed adds one per map it ranks to these counters unchecked; 2^62
@@ -141,7 +138,8 @@ picpq_status picpq_ranker_load_ex(const void *buf, size_t len, const picpq_alloc
     PICPQ__REQUIRE(buf, "buf");
     if ((st = picpq__allocator_init(&a, alloc)) != PICPQ_OK) return st;
     st = picpq__state_read(&r, buf, len, MAGIC, FORMAT_VERSION,
-                           HEADER_BYTES + FIXED_BYTES + CRC_BYTES, "ranker state", NULL);
+                           PICPQ__STATE_HEADER_BYTES + FIXED_BYTES + PICPQ__STATE_CRC_BYTES,
+                           "ranker state", NULL);
     if (st != PICPQ_OK) return st;
     if ((st = read_channels(r, len, &n_layers)) != PICPQ_OK) return st;
     channels = picpq__calloc(&a, (size_t)n_layers, sizeof *channels);

@@ -11,8 +11,6 @@
 
 static const unsigned char MAGIC[8] = {'P', 'Q', 'S', 'E', 'A', 'R', 'C', 'H'};
 #define FORMAT_VERSION 2u
-#define HEADER_BYTES 24 /* magic, version, flags, total length */
-#define CRC_BYTES 4
 #define WHAT "search state"
 #define OLD_HINT                                                                           \
     "it stored genomes as references replayed from the seed; finish that search with the " \
@@ -22,7 +20,7 @@ static const unsigned char MAGIC[8] = {'P', 'Q', 'S', 'E', 'A', 'R', 'C', 'H'};
  * generator, counters. */
 static int64_t fixed_bytes(int32_t L)
 {
-    return HEADER_BYTES + 8 + 20 * (int64_t)L + 4 /* net */ + 64 /* params */ + 8 +
+    return PICPQ__STATE_HEADER_BYTES + 8 + 20 * (int64_t)L + 4 /* net */ + 64 /* params */ + 8 +
            44 /* seed, rng */ + 40 /* counters */;
 }
 
@@ -35,7 +33,8 @@ static int64_t tail_bytes(int32_t L, int64_t filled, int has_best, int64_t pendi
     if (!picpq__mul_i64(filled, 8 + genome, &a) || !picpq__mul_i64(pending, 8 + genome, &b) ||
         !picpq__mul_i64(told, 8, &c) || !picpq__add_i64(a, b, &total) ||
         !picpq__add_i64(total, c, &total) ||
-        !picpq__add_i64(total, 4 + 8 + CRC_BYTES + (has_best ? 16 + genome : 0), &total))
+        !picpq__add_i64(total, 4 + 8 + PICPQ__STATE_CRC_BYTES + (has_best ? 16 + genome : 0),
+                        &total))
         return 0;
     return total;
 }
@@ -167,14 +166,7 @@ static picpq_status read_params(picpq__reader *r, picpq_search *s)
     has_spare = picpq__get_u32(r);
     s->rng.has_spare = has_spare > 1 ? 2 : (int)has_spare; /* 2 fails picpq__rng_valid */
     if (r->short_read) return BAD("truncated parameters");
-    if (!picpq__param_value_ok(PICPQ_SEARCH_POPULATION, (double)s->population) ||
-        !picpq__param_value_ok(PICPQ_SEARCH_SAMPLE, (double)s->sample) ||
-        !picpq__param_value_ok(PICPQ_SEARCH_GENERATIONS, (double)s->generations) ||
-        !picpq__param_value_ok(PICPQ_SEARCH_IDENTITY, (double)s->identity) ||
-        !picpq__param_value_ok(PICPQ_SEARCH_SIGMA, s->sigma) ||
-        !picpq__param_value_ok(PICPQ_SEARCH_MUTATE_FRACTION, s->mutate_fraction) ||
-        !picpq__param_value_ok(PICPQ_SEARCH_ANNEAL, s->anneal) ||
-        !picpq__param_value_ok(PICPQ_SEARCH_SHIFT_SCALE, s->shift_scale))
+    if (!picpq__param_all_ok(s, PICPQ_SEARCH_POPULATION /* the 4xx group */))
         return BAD("a parameter is outside its range");
     if (!picpq__rng_valid(&s->rng)) return BAD("invalid generator state");
     return PICPQ_OK;
@@ -201,9 +193,10 @@ static picpq_status read_counters(picpq__reader *r, picpq_search *s)
         return BAD("inconsistent population (filled %lld, oldest %lld)", (long long)s->filled,
                    (long long)s->oldest);
     expected = tail_bytes(s->L, s->filled, s->told > s->failed, s->issued - s->told, s->told);
-    if (expected == 0 || (uint64_t)expected != (uint64_t)picpq__reader_left(r) + CRC_BYTES)
+    if (expected == 0 ||
+        (uint64_t)expected != (uint64_t)picpq__reader_left(r) + PICPQ__STATE_CRC_BYTES)
         return BAD("the counters describe %lld more bytes, the buffer has %zu", (long long)expected,
-                   picpq__reader_left(r) + CRC_BYTES);
+                   picpq__reader_left(r) + PICPQ__STATE_CRC_BYTES);
     return PICPQ_OK;
 }
 
@@ -269,8 +262,8 @@ picpq_status picpq_search_load_ex(const picpq_net *net, const void *buf, size_t 
     *out = NULL;
     PICPQ__REQUIRE(net, "net");
     PICPQ__REQUIRE(buf, "buf");
-    st = picpq__state_read(&r, buf, len, MAGIC, FORMAT_VERSION, HEADER_BYTES + CRC_BYTES, WHAT,
-                           OLD_HINT);
+    st = picpq__state_read(&r, buf, len, MAGIC, FORMAT_VERSION,
+                           PICPQ__STATE_HEADER_BYTES + PICPQ__STATE_CRC_BYTES, WHAT, OLD_HINT);
     if (st != PICPQ_OK) return st;
     if ((st = picpq_search_create_ex(net, 0, alloc, &s)) != PICPQ_OK) return st;
     if ((st = read_net_fingerprint(&r, s)) == PICPQ_OK && (st = read_params(&r, s)) == PICPQ_OK &&

@@ -200,19 +200,10 @@ END_TEST
 /* A model with no conv after an activation quantizer runs as before (hand values). */
 START_TEST(test_integer_flag_keeps_float_models)
 {
-    blob bl;
-    picpq_model *m = NULL;
-    picpq_model_workspace *ws = NULL;
-    const float x[8] = {1.0f, 0.5f, 0.75f, 0.0f, 0.5f, 0.5f, 0.5f, 0.5f};
     float logits[2];
-    build(&bl, 0);
-    ck_assert_status(picpq_model_load_opts(bl.b, bl.n, NULL, PICPQ_MODEL_INTEGER, &m), PICPQ_OK);
-    ck_assert_status(picpq_model_workspace_create(m, 2, &ws), PICPQ_OK);
-    ck_assert_status(picpq_model_run(m, ws, x, 2, logits), PICPQ_OK);
+    ck_assert_status(run_hand_model(PICPQ_MODEL_INTEGER, logits), PICPQ_OK);
     ck_assert_double_eq_tol(logits[0], 5.0 / 6.0, 1e-6);
     ck_assert_double_eq_tol(logits[1], 2.0 / 3.0, 1e-6);
-    picpq_model_workspace_free(ws);
-    picpq_model_free(m);
 }
 END_TEST
 

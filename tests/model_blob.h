@@ -8,6 +8,11 @@
 #include <stdint.h>
 #include <string.h>
 
+#ifndef PICPQ_EXPERIMENTAL
+#define PICPQ_EXPERIMENTAL /* the model runtime */
+#endif
+#include "picpq.h"
+
 typedef struct blob {
     unsigned char b[4096];
     size_t n;
@@ -83,6 +88,26 @@ static void build(blob *bl, int variant)
     f32(bl, 1.0f), f32(bl, 2.0f);
     if (variant == 10) u32(bl, 0); /* trailing bytes */
     seal(bl);
+}
+
+/* The two images of the hand computation: their logits are 5/6 and 2/3. */
+static const float hand_images[8] = {1.0f, 0.5f, 0.75f, 0.0f, 0.5f, 0.5f, 0.5f, 0.5f};
+
+/* Load the hand model with `flags` (picpq_model_load_opts) and run both
+ * images into logits[2]; the first failing status. */
+static inline picpq_status run_hand_model(uint32_t flags, float logits[2])
+{
+    blob bl;
+    picpq_model *m = NULL;
+    picpq_model_workspace *ws = NULL;
+    picpq_status st;
+    build(&bl, 0);
+    st = picpq_model_load_opts(bl.b, bl.n, NULL, flags, &m);
+    if (st == PICPQ_OK) st = picpq_model_workspace_create(m, 2, &ws);
+    if (st == PICPQ_OK) st = picpq_model_run(m, ws, hand_images, 2, logits);
+    picpq_model_workspace_free(ws);
+    picpq_model_free(m);
+    return st;
 }
 
 #endif

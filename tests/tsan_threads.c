@@ -11,6 +11,7 @@
 
 #define PICPQ_EXPERIMENTAL /* the model runtime */
 #include "picpq.h"
+#include "fuzz/fuzz_net.h" /* the small net of the search-state fuzzer */
 
 #define THREADS 6
 #define ROUNDS 20
@@ -30,7 +31,6 @@ static void fail(int tid, const char *what)
 static void *worker(void *arg)
 {
     const int tid = (int)(size_t)arg;
-    static const double fp0[4] = {0, 7, 3, 10}, fp2[6] = {1, 1.5, 4, 2, 8, 3};
     const double a[4] = {1, 1, 2, 1}, b[4] = {0, 0, 0.5, 0};
     const int64_t ch[4] = {4, 5, 6, 10};
     picpq_net *net = NULL;
@@ -44,14 +44,7 @@ static void *worker(void *arg)
     int round, i;
     char want[64];
     for (i = 0; i < 72; i++) data[i] = (float)((i * (tid + 3)) % 11) - 5.0f;
-    if (picpq_net_create(&net) != PICPQ_OK) return NULL;
-    picpq_net_add_conv(net, 3, 4, 3, 3, 1, 8, 8, &id);
-    picpq_net_add_conv(net, 4, 5, 3, 3, 1, 8, 8, &id);
-    picpq_net_add_conv(net, 5, 6, 3, 3, 1, 8, 8, &id);
-    picpq_net_add_linear(net, 6, 10, &id);
-    picpq_net_set_prunable(net, 1, 0);
-    picpq_net_set_fp(net, 0, fp0, 4);
-    picpq_net_set_fp(net, 2, fp2, 6);
+    if ((net = fuzz_net()) == NULL) return NULL;
     if (picpq_plan_create(net, &plan) != PICPQ_OK ||
         picpq_search_create(net, (uint64_t)tid, &search) != PICPQ_OK ||
         picpq_ranker_create(4, ch, &rk) != PICPQ_OK ||

@@ -8,29 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "picpq_internal.h"
-
-static void put32(unsigned char *p, uint32_t v)
-{
-    int k;
-    for (k = 0; k < 4; k++) p[k] = (unsigned char)(v >> (8 * k));
-}
+#include "fuzz_blob.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     unsigned char *blob;
     size_t len, bytes;
     picpq_model *m = NULL;
-    if (size < 1) return 0;
-    len = size - 1;
-    blob = malloc(len ? len : 1);
-    if (blob == NULL) return 0;
-    memcpy(blob, data + 1, len);
-    if ((data[0] & 1) && len >= 28) {
-        put32(blob + 16, (uint32_t)len);
-        memset(blob + 20, 0, 4);
-        put32(blob + len - 4, picpq__crc32(0, blob, len - 4));
-    }
+    if ((blob = fuzz_blob(data, size, &len)) == NULL) return 0;
     if (picpq_model_load_opts(blob, len, NULL, (data[0] & 2) ? PICPQ_MODEL_INTEGER : 0u, &m) ==
         PICPQ_OK) {
         int64_t c, h, w, classes;

@@ -8,13 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "picpq_internal.h"
-
-static void put32(unsigned char *p, uint32_t v)
-{
-    int k;
-    for (k = 0; k < 4; k++) p[k] = (unsigned char)(v >> (8 * k));
-}
+#include "fuzz_blob.h"
 
 /* Drive a loaded ranker: queries, a small feed, a self-merge, a save. */
 static void exercise(picpq_ranker *rk)
@@ -56,26 +50,11 @@ static void exercise(picpq_ranker *rk)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     unsigned char *blob;
-    size_t len, need;
+    size_t len;
     picpq_ranker *rk = NULL;
-    if (size < 1) return 0;
-    len = size - 1;
-    blob = malloc(len ? len : 1);
-    if (blob == NULL) return 0;
-    memcpy(blob, data + 1, len);
-    if ((data[0] & 1) && len >= 28) {
-        put32(blob + 16, (uint32_t)len); /* the length field (low word) */
-        memset(blob + 20, 0, 4);
-        put32(blob + len - 4, picpq__crc32(0, blob, len - 4));
-    }
+    if ((blob = fuzz_blob(data, size, &len)) == NULL) return 0;
     if (picpq_ranker_load(blob, len, &rk) == PICPQ_OK) {
-        unsigned char *again;
-        if (picpq_ranker_save(rk, NULL, 0, &need) != PICPQ_OK || need != len) __builtin_trap();
-        again = malloc(need);
-        if (again == NULL) __builtin_trap();
-        if (picpq_ranker_save(rk, again, need, &need) != PICPQ_OK || memcmp(again, blob, len) != 0)
-            __builtin_trap();
-        free(again);
+        FUZZ_SAVES_BACK(picpq_ranker_save, rk, blob, len);
         exercise(rk);
         picpq_ranker_free(rk);
     } else if (rk != NULL) {

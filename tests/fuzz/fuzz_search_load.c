@@ -9,16 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "picpq_internal.h" /* first: it asks picpq.h for the experimental calls */
+#include "fuzz_blob.h" /* first: picpq_internal.h asks picpq.h for the experimental calls */
 #include "fuzz_net.h"
 
 static picpq_net *net;
-
-static void put32(unsigned char *p, uint32_t v)
-{
-    int k;
-    for (k = 0; k < 4; k++) p[k] = (unsigned char)(v >> (8 * k));
-}
 
 /* Drive a loaded search: re-dispatch the pending, ask and tell a little. */
 static void exercise(picpq_search *s)
@@ -54,28 +48,12 @@ static void exercise(picpq_search *s)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     unsigned char *blob;
-    size_t len, need;
+    size_t len;
     picpq_search *s = NULL;
     if (net == NULL && (net = fuzz_net()) == NULL) __builtin_trap();
-    if (size < 1) return 0;
-    len = size - 1;
-    blob = malloc(len ? len : 1);
-    if (blob == NULL) return 0;
-    memcpy(blob, data + 1, len);
-    if ((data[0] & 1) && len >= 28) {
-        put32(blob + 16, (uint32_t)len); /* the length field (low word) */
-        memset(blob + 20, 0, 4);
-        put32(blob + len - 4, picpq__crc32(0, blob, len - 4));
-    }
+    if ((blob = fuzz_blob(data, size, &len)) == NULL) return 0;
     if (picpq_search_load(net, blob, len, &s) == PICPQ_OK) {
-        unsigned char *again;
-        /* what loads saves back to the very same bytes */
-        if (picpq_search_save(s, NULL, 0, &need) != PICPQ_OK || need != len) __builtin_trap();
-        again = malloc(need);
-        if (again == NULL) __builtin_trap();
-        if (picpq_search_save(s, again, need, &need) != PICPQ_OK || memcmp(again, blob, len) != 0)
-            __builtin_trap();
-        free(again);
+        FUZZ_SAVES_BACK(picpq_search_save, s, blob, len);
         exercise(s);
         picpq_search_free(s);
     } else if (s != NULL) {

@@ -51,18 +51,9 @@ static int fail(const char *what, picpq_status st)
 
 static int hand_model(void)
 {
-    blob bl;
-    picpq_model *m = NULL;
-    picpq_model_workspace *ws = NULL;
-    const float x[8] = {1.0f, 0.5f, 0.75f, 0.0f, 0.5f, 0.5f, 0.5f, 0.5f};
     float logits[2];
-    picpq_status st;
-    build(&bl, 0);
-    if ((st = picpq_model_load(bl.b, bl.n, &m)) != PICPQ_OK) return fail("hand model", st);
-    if ((st = picpq_model_workspace_create(m, 2, &ws)) != PICPQ_OK) return fail("workspace", st);
-    if ((st = picpq_model_run(m, ws, x, 2, logits)) != PICPQ_OK) return fail("run", st);
-    picpq_model_workspace_free(ws);
-    picpq_model_free(m);
+    picpq_status st = run_hand_model(0, logits);
+    if (st != PICPQ_OK) return fail("hand model", st);
     /* computed by hand in tests/check_model.c: 5/6 and 2/3 */
     if (fabs(logits[0] - 5.0 / 6.0) > 1e-6 || fabs(logits[1] - 2.0 / 3.0) > 1e-6) {
         fprintf(stderr, "runtime_check: hand model gives %.9g %.9g, not 5/6 2/3\n", logits[0],

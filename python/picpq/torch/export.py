@@ -98,9 +98,35 @@ def _weights_record(w, b):
 
 
 def _graph_ops(model, desc, bits, example_input, records=None):
-    """Walk the fx graph of `model` (eval semantics): a list of op records
-    (bytes) and the number of logits. `records`, a list, also receives one
-    dict per op (kind, src and the values in the bytes) for other writers."""
+    """Walk the fx graph of `model` in eval mode (its mode is restored): a
+    list of op records (bytes) and the number of logits. `records`, a list,
+    also receives one dict per op (kind, src and the values in the bytes)
+    for other writers."""
+    import torch
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return _walk_graph(model, desc, bits, example_input, records)
+    finally:
+        model.train(was_training)
+
+
+def _normalisation(mean, std, channels):
+    """(mean, std) as lists of one float per input channel (a single value
+    is repeated), or (None, None)."""
+    if (mean is None) != (std is None):
+        raise ValueError("give both mean and std, or neither")
+    if mean is None:
+        return None, None
+    mean = [float(v) for v in (mean if hasattr(mean, "__len__") else [mean] * channels)]
+    std = [float(v) for v in (std if hasattr(std, "__len__") else [std] * channels)]
+    if len(mean) != channels or len(std) != channels:
+        raise ValueError(f"mean and std need {channels} values (one per input channel)")
+    return mean, std
+
+
+def _walk_graph(model, desc, bits, example_input, records):
     import operator
     import struct
 
@@ -276,23 +302,11 @@ def model_file_bytes(model, desc, bits, example_input, mean=None, std=None):
     import struct
     import zlib
 
-    import torch
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            ops, classes = _graph_ops(model, desc, bits, example_input)
-    finally:
-        model.train(was_training)
     c, h, w = (int(s) for s in example_input.shape[1:])
+    mean, std = _normalisation(mean, std, c)
+    ops, classes = _graph_ops(model, desc, bits, example_input)
     body = struct.pack("<5I", c, h, w, classes, mean is not None)
-    if (mean is None) != (std is None):
-        raise ValueError("give both mean and std, or neither")
     if mean is not None:
-        mean = [float(v) for v in (mean if hasattr(mean, "__len__") else [mean] * c)]
-        std = [float(v) for v in (std if hasattr(std, "__len__") else [std] * c)]
-        if len(mean) != c or len(std) != c:
-            raise ValueError(f"mean and std need {c} values (one per input channel)")
         body += _f32(mean) + _f32(std)
     body += struct.pack("<I", len(ops)) + b"".join(ops)
     total = 24 + len(body) + 4

@@ -22,7 +22,7 @@ the checker is not run on that form; ONNX Runtime validates it
 import numpy as np
 
 from .export import (_ACTQ, _ADD, _AFFINE, _AVGPOOL, _CONV, _FLATTEN, _GAP, _LINEAR,
-                     _MAXPOOL, _RELU, _SHORTCUT, _codes, _graph_ops)
+                     _MAXPOOL, _RELU, _SHORTCUT, _codes, _graph_ops, _normalisation)
 
 OPSET = 13
 OPSET_INT4 = 21
@@ -166,7 +166,7 @@ def _emit(g, rec, values, shapes, dequantized):
     raise ValueError(f"op kind {kind} has no ONNX form (internal error)")
 
 
-def _channels(model, example_input, records):
+def _channels(example_input, records):
     """Channel count of each value (0 = the input), for the shortcut's weight."""
     chans = [int(example_input.shape[1])]
     for rec in records:
@@ -184,28 +184,20 @@ def onnx_model(model, desc, bits, example_input, mean=None, std=None, dequantize
                int4=False):
     """The onnx.ModelProto of a compressed model (see export_onnx)."""
     import onnx
-    import torch
-    records = []
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            _, classes = _graph_ops(model, desc, bits, example_input, records)
-    finally:
-        model.train(was_training)
     if int4 and dequantized:
         raise ValueError("int4 is a QDQ form: not with dequantized=True")
-    g = _Builder(onnx, int4)
     c, h, w = (int(s) for s in example_input.shape[1:])
+    mean, std = _normalisation(mean, std, c)
+    records = []
+    _, classes = _graph_ops(model, desc, bits, example_input, records)
+    g = _Builder(onnx, int4)
     x = "input"
-    if (mean is None) != (std is None):
-        raise ValueError("give both mean and std, or neither")
     if mean is not None:
-        m = np.broadcast_to(np.asarray(mean, np.float32), (c,)).reshape(1, c, 1, 1)
-        s = np.broadcast_to(np.asarray(std, np.float32), (c,)).reshape(1, c, 1, 1)
+        m = np.asarray(mean, np.float32).reshape(1, c, 1, 1)
+        s = np.asarray(std, np.float32).reshape(1, c, 1, 1)
         x = g.node("Div", [g.node("Sub", [x, g.const("mean", m)], "sub"), g.const("std", s)],
                    "normalised")
-    shapes = _channels(model, example_input, records)
+    shapes = _channels(example_input, records)
     values = [x]
     for rec in records:
         values.append(_emit(g, rec, values, shapes, dequantized))
@@ -233,8 +225,8 @@ def export_onnx(model, desc, bits, path, example_input, mean=None, std=None, deq
     `std` as for save_model(). int4=True: weights of at most 4 bits as int4
     (opset 21, IR 10, not checked by onnx 1.12; run it in ONNX Runtime >=
     1.18). Returns the file size in bytes."""
-    import onnx
-    proto = onnx_model(model, desc, bits, example_input, mean, std, dequantized, int4)
-    data = proto.SerializeToString()
-    onnx.save_model(proto, path)
+    data = onnx_model(model, desc, bits, example_input, mean, std, dequantized,
+                      int4).SerializeToString()
+    with open(path, "wb") as f:
+        f.write(data)
     return len(data)
