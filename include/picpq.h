@@ -203,7 +203,7 @@ typedef enum picpq_param {
                                      ::PICPQ_BUDGET_MACS */
     PICPQ_PLAN_ROUND_TO =
         306, /**< int >= 1, every prunable layer keeps a multiple of N filters (N = 8, 16 for fast
-                kernels); a layer narrower than N stays whole; default 1 (any count). @since 0.4 */
+                kernels); a layer narrower than N stays whole; default 1 (any count). @since 0.3 */
 
     /* search 4xx: picpq_search_set_int / picpq_search_set_double */
     PICPQ_SEARCH_POPULATION = 400,  /**< int >= 2, population P; default 64 */
@@ -1755,14 +1755,14 @@ typedef struct picpq_model_workspace picpq_model_workspace;
  *   checksum, an unknown op, a value id not yet produced, shapes that do not
  *   agree, a size over its limit, a non-finite number, trailing bytes; the
  *   message names the op); ::PICPQ_E_NOMEM.
- * Thread safety: safe. @since 0.4 (experimental)
+ * Thread safety: safe. @since 0.3 (experimental)
  */
 PICPQ_API picpq_status picpq_model_load(const void *buf, size_t len, picpq_model **out);
 
 /** @brief picpq_model_load() with an allocator (NULL = malloc/free), used
  *         for the model and for the workspaces created on it.
  *  @return as picpq_model_load(), plus ::PICPQ_E_INVALID_ARG for a half-set
- *  allocator. Thread safety: safe. @since 0.4 (experimental) */
+ *  allocator. Thread safety: safe. @since 0.3 (experimental) */
 PICPQ_API picpq_status picpq_model_load_ex(const void *buf, size_t len,
                                            const picpq_allocator *alloc, picpq_model **out);
 
@@ -1780,7 +1780,7 @@ PICPQ_API picpq_status picpq_model_load_ex(const void *buf, size_t len,
  * float. The logits equal the float path's up to its rounding (which can move a later
  * activation quantizer by one level when a value lies on a rounding boundary).
  * @return as picpq_model_load_ex(), plus ::PICPQ_E_INVALID_ARG for an unknown flag.
- * Thread safety: safe. @since 0.4 (experimental)
+ * Thread safety: safe. @since 0.3 (experimental)
  */
 PICPQ_API picpq_status picpq_model_load_opts(const void *buf, size_t len,
                                              const picpq_allocator *alloc, uint32_t flags,
@@ -1793,12 +1793,12 @@ PICPQ_API picpq_status picpq_model_load_opts(const void *buf, size_t len,
  *   that cannot be opened or read: the message gives the reason) and
  *   ::PICPQ_E_UNSUPPORTED (a file over 1 GiB, or a runtime library built
  *   without file I/O, `PICPQ_NO_FILE_IO`: docs/DEPLOY.md).
- * Thread safety: safe. @since 0.4 (experimental)
+ * Thread safety: safe. @since 0.3 (experimental)
  */
 PICPQ_API picpq_status picpq_model_load_file(const char *path, picpq_model **out);
 
 /** @brief Free a model (NULL: no-op). Its workspaces must be freed first.
- *  Thread safety: not concurrently with any use of @p m. @since 0.4 (experimental) */
+ *  Thread safety: not concurrently with any use of @p m. @since 0.3 (experimental) */
 PICPQ_API void picpq_model_free(picpq_model *m);
 
 /**
@@ -1807,7 +1807,7 @@ PICPQ_API void picpq_model_free(picpq_model *m);
  *        model applies its stored mean and std itself).
  * @param[out] c, h, w may be NULL.
  * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL @p m).
- * Thread safety: const, safe. @since 0.4 (experimental)
+ * Thread safety: const, safe. @since 0.3 (experimental)
  */
 PICPQ_API picpq_status picpq_model_input_shape(const picpq_model *m, int64_t *c, int64_t *h,
                                                int64_t *w);
@@ -1815,7 +1815,7 @@ PICPQ_API picpq_status picpq_model_input_shape(const picpq_model *m, int64_t *c,
 /**
  * @brief Logits per image (the output features of the last layer).
  * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL).
- * Thread safety: const, safe. @since 0.4 (experimental)
+ * Thread safety: const, safe. @since 0.3 (experimental)
  */
 PICPQ_API picpq_status picpq_model_num_classes(const picpq_model *m, int64_t *classes);
 
@@ -1824,7 +1824,7 @@ PICPQ_API picpq_status picpq_model_num_classes(const picpq_model *m, int64_t *cl
  *        creating one for a model from an untrusted file).
  * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL); ::PICPQ_E_OUT_OF_RANGE
  *   (@p batch < 1); ::PICPQ_E_OVERFLOW.
- * Thread safety: const, safe. @since 0.4 (experimental)
+ * Thread safety: const, safe. @since 0.3 (experimental)
  */
 PICPQ_API picpq_status picpq_model_workspace_size(const picpq_model *m, int64_t batch,
                                                   size_t *bytes);
@@ -1834,12 +1834,12 @@ PICPQ_API picpq_status picpq_model_workspace_size(const picpq_model *m, int64_t 
  *        the model's allocator. @p m must outlive it.
  * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL); ::PICPQ_E_OUT_OF_RANGE
  *   (@p batch < 1); ::PICPQ_E_OVERFLOW; ::PICPQ_E_NOMEM.
- * Thread safety: const on @p m, safe. @since 0.4 (experimental)
+ * Thread safety: const on @p m, safe. @since 0.3 (experimental)
  */
 PICPQ_API picpq_status picpq_model_workspace_create(const picpq_model *m, int64_t batch,
                                                     picpq_model_workspace **out);
 
-/** @brief Free a workspace (NULL: no-op). @since 0.4 (experimental) */
+/** @brief Free a workspace (NULL: no-op). @since 0.3 (experimental) */
 PICPQ_API void picpq_model_workspace_free(picpq_model_workspace *ws);
 
 /**
@@ -1859,7 +1859,7 @@ PICPQ_API void picpq_model_workspace_free(picpq_model_workspace *ws);
  *   model); ::PICPQ_E_OUT_OF_RANGE (@p n < 1 or over the workspace's batch);
  *   ::PICPQ_E_NONFINITE (NaN or Inf in @p input, with its index).
  * Thread safety: const on @p m (runs on one model may overlap); @p ws must
- *   not be used by two threads at once. @since 0.4 (experimental)
+ *   not be used by two threads at once. @since 0.3 (experimental)
  */
 PICPQ_API picpq_status picpq_model_run(const picpq_model *m, picpq_model_workspace *ws,
                                        const float *input, int64_t n, float *logits);

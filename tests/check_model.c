@@ -15,7 +15,6 @@ START_TEST(test_hand_computed_logit)
     blob bl;
     picpq_model *m = NULL;
     picpq_model_workspace *ws = NULL;
-    const float x[8] = {1.0f, 0.5f, 0.75f, 0.0f, 0.5f, 0.5f, 0.5f, 0.5f};
     float logits[2];
     int64_t c, h, w, classes;
     build(&bl, 0);
@@ -25,7 +24,7 @@ START_TEST(test_hand_computed_logit)
     ck_assert_status(picpq_model_num_classes(m, &classes), PICPQ_OK);
     ck_assert_int_eq(classes, 1);
     ck_assert_status(picpq_model_workspace_create(m, 2, &ws), PICPQ_OK);
-    ck_assert_status(picpq_model_run(m, ws, x, 2, logits), PICPQ_OK);
+    ck_assert_status(picpq_model_run(m, ws, hand_images, 2, logits), PICPQ_OK);
     /* image 0: normalised {1, 0, 0.5, -1}; channel 0 = x + 0.5 quantizes to
      * {1, 2/3 (1.5 rounds to even 2), 1, 0}: mean 2/3; channel 1 = -x/3 to
      * {0, 0, 0, 1/3}: mean 1/12; logit 2/3 + 2/12 = 5/6. Image 1: all 0,
@@ -73,12 +72,17 @@ START_TEST(test_run_errors)
     picpq_model_workspace *ws = NULL, *ws2 = NULL;
     float x[8] = {0}, logits[2] = {7.0f, 7.0f};
     size_t bytes;
+    int64_t c, h, w;
     build(&bl, 0);
     ck_assert_status(picpq_model_load(bl.b, bl.n, &m), PICPQ_OK);
     ck_assert_status(picpq_model_load(bl.b, bl.n, &m2), PICPQ_OK);
     ck_assert_status(picpq_model_workspace_create(m, 0, &ws), PICPQ_E_OUT_OF_RANGE);
     ck_assert_status(picpq_model_workspace_create(NULL, 1, &ws), PICPQ_E_INVALID_ARG);
     ck_assert_status(picpq_model_workspace_size(m, 0, &bytes), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_model_workspace_size(NULL, 1, &bytes), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_model_input_shape(NULL, &c, &h, &w), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_model_num_classes(NULL, &c), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_model_num_classes(m, NULL), PICPQ_E_INVALID_ARG);
     ck_assert_status(picpq_model_workspace_size(m, INT64_MAX, &bytes), PICPQ_E_OVERFLOW);
     ck_assert_status(picpq_model_workspace_create(m, INT64_MAX, &ws), PICPQ_E_OVERFLOW);
     ck_assert_status(picpq_model_workspace_size(m, 1, &bytes), PICPQ_OK);

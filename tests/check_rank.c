@@ -1159,6 +1159,57 @@ START_TEST(test_load_peak_allocation)
 }
 END_TEST
 
+START_TEST(test_fp_to_net)
+{
+    /* two convs 1->3->2 at 2x2; only layer 0 is fed: its FP reaches the net,
+     * layer 1 keeps what it had (nothing, then a value set by hand) */
+    static const float maps[2 * 3 * 2 * 2] = {1, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0, 0,
+                                              1, 2, 2, 4, 1, 0, 0, 1, 0, 0, 0, 0};
+    const int64_t shape[4] = {2, 3, 2, 2}, other_ch[2] = {3, 5};
+    const double fp1[2] = {4, 5};
+    double fp[3], back[3];
+    picpq_net *net;
+    picpq_ranker *rk, *other;
+    picpq_tensor *t;
+    int32_t id;
+    ck_assert_status(picpq_net_create(&net), PICPQ_OK);
+    ck_assert_status(picpq_net_add_conv(net, 1, 3, 3, 3, 1, 2, 2, &id), PICPQ_OK);
+    ck_assert_status(picpq_net_add_conv(net, 3, 2, 3, 3, 1, 2, 2, &id), PICPQ_OK);
+    ck_assert_status(picpq_net_connect(net, 0, 1), PICPQ_OK);
+    ck_assert_status(picpq_ranker_create_for_net(net, &rk), PICPQ_OK);
+    ck_assert_status(picpq_ranker_fp_to_net(rk, net), PICPQ_E_BAD_STATE); /* nothing fed */
+    ck_assert_status(picpq_tensor_wrap((void *)maps, PICPQ_F32, 4, shape, NULL, &t), PICPQ_OK);
+    ck_assert_status(picpq_ranker_feed(rk, 0, t), PICPQ_OK);
+    ck_assert_status(picpq_ranker_fp_to_net(NULL, net), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_ranker_fp_to_net(rk, NULL), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_ranker_fp_to_net(rk, net), PICPQ_OK);
+    /* ranks: filter 0 maps I and [[1, 2], [2, 4]] -> (2 + 1) / 2; filter 1 all-ones
+     * and I -> (1 + 2) / 2; filter 2 zero and zero -> 0 */
+    ck_assert_status(picpq_net_fp(net, 0, back, 3), PICPQ_OK);
+    ck_assert(back[0] == 1.5 && back[1] == 1.5 && back[2] == 0);
+    ck_assert_status(picpq_ranker_fp(rk, 0, fp, 3), PICPQ_OK);
+    ck_assert(memcmp(fp, back, sizeof fp) == 0);
+    ck_assert_status(picpq_net_fp(net, 1, back, 2), PICPQ_E_BAD_STATE);
+    ck_assert_status(picpq_net_set_fp(net, 1, fp1, 2), PICPQ_OK);
+    ck_assert_status(picpq_ranker_fp_to_net(rk, net), PICPQ_OK);
+    ck_assert_status(picpq_net_fp(net, 1, back, 2), PICPQ_OK);
+    ck_assert(back[0] == 4 && back[1] == 5);
+    /* a ranker of other layers or channels than the net's */
+    ck_assert_status(picpq_ranker_create(1, other_ch, &other), PICPQ_OK);
+    ck_assert_status(picpq_ranker_feed(other, 0, t), PICPQ_OK);
+    ck_assert_status(picpq_ranker_fp_to_net(other, net), PICPQ_E_SHAPE);
+    picpq_ranker_free(other);
+    ck_assert_status(picpq_ranker_create(2, other_ch, &other), PICPQ_OK);
+    ck_assert_status(picpq_ranker_feed(other, 0, t), PICPQ_OK);
+    ck_assert_status(picpq_ranker_fp_to_net(other, net), PICPQ_E_SHAPE);
+    ck_assert_ptr_nonnull(strstr(picpq_last_error(), "layer 1"));
+    picpq_ranker_free(other);
+    picpq_tensor_free(t);
+    picpq_ranker_free(rk);
+    picpq_net_free(net);
+}
+END_TEST
+
 START_TEST(test_feed_counts_overflow)
 {
     /* counts a loaded state may hold, next to INT64_MAX: feed refuses before
@@ -1303,6 +1354,7 @@ Suite *rank_suite(void)
     tcase_add_test(tc, test_state_truncated_and_corrupted);
     tcase_add_test(tc, test_state_invalid_values);
     tcase_add_test(tc, test_state_counter_overflow);
+    tcase_add_test(tc, test_fp_to_net);
     tcase_add_test(tc, test_feed_counts_overflow);
     tcase_add_test(tc, test_load_peak_allocation);
     tcase_add_test(tc, test_state_errors_and_allocation);
