@@ -35,6 +35,10 @@ def test_smoke_profile(tmp_path):
     for f in ("report.md", "search.png", "layers.png", "model_packed.bin"):
         assert (out / f).stat().st_size > 0
     assert (out / "model_packed.bin").stat().st_size == pq["packed_bytes"]
+    # the report also gives the BOPs the quantized model runs (float32 inputs after
+    # the residual additions): more than the paper's convention counts
+    assert pq["bops"] < pq["bops_run"] < base["bops"] and base["bops_run"] == base["bops"]
+    assert "BOPs as run (ratio)" in (out / "report.md").read_text()
     # the deployable files: the C runtime predicts as the torch QAT model does
     dep = pq["deploy"]
     assert (out / "model.pqm").stat().st_size == dep["model_file_bytes"]

@@ -26,7 +26,7 @@ from .describe import describe
 from .export import export, save_model
 from .io import write_atomic
 from .onnx_export import export_onnx
-from .qat import quantize_model
+from .qat import inserted_bits, quantize_model
 from .rank import rank_filters
 from .surgery import apply_plan
 
@@ -148,11 +148,15 @@ class Compressor:
         return picpq.Plan(self.net, **self.plan_params)
 
     def cost(self, plan=None, bits=None):
-        """dict(macs, params, bops) of the model pruned by `plan` (None: not
-        pruned) at `bits` (None: 32 everywhere)."""
+        """dict(macs, params, bops, bops_run) of the model pruned by `plan`
+        (None: not pruned) at `bits` (None: 32 everywhere). `bops` counts
+        each layer's own bits for its input (the paper's convention, what
+        assign_bits targets); `bops_run` the bits quantize() makes run
+        (inserted_bits: an input read after a residual addition stays 32)."""
         bits = bits if bits is not None else [32] * self.net.num_layers
         return dict(macs=self.net.macs(plan), params=self.net.params(plan),
-                    bops=self.net.bops(plan, bits, bits))
+                    bops=self.net.bops(plan, bits, bits),
+                    bops_run=self.net.bops(plan, *inserted_bits(self.desc, bits)))
 
     def stream(self, data, batch=128, seed=0, transform=None):
         """A seeded Batches stream over `data`, torch's global seed set too."""
