@@ -216,6 +216,9 @@ typedef enum picpq_param {
     PICPQ_SEARCH_SHIFT_SCALE =
         406, /**< double in [0, 100], shift noise = this · std(FP_l); default 1 */
     PICPQ_SEARCH_IDENTITY = 407, /**< int 0/1, candidate P-1 is the identity (1, 0); default 1 */
+    PICPQ_SEARCH_MAX_REPEATS =
+        408, /**< int >= 0, repeats picpq_search_tell_repeat() may drop (experimental);
+                ::PICPQ_AUTO (default) = 4·G. @since 0.3 */
 
     /* net 6xx: picpq_net_set_int */
     PICPQ_NET_BOPS_SKIP_FIRST =
@@ -1663,6 +1666,65 @@ PICPQ_API picpq_status picpq_ranker_stats(const picpq_ranker *rk, int64_t *certi
  */
 PICPQ_API picpq_status picpq_search_history(const picpq_search *s, double *mean_loss, int64_t cap,
                                             int64_t *count);
+
+/**
+ * @brief Tell the loss of a candidate whose network was already scored
+ *        (the host compares picpq_plan_key() of the plans): the search
+ *        drops it and issues another candidate in its place, so that the G
+ *        evaluations are G distinct networks.
+ *
+ * A dropped candidate does not join the population, does not age a member,
+ * is not the best and does not advance the mutation's annealing; it adds a
+ * history entry (the unchanged mean). Once ::PICPQ_SEARCH_MAX_REPEATS
+ * candidates were dropped, this call is picpq_search_tell() with @p loss (a
+ * search that only finds known networks still ends).
+ * @param[in] id   an id returned by picpq_search_ask() and not told yet.
+ * @param[in] loss the network's known loss (used once the cap is reached).
+ * @return as picpq_search_tell().
+ * Thread safety: not with other calls on @p s. @since 0.3
+ */
+PICPQ_API picpq_status picpq_search_tell_repeat(picpq_search *s, uint64_t id, double loss);
+
+/** @brief Candidates dropped by picpq_search_tell_repeat() so far; 0 for NULL.
+ *  Thread safety: const, safe. @since 0.3 */
+PICPQ_API int64_t picpq_search_num_repeats(const picpq_search *s);
+
+/**
+ * @brief A 64-bit key of the filters the plan keeps (FNV-1a of every
+ *        layer's keep mask): two plans of one net with the same kept filters
+ *        have the same key, different ones collide with probability ~2^-64.
+ *        A host skips scoring a network whose key it has already scored.
+ * @param[out] key the key.
+ * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL); ::PICPQ_E_BAD_STATE (the
+ *   net changed after the plan was created).
+ * Thread safety: const, safe. @since 0.3
+ */
+PICPQ_API picpq_status picpq_plan_key(const picpq_plan *p, uint64_t *key);
+
+/**
+ * @brief Spend what a bit assignment leaves of a BOPs budget: raise pruned
+ *        layers one bit at a time, in the order a falling τ would
+ *        (largest (B_l − q_l − 1)·s_l first, then the lower layer id),
+ *        skipping a layer whose next bit would exceed @p max_bops, until no
+ *        raise fits.
+ *
+ * Use it after picpq_quant_bits_solve(): the solved τ stops below the
+ * budget because its next breakpoint raises a layer that does not fit;
+ * the layers after it in that order may still fit one by one.
+ * @param[in]     net, plan, sparsity, max_bits as picpq_quant_bits_solve().
+ * @param[in]     max_bops the budget, > 0.
+ * @param[in,out] bits     picpq_net_num_layers(@p net) bitwidths, each in
+ *   1..B_l (32 where B_l = 32); raised in place.
+ * @return ::PICPQ_OK; ::PICPQ_BUDGET_UNMET (@p bits already exceed the
+ *   budget: untouched); ::PICPQ_E_INVALID_ARG (NULL); ::PICPQ_E_OUT_OF_RANGE
+ *   (@p max_bops <= 0, a bit outside its range, or as
+ *   picpq_quant_bits_assign()); ::PICPQ_E_NONFINITE; ::PICPQ_E_NOMEM; the
+ *   errors of picpq_net_bops(). On error @p bits is untouched.
+ * Thread safety: const on @p net and @p plan, safe. @since 0.3
+ */
+PICPQ_API picpq_status picpq_quant_bits_fill(const picpq_net *net, const picpq_plan *plan,
+                                             const double *sparsity, const int32_t *max_bits,
+                                             double max_bops, int32_t *bits);
 
 /**
  * @brief Write (a, b) in the reference's `--lub` text format: one row

@@ -47,6 +47,8 @@ static const picpq__param_desc params[] = {
     DBL_PARAM(PICPQ_SEARCH_SHIFT_SCALE, "search.shift_scale", 0, 100, 1, 0, picpq_search,
               shift_scale),
     INT_PARAM(PICPQ_SEARCH_IDENTITY, "search.identity", 0, 1, 1, 0, picpq_search, identity),
+    INT_PARAM(PICPQ_SEARCH_MAX_REPEATS, "search.max_repeats", 0, 1000000000, PICPQ_AUTO, 1,
+              picpq_search, max_repeats),
     /* net */
     INT_PARAM(PICPQ_NET_BOPS_SKIP_FIRST, "net.bops_skip_first", 0, 1, 0, 0, picpq_net,
               bops_skip_first),

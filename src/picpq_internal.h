@@ -383,11 +383,12 @@ struct picpq_search {
     double *std;         /* L: population std of its FP scores */
     uint32_t scores_crc; /* CRC-32 of all FP scores (wrong-net check of load) */
     /* parameters (locked by the first ask) */
-    int64_t population, sample, generations, identity;
+    int64_t population, sample, generations, identity, max_repeats;
     double sigma, mutate_fraction, anneal, shift_scale;
     uint64_t seed;
     picpq__rng rng;
     int64_t issued, told, failed;
+    int64_t repeats; /* candidates dropped by tell_repeat (not evaluations) */
     /* population: slots 0..filled-1 are members. cap_pop >= min(P, filled +
      * n_pending) between calls, so that tell never allocates */
     double *pop;      /* cap_pop genomes */
@@ -413,6 +414,8 @@ double *picpq__search_member(const picpq_search *s, int64_t slot);
  * capacity, or exactly to the need from an empty handle (a load). */
 picpq_status picpq__search_reserve(picpq_search *s, int64_t pending);
 void picpq__search_destroy(picpq_search *s);
+/* PICPQ_SEARCH_MAX_REPEATS resolved (AUTO = 4·G). */
+int64_t picpq__search_max_repeats(const picpq_search *s);
 
 /* ---- model runtime (model_load.c, model_run.c) ---------------------- */
 

@@ -342,3 +342,22 @@ picpq_status picpq_plan_budget(const picpq_plan *p, double *budget, double *cost
     if (cost) *cost = p->cost;
     return PICPQ_OK;
 }
+
+/* FNV-1a over every layer's mask: equal plans give equal keys, and distinct
+ * ones collide with probability ~2^-64 per pair (no adversary chooses them). */
+picpq_status picpq_plan_key(const picpq_plan *p, uint64_t *key)
+{
+    picpq_status s;
+    uint64_t h = 14695981039346656037ull;
+    int64_t j;
+    picpq__clear_error();
+    PICPQ__REQUIRE(p, "p");
+    PICPQ__REQUIRE(key, "key");
+    if ((s = picpq__plan_check_net(p)) != PICPQ_OK) return s;
+    for (j = 0; j < p->moff[p->n]; j++) {
+        h ^= p->mask[j];
+        h *= 1099511628211ull;
+    }
+    *key = h;
+    return PICPQ_OK;
+}

@@ -267,3 +267,72 @@ picpq_status picpq_quant_bits_solve(const picpq_net *net, const picpq_plan *plan
     picpq__clear_error();
     return bops <= max_bops ? PICPQ_OK : PICPQ_BUDGET_UNMET;
 }
+
+/* ---- spending the rest of a budget ---------------------------------------- */
+
+/* The τ below which layer l gains its next bit: ceil(τ/s) <= B − q − 1. */
+static double raise_threshold(int32_t B, int32_t q, double s)
+{
+    return (double)(B - q - 1) * s;
+}
+
+static picpq_status check_fill_bits(int32_t n, const int32_t *max_bits, const int32_t *bits)
+{
+    int32_t l;
+    for (l = 0; l < n; l++)
+        if (max_bits[l] == 32 ? bits[l] != 32 : (bits[l] < 1 || bits[l] > max_bits[l]))
+            return picpq__fail(PICPQ_E_OUT_OF_RANGE, "layer %d: %d bits with max_bits = %d", (int)l,
+                               (int)bits[l], (int)max_bits[l]);
+    return PICPQ_OK;
+}
+
+picpq_status picpq_quant_bits_fill(const picpq_net *net, const picpq_plan *plan,
+                                   const double *sparsity, const int32_t *max_bits, double max_bops,
+                                   int32_t *bits)
+{
+    unsigned char *blocked;
+    double bops;
+    int32_t n, l;
+    picpq_status s;
+    picpq__clear_error();
+    PICPQ__REQUIRE(net, "net");
+    PICPQ__REQUIRE(sparsity, "sparsity");
+    PICPQ__REQUIRE(max_bits, "max_bits");
+    PICPQ__REQUIRE(bits, "bits");
+    if (!isfinite(max_bops)) return picpq__fail(PICPQ_E_NONFINITE, "max_bops is not finite");
+    if (max_bops <= 0)
+        return picpq__fail(PICPQ_E_OUT_OF_RANGE, "max_bops = %.17g must be > 0", max_bops);
+    n = picpq_net_num_layers(net);
+    if ((s = assign(n, sparsity, max_bits, 1.0, 1, NULL)) != PICPQ_OK ||
+        (s = check_fill_bits(n, max_bits, bits)) != PICPQ_OK ||
+        (s = bops_under(net, plan, bits, &bops)) != PICPQ_OK)
+        return s;
+    if (bops > max_bops) return PICPQ_BUDGET_UNMET; /* a result, not an error: no message */
+    /* unpruned and 32-bit layers never change: blocked from the start; a
+     * raise that does not fit never will (BOPs only grow) */
+    blocked = picpq__malloc(&net->alloc, (size_t)n);
+    if (blocked == NULL) return picpq__fail(PICPQ_E_NOMEM, "bits_fill: no memory");
+    for (l = 0; l < n; l++)
+        blocked[l] = max_bits[l] == 32 || sparsity[l] == 1 || bits[l] >= max_bits[l];
+    for (;;) {
+        int32_t pick = -1;
+        double t = -1;
+        for (l = 0; l < n; l++) {
+            double tl;
+            if (blocked[l]) continue;
+            tl = raise_threshold(max_bits[l], bits[l], sparsity[l]);
+            if (tl > t) pick = l, t = tl;
+        }
+        if (pick < 0) break;
+        bits[pick]++;
+        bops_under(net, plan, bits, &bops);
+        if (bops > max_bops) {
+            bits[pick]--;
+            blocked[pick] = 1;
+        } else if (bits[pick] >= max_bits[pick]) {
+            blocked[pick] = 1;
+        }
+    }
+    picpq__free(&net->alloc, blocked);
+    return PICPQ_OK;
+}

@@ -284,12 +284,14 @@ picpq_status picpq__search_reserve(picpq_search *s, int64_t pending)
 {
     const int64_t joiners = s->filled + pending;
     const int64_t members = joiners < s->population ? joiners : s->population;
+    const int64_t asks = s->generations +
+                         picpq__search_max_repeats(s); /* the most a search issues */
     if (s->marks == NULL) s->marks = picpq__calloc(&s->alloc, (size_t)s->L, 1);
     if (s->best == NULL) s->best = picpq__calloc(&s->alloc, 1, picpq__search_genome_bytes(s));
     if (s->marks == NULL || s->best == NULL ||
-        !grow(&s->alloc, (void **)&s->pending, &s->cap_pending, pending, s->generations,
+        !grow(&s->alloc, (void **)&s->pending, &s->cap_pending, pending, asks,
               sizeof *s->pending) ||
-        !grow(&s->alloc, (void **)&s->history, &s->cap_history, s->told + pending, s->generations,
+        !grow(&s->alloc, (void **)&s->history, &s->cap_history, s->told + pending, asks,
               sizeof *s->history) ||
         !grow_population(s, members))
         return picpq__fail(PICPQ_E_NOMEM, "search: no memory for %lld candidates",
@@ -354,7 +356,7 @@ static void make_candidate(picpq_search *s, int64_t g, double *genes)
 {
     if (s->identity && g == s->population - 1) identity_member(s, genes);
     else if (g < s->population || s->filled == 0) random_member(s, &s->rng, genes);
-    else child_member(s, g, genes);
+    else child_member(s, g - s->repeats, genes); /* annealed by evaluations, not asks */
 }
 
 /* ---- ask / tell ------------------------------------------------------- */
@@ -400,7 +402,7 @@ picpq_status picpq_search_ask(picpq_search *s, uint64_t *id, double *a, double *
     PICPQ__REQUIRE(b, "b");
     if ((st = check_net(s)) != PICPQ_OK) return st;
     if ((st = check_layers(s, n)) != PICPQ_OK) return st;
-    if (s->issued >= s->generations) return PICPQ_DONE;
+    if (s->issued - s->repeats >= s->generations) return PICPQ_DONE;
     if ((st = picpq__search_reserve(s, s->n_pending + 1)) != PICPQ_OK) return st;
     genes = picpq__malloc(&s->alloc, picpq__search_genome_bytes(s));
     if (genes == NULL) return picpq__fail(PICPQ_E_NOMEM, "search: no memory for a candidate");
@@ -452,12 +454,16 @@ static void insert_member(picpq_search *s, uint64_t id, const double *genes, dou
     }
 }
 
-picpq_status picpq_search_tell(picpq_search *s, uint64_t id, double loss)
+int64_t picpq__search_max_repeats(const picpq_search *s)
+{
+    return s->max_repeats == PICPQ_AUTO ? 4 * s->generations : s->max_repeats;
+}
+
+static picpq_status tell(picpq_search *s, uint64_t id, double loss, int repeat)
 {
     picpq_status st;
     picpq__pending p;
     int64_t i;
-    picpq__clear_error();
     PICPQ__REQUIRE(s, "s");
     if ((st = check_net(s)) != PICPQ_OK) return st;
     i = find_pending(s, id);
@@ -469,7 +475,8 @@ picpq_status picpq_search_tell(picpq_search *s, uint64_t id, double loss)
                            (unsigned long long)id);
     }
     p = s->pending[i];
-    if (isfinite(loss)) insert_member(s, id, p.genes, loss);
+    if (repeat && s->repeats < picpq__search_max_repeats(s)) s->repeats++;
+    else if (isfinite(loss)) insert_member(s, id, p.genes, loss);
     else s->failed++;
     s->history[s->told++] = mean_population_loss(s);
     memmove(s->pending + i, s->pending + i + 1,
@@ -477,6 +484,23 @@ picpq_status picpq_search_tell(picpq_search *s, uint64_t id, double loss)
     s->n_pending--;
     picpq__free(&s->alloc, p.genes);
     return PICPQ_OK;
+}
+
+picpq_status picpq_search_tell(picpq_search *s, uint64_t id, double loss)
+{
+    picpq__clear_error();
+    return tell(s, id, loss, 0);
+}
+
+picpq_status picpq_search_tell_repeat(picpq_search *s, uint64_t id, double loss)
+{
+    picpq__clear_error();
+    return tell(s, id, loss, 1);
+}
+
+int64_t picpq_search_num_repeats(const picpq_search *s)
+{
+    return s ? s->repeats : 0;
 }
 
 /* ---- queries ---------------------------------------------------------- */

@@ -1,4 +1,4 @@
-/* Save and load a search: format 2, a versioned little-endian blob with a
+/* Save and load a search: format 3, a versioned little-endian blob with a
  * CRC-32 (codec.c), holding everything a resumed search needs to continue
  * bit-identically. Every genome is stored plainly (its a and b doubles), so
  * that neither the generator's draw order nor the loading machine's libm
@@ -10,18 +10,18 @@
 #include <string.h>
 
 static const unsigned char MAGIC[8] = {'P', 'Q', 'S', 'E', 'A', 'R', 'C', 'H'};
-#define FORMAT_VERSION 2u
+#define FORMAT_VERSION 3u
 #define WHAT "search state"
-#define OLD_HINT                                                                           \
-    "it stored genomes as references replayed from the seed; finish that search with the " \
-    "libpicpq that saved it, or start a new one"
+#define OLD_HINT                                                                     \
+    "format 1 stored genomes as references replayed from the seed, format 2 had no " \
+    "repeat counter; finish that search with the libpicpq that saved it, or start a new one"
 
 /* Bytes of the blob before the population: header, net, parameters,
  * generator, counters. */
 static int64_t fixed_bytes(int32_t L)
 {
-    return PICPQ__STATE_HEADER_BYTES + 8 + 20 * (int64_t)L + 4 /* net */ + 64 /* params */ + 8 +
-           44 /* seed, rng */ + 40 /* counters */;
+    return PICPQ__STATE_HEADER_BYTES + 8 + 20 * (int64_t)L + 4 /* net */ + 72 /* params */ + 8 +
+           44 /* seed, rng */ + 48 /* counters */;
 }
 
 /* Bytes of the blob from the population on, for these counters; 0 when
@@ -64,6 +64,7 @@ static void write_state(const picpq_search *s, picpq__writer *w)
     picpq__put_i64(w, s->sample);
     picpq__put_i64(w, s->generations);
     picpq__put_i64(w, s->identity);
+    picpq__put_i64(w, s->max_repeats);
     picpq__put_f64(w, s->sigma);
     picpq__put_f64(w, s->mutate_fraction);
     picpq__put_f64(w, s->anneal);
@@ -77,6 +78,7 @@ static void write_state(const picpq_search *s, picpq__writer *w)
     picpq__put_i64(w, s->issued);
     picpq__put_i64(w, s->told);
     picpq__put_i64(w, s->failed);
+    picpq__put_i64(w, s->repeats);
     picpq__put_i64(w, s->filled);
     picpq__put_i64(w, s->oldest);
     for (i = 0; i < s->filled; i++) {
@@ -156,6 +158,7 @@ static picpq_status read_params(picpq__reader *r, picpq_search *s)
     s->sample = picpq__get_i64(r);
     s->generations = picpq__get_i64(r);
     s->identity = picpq__get_i64(r);
+    s->max_repeats = picpq__get_i64(r);
     s->sigma = picpq__get_f64(r);
     s->mutate_fraction = picpq__get_f64(r);
     s->anneal = picpq__get_f64(r);
@@ -172,6 +175,12 @@ static picpq_status read_params(picpq__reader *r, picpq_search *s)
     return PICPQ_OK;
 }
 
+/* Candidates told that joined the population (neither failed nor dropped). */
+static int64_t members_told(const picpq_search *s)
+{
+    return s->told - s->failed - s->repeats;
+}
+
 /* The counters, then the exact size of everything after them: the arrays
  * are allocated only once the buffer is known to hold them. */
 static picpq_status read_counters(picpq__reader *r, picpq_search *s)
@@ -180,19 +189,22 @@ static picpq_status read_counters(picpq__reader *r, picpq_search *s)
     s->issued = picpq__get_i64(r);
     s->told = picpq__get_i64(r);
     s->failed = picpq__get_i64(r);
+    s->repeats = picpq__get_i64(r);
     s->filled = picpq__get_i64(r);
     s->oldest = picpq__get_i64(r);
     if (r->short_read) return BAD("truncated counters");
-    if (s->issued < 0 || s->issued > s->generations || s->told < 0 || s->told > s->issued ||
-        s->failed < 0 || s->failed > s->told)
-        return BAD("inconsistent counters (issued %lld, told %lld, failed %lld)",
-                   (long long)s->issued, (long long)s->told, (long long)s->failed);
-    if (s->filled < 0 || s->filled > s->population || s->filled > s->told - s->failed ||
-        s->oldest < 0 || s->oldest >= s->population ||
-        (s->filled < s->population && s->oldest != 0))
+    if (s->repeats < 0 || s->repeats > picpq__search_max_repeats(s) || s->issued < 0 ||
+        s->issued - s->repeats > s->generations || s->told < 0 || s->told > s->issued ||
+        s->failed < 0 || s->failed > s->told - s->repeats)
+        return BAD("inconsistent counters (issued %lld, told %lld, failed %lld, repeats %lld)",
+                   (long long)s->issued, (long long)s->told, (long long)s->failed,
+                   (long long)s->repeats);
+    if (s->filled < 0 || s->filled > s->population ||
+        s->filled > s->told - s->failed - s->repeats || s->oldest < 0 ||
+        s->oldest >= s->population || (s->filled < s->population && s->oldest != 0))
         return BAD("inconsistent population (filled %lld, oldest %lld)", (long long)s->filled,
                    (long long)s->oldest);
-    expected = tail_bytes(s->L, s->filled, s->told > s->failed, s->issued - s->told, s->told);
+    expected = tail_bytes(s->L, s->filled, members_told(s) > 0, s->issued - s->told, s->told);
     if (expected == 0 ||
         (uint64_t)expected != (uint64_t)picpq__reader_left(r) + PICPQ__STATE_CRC_BYTES)
         return BAD("the counters describe %lld more bytes, the buffer has %zu", (long long)expected,
@@ -210,7 +222,7 @@ static picpq_status read_population(picpq__reader *r, picpq_search *s)
             return BAD("member %lld is invalid", (long long)i);
     }
     has_best = picpq__get_u32(r);
-    if (has_best > 1 || (int64_t)has_best != (s->told - s->failed > 0))
+    if (has_best > 1 || (int64_t)has_best != (members_told(s) > 0))
         return BAD("best flag %lu disagrees with the counters", (unsigned long)has_best);
     s->has_best = (int)has_best;
     if (has_best) {

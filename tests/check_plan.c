@@ -898,6 +898,53 @@ END_TEST
 
 /* One conv of n filters (FP j on filter j) on a 1x1 map, optionally followed by
  * a conv of `next` filters fed by it (0: none). */
+/* The key is FNV-1a of every layer's mask, recomputed here from the masks
+ * the plan reports; equal kept filters, equal keys. */
+static uint64_t fnv_of_masks(const picpq_net *net, const picpq_plan *p)
+{
+    uint64_t h = 14695981039346656037ull;
+    uint8_t mask[256];
+    int32_t l, n = picpq_net_num_layers(net);
+    int64_t in, out, j;
+    for (l = 0; l < n; l++) {
+        ck_assert_status(picpq_net_layer_channels(net, l, &in, &out), PICPQ_OK);
+        ck_assert_status(picpq_plan_keep_mask(p, l, mask, out), PICPQ_OK);
+        for (j = 0; j < out; j++) {
+            h ^= mask[j];
+            h *= 1099511628211ull;
+        }
+    }
+    return h;
+}
+
+START_TEST(test_plan_key)
+{
+    picpq_net *net = t5_net();
+    picpq_plan *p = NULL, *q = NULL;
+    double a[16], b[16];
+    uint64_t k1, k2, k3;
+    int32_t n = picpq_net_num_layers(net);
+    random_scores(net, 3);
+    random_ab(a, b, n, 4);
+    ck_assert_status(picpq_plan_create(net, &p), PICPQ_OK);
+    ck_assert_status(picpq_plan_create(net, &q), PICPQ_OK);
+    ck_assert_status(picpq_plan_key(p, &k1), PICPQ_OK);
+    ck_assert_uint_eq(k1, fnv_of_masks(net, p)); /* nothing pruned yet */
+    ck_assert_int_ge(picpq_plan_compute(p, a, b, 0.5), 0);
+    ck_assert_status(picpq_plan_key(p, &k2), PICPQ_OK);
+    ck_assert_uint_eq(k2, fnv_of_masks(net, p));
+    ck_assert_uint_ne(k1, k2);
+    ck_assert_int_ge(picpq_plan_compute(q, a, b, 0.5), 0); /* same inputs: same key */
+    ck_assert_status(picpq_plan_key(q, &k3), PICPQ_OK);
+    ck_assert_uint_eq(k2, k3);
+    ck_assert_status(picpq_plan_key(NULL, &k3), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_plan_key(p, NULL), PICPQ_E_INVALID_ARG);
+    picpq_plan_free(p);
+    picpq_plan_free(q);
+    picpq_net_free(net);
+}
+END_TEST
+
 static picpq_net *round_net(int64_t n, int64_t next, int couple)
 {
     double fp[128];
@@ -1092,6 +1139,7 @@ Suite *plan_suite(void)
     tcase_add_test(tc, test_create_errors);
     tcase_add_test(tc, test_allocation_failures);
     tcase_add_test(tc, test_params);
+    tcase_add_test(tc, test_plan_key);
     suite_add_tcase(s, tc);
     tc = tcase_create("method");
     tcase_add_test(tc, test_t2_importance);

@@ -826,6 +826,88 @@ START_TEST(test_sparsity_from_plan_vgg)
 }
 END_TEST
 
+/* The fill raises pruned layers in the order a falling τ would: on the VGG
+ * fixture every pruned layer (2, 5, 8, 11, 12) sits at B − 2 with s = 13/128,
+ * so they tie and the lowest id goes first. */
+static double bops_with(const picpq_plan *plan, const int32_t *base, int l1, int l2)
+{
+    int32_t b[15];
+    double bops;
+    memcpy(b, base, sizeof b);
+    if (l1 >= 0) b[l1]++;
+    if (l2 >= 0) b[l2]++;
+    ck_assert_status(picpq_plan_bops(plan, b, b, &bops), PICPQ_OK);
+    return bops;
+}
+
+START_TEST(test_bits_fill_vgg)
+{
+    picpq_net *net;
+    picpq_plan *plan;
+    double s[15], bops, budget;
+    int32_t bits[15], bad[15];
+    int l, k;
+    vgg_fixture(&net, &plan);
+    ck_assert_status(picpq_quant_sparsity_from_plan(net, plan, s), PICPQ_OK);
+    /* exactly the fixture's BOPs: no raise fits */
+    memcpy(bits, vgg_bits, sizeof bits);
+    ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, 4416696576.0, bits), PICPQ_OK);
+    for (l = 0; l < 15; l++) ck_assert_int_eq(bits[l], vgg_bits[l]);
+    /* room for layer 2's bit only, then for layers 2 and 5 */
+    ck_assert_status(
+        picpq_quant_bits_fill(net, plan, s, vgg_B, bops_with(plan, vgg_bits, 2, -1), bits),
+        PICPQ_OK);
+    for (l = 0; l < 15; l++) ck_assert_int_eq(bits[l], vgg_bits[l] + (l == 2));
+    memcpy(bits, vgg_bits, sizeof bits);
+    ck_assert_status(
+        picpq_quant_bits_fill(net, plan, s, vgg_B, bops_with(plan, vgg_bits, 2, 5), bits),
+        PICPQ_OK);
+    for (l = 0; l < 15; l++) ck_assert_int_eq(bits[l], vgg_bits[l] + (l == 2 || l == 5));
+    /* no limit: every layer at B_l */
+    memcpy(bits, vgg_bits, sizeof bits);
+    ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, 1e18, bits), PICPQ_OK);
+    for (l = 0; l < 15; l++) ck_assert_int_eq(bits[l], vgg_B[l]);
+    /* any budget: within it, and no single further bit fits */
+    for (k = 0; k < 4; k++) {
+        budget = 4416696576.0 * (1.05 + 0.3 * k);
+        memcpy(bits, vgg_bits, sizeof bits);
+        ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, budget, bits), PICPQ_OK);
+        ck_assert_status(picpq_plan_bops(plan, bits, bits, &bops), PICPQ_OK);
+        ck_assert_double_le(bops, budget);
+        for (l = 0; l < 15; l++) {
+            ck_assert_int_ge(bits[l], vgg_bits[l]);
+            if (vgg_B[l] != 32 && s[l] < 1 && bits[l] < vgg_B[l])
+                ck_assert_double_gt(bops_with(plan, bits, l, -1), budget);
+        }
+    }
+    /* over the budget already: BUDGET_UNMET, untouched */
+    memcpy(bits, vgg_bits, sizeof bits);
+    ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, 1e9, bits), PICPQ_BUDGET_UNMET);
+    for (l = 0; l < 15; l++) ck_assert_int_eq(bits[l], vgg_bits[l]);
+    /* errors */
+    memcpy(bad, vgg_bits, sizeof bad);
+    bad[2] = 9;
+    ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, 1e12, bad), PICPQ_E_OUT_OF_RANGE);
+    bad[2] = 0;
+    ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, 1e12, bad), PICPQ_E_OUT_OF_RANGE);
+    bad[2] = 6;
+    bad[0] = 8;
+    ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, 1e12, bad), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_int_eq(bad[2], 6);
+    ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, 0, bits), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, NAN, bits), PICPQ_E_NONFINITE);
+    ck_assert_status(picpq_quant_bits_fill(NULL, plan, s, vgg_B, 1e12, bits), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_bits_fill(net, plan, NULL, vgg_B, 1e12, bits),
+                     PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_bits_fill(net, plan, s, NULL, 1e12, bits), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, 1e12, NULL), PICPQ_E_INVALID_ARG);
+    s[3] = 0;
+    ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, 1e12, bits), PICPQ_E_OUT_OF_RANGE);
+    picpq_plan_free(plan);
+    picpq_net_free(net);
+}
+END_TEST
+
 START_TEST(test_bits_solve_vgg)
 {
     /* every pruned layer has s = 13/128, so the candidates are τ = k·13/128:
@@ -999,6 +1081,7 @@ Suite *quant_suite(void)
     tc = tcase_create("plan");
     tcase_add_test(tc, test_sparsity_from_plan_vgg);
     tcase_add_test(tc, test_bits_solve_vgg);
+    tcase_add_test(tc, test_bits_fill_vgg);
     tcase_add_test(tc, test_bits_solve_edges);
     tcase_add_test(tc, test_from_plan_stale);
     suite_add_tcase(s, tc);

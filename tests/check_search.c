@@ -710,10 +710,10 @@ START_TEST(test_load_rejects_bad_data)
     ck_assert_status(picpq_search_load(net, copy, len + 1, &s), PICPQ_E_FORMAT);
     /* foreign version, with a valid checksum */
     memcpy(copy, buf, len);
-    put32(copy + 8, 3);
+    put32(copy + 8, 4);
     fix_crc(copy, len);
     ck_assert_status(picpq_search_load(net, copy, len, &s), PICPQ_E_FORMAT);
-    ck_assert_ptr_nonnull(strstr(picpq_last_error(), "version 3"));
+    ck_assert_ptr_nonnull(strstr(picpq_last_error(), "version 4"));
     /* unknown flags */
     memcpy(copy, buf, len);
     put32(copy + 12, 1);
@@ -780,9 +780,9 @@ START_TEST(test_save_capacity)
     size_t need = 0, got = 0;
     unsigned char small[16] = {0};
     ck_assert_status(picpq_search_save(s, NULL, 0, &need), PICPQ_OK);
-    /* empty search: header 24 + net 8 + 3*20 + 4 + params 64 + rng 52 + counters 40 + 4 + 8 + crc 4
+    /* empty search: header 24 + net 8 + 3*20 + 4 + params 72 + rng 52 + counters 48 + 4 + 8 + crc 4
      */
-    ck_assert_uint_eq(need, 268);
+    ck_assert_uint_eq(need, 284);
     ck_assert_status(picpq_search_save(s, small, sizeof small, &got), PICPQ_E_BUFFER);
     ck_assert_uint_eq(got, need);
     ck_assert_int_eq(small[0], 0);
@@ -850,10 +850,10 @@ static double getf64(const unsigned char *p)
     return d;
 }
 
-/* Format 2 byte by byte (docs/FORMATS.md) on sample_state: P 3, 8 asks, 6
+/* Format 3 byte by byte (docs/FORMATS.md) on sample_state: P 3, 8 asks, 6
  * tells (the third failed), L 3 prunable layers of a 4-layer net. Genomes are
  * compared with what the public calls report. */
-START_TEST(test_state_layout_v2)
+START_TEST(test_state_layout_v3)
 {
     picpq_net *net = make_net(3, NULL);
     size_t len;
@@ -861,15 +861,18 @@ START_TEST(test_state_layout_v2)
     picpq_search *s = NULL;
     double a[4], b[4], loss;
     uint64_t id;
-    const size_t fixed = 24 + 8 + 3 * 20 + 4 + 64 + 52 + 40; /* 252 */
+    const size_t fixed = 24 + 8 + 3 * 20 + 4 + 72 + 52 + 48; /* 268 */
     const size_t genome = 2 * 3 * 8, members = 3 * (8 + genome);
     size_t best = fixed + members, pend = best + 4 + 16 + genome + 8;
     int i, l;
     /* members 3 x (loss, genome), best flag+id+loss+genome, count, 2 x (id, genome),
      * 6 history entries, CRC */
     ck_assert_uint_eq(len, fixed + members + 4 + 16 + genome + 8 + 2 * (8 + genome) + 6 * 8 + 4);
-    ck_assert_uint_eq(get64(buf + 8) & 0xffffffffu, 2); /* version */
+    ck_assert_uint_eq(get64(buf + 8) & 0xffffffffu, 3); /* version */
+    ck_assert_uint_eq(get64(buf + fixed - 24), 0);      /* repeats */
     ck_assert_uint_eq(get64(buf + fixed - 16), 3);      /* filled */
+    ck_assert_uint_eq(get64(buf + 24 + 8 + 3 * 20 + 4 + 32),
+                      (uint64_t)PICPQ_AUTO); /* max_repeats */
     ck_assert_status(picpq_search_load(net, buf, len, &s), PICPQ_OK);
     /* the best candidate: the lowest of the finite losses 1, 2, 4, 5, 6 */
     ck_assert_status(picpq_search_best(s, a, b, 4, &loss), PICPQ_OK);
@@ -891,6 +894,125 @@ START_TEST(test_state_layout_v2)
     }
     picpq_search_free(s);
     free(buf);
+    picpq_net_free(net);
+}
+END_TEST
+
+/* A repeat is dropped: it is no evaluation, joins nothing, is never the
+ * best; G = 4 distinct evaluations take 4 + repeats asks. */
+START_TEST(test_repeats_are_not_evaluations)
+{
+    picpq_net *net = make_net(3, NULL);
+    picpq_search *s = new_search(net, 3, 2, 4);
+    double a[4], b[4], hist[8], loss;
+    uint64_t id;
+    int64_t told, count, v;
+    int i;
+    ck_assert_status(picpq_search_get_int(s, PICPQ_SEARCH_MAX_REPEATS, &v), PICPQ_OK);
+    ck_assert_int_eq(v, PICPQ_AUTO);
+    for (i = 0; i < 6; i++) {
+        ck_assert_status(picpq_search_ask(s, &id, a, b, 4), PICPQ_OK);
+        ck_assert_uint_eq(id, (uint64_t)i + 1);
+        if (i == 2 || i == 4) ck_assert_status(picpq_search_tell_repeat(s, id, -100.0), PICPQ_OK);
+        else ck_assert_status(picpq_search_tell(s, id, 10.0 - i), PICPQ_OK);
+    }
+    ck_assert_status(picpq_search_ask(s, &id, a, b, 4), PICPQ_DONE);
+    ck_assert_int_eq(picpq_search_num_repeats(s), 2);
+    ck_assert_int_eq(picpq_search_num_repeats(NULL), 0);
+    ck_assert_status(picpq_search_stats(s, NULL, &told, NULL, &loss), PICPQ_OK);
+    ck_assert(told == 6 && loss == 5.0); /* the -100 of the repeats never counts */
+    ck_assert_int_eq(s->filled, 2);
+    ck_assert_status(picpq_search_history(s, hist, 8, &count), PICPQ_OK);
+    ck_assert(count == 6 && hist[2] == hist[1] && hist[4] == hist[3]); /* unchanged mean */
+    ck_assert_status(picpq_search_tell_repeat(s, id, 1.0), PICPQ_E_BAD_STATE);
+    ck_assert_status(picpq_search_tell_repeat(NULL, 1, 1.0), PICPQ_E_INVALID_ARG);
+    picpq_search_free(s);
+    picpq_net_free(net);
+}
+END_TEST
+
+/* Past PICPQ_SEARCH_MAX_REPEATS a repeat is a plain tell (the search ends);
+ * AUTO is 4·G. */
+START_TEST(test_repeat_cap)
+{
+    picpq_net *net = make_net(3, NULL);
+    picpq_search *s = new_search(net, 3, 2, 3);
+    double a[4], b[4], loss;
+    uint64_t id;
+    int i;
+    ck_assert_status(picpq_search_set_int(s, PICPQ_SEARCH_MAX_REPEATS, -2), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_search_set_int(s, PICPQ_SEARCH_MAX_REPEATS, 1), PICPQ_OK);
+    for (i = 0; i < 4; i++) {
+        ck_assert_status(picpq_search_ask(s, &id, a, b, 4), PICPQ_OK);
+        ck_assert_status(picpq_search_tell_repeat(s, id, 7.0 - i), PICPQ_OK);
+    }
+    ck_assert_status(picpq_search_ask(s, &id, a, b, 4), PICPQ_DONE);
+    ck_assert_int_eq(picpq_search_num_repeats(s), 1);
+    ck_assert_status(picpq_search_best(s, a, b, 4, &loss), PICPQ_OK);
+    ck_assert(loss == 4.0 && s->filled == 2);
+    ck_assert_status(picpq_search_set_int(s, PICPQ_SEARCH_MAX_REPEATS, 2), PICPQ_E_BAD_STATE);
+    picpq_search_free(s);
+    /* AUTO: 4·G = 8 repeats dropped, then 2 asks count */
+    s = new_search(net, 3, 2, 2);
+    for (i = 0; i < 10; i++) {
+        ck_assert_status(picpq_search_ask(s, &id, a, b, 4), PICPQ_OK);
+        ck_assert_status(picpq_search_tell_repeat(s, id, 1.0), PICPQ_OK);
+    }
+    ck_assert_status(picpq_search_ask(s, &id, a, b, 4), PICPQ_DONE);
+    ck_assert_int_eq(picpq_search_num_repeats(s), 8);
+    picpq_search_free(s);
+    picpq_net_free(net);
+}
+END_TEST
+
+/* A search with repeats saved and loaded goes on as the original; a forged
+ * repeat counter is refused. */
+START_TEST(test_repeats_resume_and_load_checks)
+{
+    picpq_net *net = make_net(3, NULL);
+    picpq_search *s = new_search(net, 9, 3, 12), *t = NULL;
+    double a[4], b[4], a2[4], b2[4];
+    uint64_t id, id2;
+    size_t len;
+    unsigned char *buf;
+    const size_t repeats_at = 24 + 8 + 3 * 20 + 4 + 72 + 52 + 24;
+    int i, l;
+    for (i = 0; i < 7; i++) {
+        ck_assert_status(picpq_search_ask(s, &id, a, b, 4), PICPQ_OK);
+        if (i % 3 == 1) ck_assert_status(picpq_search_tell_repeat(s, id, 0.5), PICPQ_OK);
+        else ck_assert_status(picpq_search_tell(s, id, a[0] + b[1]), PICPQ_OK);
+    }
+    ck_assert_status(picpq_search_save(s, NULL, 0, &len), PICPQ_OK);
+    buf = malloc(len);
+    ck_assert_status(picpq_search_save(s, buf, len, &len), PICPQ_OK);
+    ck_assert_uint_eq(get64(buf + repeats_at), 2);
+    ck_assert_status(picpq_search_load(net, buf, len, &t), PICPQ_OK);
+    ck_assert_int_eq(picpq_search_num_repeats(t), 2);
+    for (;;) {
+        picpq_status st = picpq_search_ask(s, &id, a, b, 4);
+        ck_assert_status(picpq_search_ask(t, &id2, a2, b2, 4), st);
+        if (st == PICPQ_DONE) break;
+        ck_assert_uint_eq(id, id2);
+        for (l = 0; l < 4; l++) ck_assert(a[l] == a2[l] && b[l] == b2[l]);
+        ck_assert_status(picpq_search_tell(s, id, a[0]), PICPQ_OK);
+        ck_assert_status(picpq_search_tell(t, id2, a2[0]), PICPQ_OK);
+    }
+    ck_assert_uint_eq(id, 14); /* 12 evaluations + 2 repeats */
+    picpq_search_free(t);
+    t = (picpq_search *)&len;
+    buf[repeats_at] = 49; /* more than 4·G */
+    fix_crc(buf, len);
+    ck_assert_status(picpq_search_load(net, buf, len, &t), PICPQ_E_FORMAT);
+    ck_assert_ptr_null(t);
+    ck_assert_ptr_nonnull(strstr(picpq_last_error(), "inconsistent counters"));
+    buf[repeats_at] = 6; /* more repeats than tells that did not join */
+    fix_crc(buf, len);
+    ck_assert_status(picpq_search_load(net, buf, len, &t), PICPQ_E_FORMAT);
+    buf[8] = 2; /* an older format */
+    ck_assert_status(picpq_search_load(net, buf, len, &t), PICPQ_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(picpq_last_error(), "format 2 is no longer read; "));
+    free(buf);
+    picpq_search_free(s);
     picpq_net_free(net);
 }
 END_TEST
@@ -1311,7 +1433,10 @@ Suite *search_suite(void)
     tcase_add_test(tc, test_load_rejects_wrong_net);
     tcase_add_test(tc, test_save_capacity);
     tcase_add_test(tc, test_load_rejects_format1);
-    tcase_add_test(tc, test_state_layout_v2);
+    tcase_add_test(tc, test_state_layout_v3);
+    tcase_add_test(tc, test_repeats_are_not_evaluations);
+    tcase_add_test(tc, test_repeat_cap);
+    tcase_add_test(tc, test_repeats_resume_and_load_checks);
     tcase_add_test(tc, test_load_peak_allocation);
     tcase_add_test(tc, test_ask_growth_amortized);
     tcase_add_test(tc, test_create_and_load_allocation_failures);

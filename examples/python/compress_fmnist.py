@@ -184,8 +184,9 @@ def calibration_batches(train_data, n_images, seed):
 
 CHAIN_REDUCE = ptq.pipeline.CHAIN_REDUCE
 FP_SCALES = ptq.pipeline.FP_SCALES
-# the reference's choices; also what a profile or checkpoint without the key means
-PLAN_DEFAULTS = dict(chain_reduce="sum", fp_scale="raw")
+# the plan options of a run: the library's defaults (--faithful: the paper's)
+PLAN_DEFAULTS = dict(chain_reduce="sum", fp_scale=ptq.DEFAULTS["fp_scale"],
+                     fp_at=ptq.DEFAULTS["fp_at"])
 
 
 def new_plan(net, prof):
@@ -200,8 +201,8 @@ def compressor(model, example, prof, seed, threads):
     plan options (--fp-scale minmax maps each conv's FP onto [0, 1])."""
     return ptq.Compressor(model, example, macs=prof["keep_fraction"], seed=seed,
                           threads=threads, memory_format=CL,
-                          chain_reduce=prof.get("chain_reduce", PLAN_DEFAULTS["chain_reduce"]),
-                          fp_scale=prof.get("fp_scale", PLAN_DEFAULTS["fp_scale"]))
+                          faithful=prof.get("faithful", False),
+                          **{k: prof.get(k, v) for k, v in PLAN_DEFAULTS.items()})
 
 
 def fitness_settings(prof, train_data, fitness_data):
@@ -323,7 +324,7 @@ def stage_digest(args, prof, model, desc, plan, bits):
         dict(prof=training, seed=args.seed, threads=args.threads, bits=list(bits),
              library=picpq.version(), torch=torch.__version__,
              baseline=weights_digest(model)), sort_keys=True).encode()
-        + ptq.plan_key(desc, plan)).hexdigest()
+        + str(plan.key()).encode()).hexdigest()
 
 
 def weights_digest(model):
@@ -554,10 +555,16 @@ def parse_args(argv=None):
                    default=PLAN_DEFAULTS["chain_reduce"],
                    help="score of coupled layers (residual chains): sum as the reference "
                    "(default), or mean/max (METHOD §5.3; docs/RESULTS.md compares them)")
-    p.add_argument("--fp-scale", choices=FP_SCALES, default=PLAN_DEFAULTS["fp_scale"],
-                   help="filter property PIC-PQ ranks: raw mean ranks as the reference "
-                   "(default), or minmax: each layer's mapped onto [0, 1] (the (a, b) of "
-                   "--lub files are then in those units)")
+    p.add_argument("--fp-scale", choices=FP_SCALES, default=None,
+                   help="filter property PIC-PQ ranks: minmax maps each layer's mean ranks "
+                   "onto [0, 1] (the library's default; the (a, b) of --lub files are then in "
+                   "those units), raw keeps them (the paper)")
+    p.add_argument("--fp-at", choices=ptq.FP_AT, default=None,
+                   help="where the filter property is measured: act (after the activation, "
+                   "the library's default), bn, or conv (before batch norm, the paper)")
+    p.add_argument("--faithful", action="store_true",
+                   help="the paper's choices (picpq.torch.FAITHFUL): FP before batch norm, raw, "
+                   "repeated networks counted as evaluations, bits without filling the budget")
     p.add_argument("--lub", default=None, metavar="FILE",
                    help="skip the search: use the (a, b) in FILE (--lub text format, e.g. "
                    "search_mpi.py's best.lub)")
@@ -566,7 +573,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    prof = dict(PROFILES[args.profile], chain_reduce=args.chain_reduce, fp_scale=args.fp_scale)
+    choice = ptq.FAITHFUL if args.faithful else ptq.DEFAULTS
+    prof = dict(PROFILES[args.profile], chain_reduce=args.chain_reduce, faithful=args.faithful,
+                fp_scale=args.fp_scale or choice["fp_scale"], fp_at=args.fp_at or choice["fp_at"])
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
@@ -632,8 +641,10 @@ def main(argv=None):
     step("5/7 bits from sparsity")
     sparsity = picpq.sparsity_from_plan(plan)
     ratio = args.bops_ratio if args.bops_ratio is not None else prof["bops_ratio"]
-    if ratio:  # the smallest penalty whose bits meet the BOPs target
-        tau, bits, _ = picpq.bits_solve(plan, sparsity, max_bits, base_cost["bops"] / ratio)
+    if ratio:  # the smallest penalty whose bits meet the BOPs target, then what is left
+        tau, bits, met_bits = picpq.bits_solve(plan, sparsity, max_bits, base_cost["bops"] / ratio)
+        if comp.fill and met_bits:
+            bits, _ = picpq.bits_fill(plan, sparsity, max_bits, bits, base_cost["bops"] / ratio)
         bits = bits.tolist()
     else:      # the reference's penalty
         tau = 1 / 6

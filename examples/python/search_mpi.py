@@ -18,7 +18,6 @@ one already scored gets that score without a second evaluation (each
 evaluation is deterministic: common random numbers).
 """
 import argparse
-import hashlib
 import io
 import json
 import math
@@ -84,7 +83,7 @@ def calibrate(comm, model, desc, train_data, prof, seed, threads):
     mine = shard(images, comm.Get_rank(), comm.Get_size())
     with picpq.Ranker(net=desc.net) as ranker:
         ranker.set("rank.threads", threads)
-        ptq.feed_ranker(ranker, model, desc, mine.split(128))
+        ptq.feed_ranker(ranker, model, desc, mine.split(128), at=prof["fp_at"])
         blobs = comm.gather(ranker.save(), root=0)
     merged = None
     if comm.Get_rank() == 0:
@@ -219,7 +218,7 @@ class Master:
         the budget (the workers would report +inf)."""
         if not self.plan.compute(a, b, self.cfg["prof"]["keep_fraction"]):
             return None
-        return hashlib.sha1(ptq.plan_key(self.desc, self.plan)).hexdigest()
+        return str(self.plan.key())
 
     def dispatch(self):
         while self.idle:
@@ -386,7 +385,9 @@ def parse_args(argv=None):
                    default=job.PLAN_DEFAULTS["chain_reduce"],
                    help="score of coupled layers, as compress_fmnist.py (default sum)")
     p.add_argument("--fp-scale", choices=job.FP_SCALES, default=job.PLAN_DEFAULTS["fp_scale"],
-                   help="filter property, as compress_fmnist.py (default raw)")
+                   help="filter property scaling, as compress_fmnist.py")
+    p.add_argument("--fp-at", choices=ptq.FP_AT, default=job.PLAN_DEFAULTS["fp_at"],
+                   help="where the filter property is measured, as compress_fmnist.py")
     p.add_argument("--no-reuse", action="store_true",
                    help="evaluate every candidate, even one that prunes the same filters "
                    "as a candidate already scored")

@@ -19,7 +19,7 @@ accessors (dtype, strides, data pointer), which numpy already gives.
 from ._errors import (ArgumentError, InternalError, NumericalError, OutOfMemory, PicpqError,
                       StateError)
 from ._handles import (CHAIN_MAX, CHAIN_MEAN, CHAIN_SUM, Model, Net, Plan, Ranker, Search,
-                       bits_assign, bits_solve, compute_multi, matrix_rank, pack_bits,
+                       bits_assign, bits_fill, bits_solve, compute_multi, matrix_rank, pack_bits,
                        packed_size, param_key, quantize_activations, quantize_linear,
                        quantize_weights, sparsity_from_plan, sparsity_l1, sparsity_l1_masked,
                        unpack_bits, weights_export)
@@ -52,7 +52,7 @@ def param_range(name):
 
 __all__ = ["ArgumentError", "CHAIN_MAX", "CHAIN_MEAN", "CHAIN_SUM", "InternalError", "Model",
            "Net", "NumericalError", "OutOfMemory", "PicpqError", "Plan", "Ranker", "Search",
-           "StateError", "Tensor", "bits_assign", "bits_solve",
+           "StateError", "Tensor", "bits_assign", "bits_fill", "bits_solve",
            "compute_multi", "matrix_rank", "pack_bits", "packed_size", "param_key", "param_range",
            "quantize_activations", "quantize_linear", "quantize_weights", "sparsity_from_plan",
            "sparsity_l1", "sparsity_l1_masked", "status_string", "unpack_bits", "version",

@@ -405,6 +405,12 @@ class Plan(_Configurable):
         lib.picpq_plan_kept(self.ptr, layer, ctypes.byref(v))
         return v.value
 
+    def key(self):
+        """A 64-bit key of the kept filters (int): equal plans, equal keys."""
+        v = ctypes.c_uint64()
+        lib.picpq_plan_key(self.ptr, ctypes.byref(v))
+        return v.value
+
     def keep_mask(self, layer):
         """Boolean array: True where the layer keeps the filter."""
         n = self.net.layer_channels(layer)[1]
@@ -474,9 +480,13 @@ class Search(_Configurable):
                                       ptr(b, ctypes.c_double), n)
         return None if status == DONE else (cid.value, a, b)
 
-    def tell(self, cid, loss):
-        """Report a candidate's loss (NaN or inf = failed evaluation)."""
-        lib.picpq_search_tell(self.ptr, cid, float(loss))
+    def tell(self, cid, loss, repeat=False):
+        """Report a candidate's loss (NaN or inf = failed evaluation).
+        repeat=True: its network was already scored (Plan.key); the search
+        drops it and issues another candidate in its place, up to
+        search.max_repeats times (then it is told as usual)."""
+        tell = lib.picpq_search_tell_repeat if repeat else lib.picpq_search_tell
+        tell(self.ptr, cid, float(loss))
 
     def best(self):
         """(a, b, loss) of the best candidate told so far."""
@@ -500,11 +510,12 @@ class Search(_Configurable):
         return cid.value, a, b
 
     def stats(self):
-        """dict(issued, told, failed, best_loss)."""
+        """dict(issued, told, failed, repeats, best_loss)."""
         v = [ctypes.c_int64(), ctypes.c_int64(), ctypes.c_int64()]
         best = ctypes.c_double()
         lib.picpq_search_stats(self.ptr, *[ctypes.byref(x) for x in v], ctypes.byref(best))
-        return dict(issued=v[0].value, told=v[1].value, failed=v[2].value, best_loss=best.value)
+        return dict(issued=v[0].value, told=v[1].value, failed=v[2].value,
+                    repeats=lib.picpq_search_num_repeats(self.ptr), best_loss=best.value)
 
     def history(self):
         """Mean population loss after each tell (float64 array)."""
@@ -658,6 +669,22 @@ def bits_solve(plan, sparsity, max_bits, max_bops, min_bits=2):
                                         ptr(mb, ctypes.c_int32), int(min_bits), float(max_bops),
                                         ctypes.byref(tau), ptr(out, ctypes.c_int32))
     return tau.value, out, status == OK
+
+
+def bits_fill(plan, sparsity, max_bits, bits, max_bops):
+    """Raise pruned layers' bits one at a time, in the order a falling tau
+    would, while the BOPs stay <= max_bops (picpq_quant_bits_fill): the
+    bits of bits_solve spend the rest of the budget. Returns (bits, met):
+    the new bits (int32 array) and False when the given bits already
+    exceed the budget (then they come back unchanged)."""
+    n = plan.net.num_layers
+    s = as_c_array(sparsity, np.float64, "sparsity", n)
+    mb = as_c_array(max_bits, np.int32, "max_bits", n)
+    out = np.array(as_c_array(bits, np.int32, "bits", n), dtype=np.int32)
+    status = lib.picpq_quant_bits_fill(plan.net.ptr, plan.ptr, ptr(s, ctypes.c_double),
+                                       ptr(mb, ctypes.c_int32), float(max_bops),
+                                       ptr(out, ctypes.c_int32))
+    return out, status == OK
 
 
 class Model(_Handle):

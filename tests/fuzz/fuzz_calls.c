@@ -185,6 +185,7 @@ static void op_plan(world *w, unsigned op, input *in)
     const int k = (int)(u8(in) & 1);
     int32_t l = (int32_t)pick_i64(in);
     int64_t n = pick_i64(in), kept;
+    uint64_t key;
     picpq_status st = PICPQ_OK;
     switch (op) {
     case 0:
@@ -216,6 +217,7 @@ static void op_plan(world *w, unsigned op, input *in)
         break;
     }
     case 5:
+        check(picpq_plan_key(w->plan[k], &key));
         check(picpq_plan_kept(w->plan[k], l, &kept));
         st = picpq_plan_keep_mask(w->plan[k], l, w->mask, n < 0 || n > MAX_VEC ? MAX_VEC : n);
         break;
@@ -270,9 +272,12 @@ static void op_search(world *w, unsigned op, input *in)
         }
         break;
     }
-    case 4:
-        st = picpq_search_tell(w->search, u8(in) & 1 ? w->last_id : (uint64_t)v, pick_f64(in));
+    case 4: {
+        const uint64_t id = u8(in) & 1 ? w->last_id : (uint64_t)v;
+        st = u8(in) & 1 ? picpq_search_tell_repeat(w->search, id, pick_f64(in))
+                        : picpq_search_tell(w->search, id, pick_f64(in));
         break;
+    }
     case 5: {
         size_t need = 0;
         void *buf;
@@ -370,6 +375,10 @@ static void op_quant(world *w, unsigned op, input *in)
         if (layers(w) != picpq_net_num_layers(w->net)) return;
         st = picpq_quant_bits_solve(w->net, u8(in) & 1 ? w->plan[0] : NULL, w->sp, w->maxb,
                                     (int32_t)pick_i64(in), pick_f64(in) * 1e6, &tau, w->bits);
+        check(st);
+        if (u8(in) & 1) /* the bits just solved, or whatever the last call left */
+            st = picpq_quant_bits_fill(w->net, u8(in) & 1 ? w->plan[0] : NULL, w->sp, w->maxb,
+                                       pick_f64(in) * 1e6, w->bits);
         break;
     case 2: {
         static float x[256];

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#define PICPQ_EXPERIMENTAL /* picpq_search_tell_repeat */
+#include "picpq.h"
 #include "fuzz_net.h"
 
 static void dump(const picpq_search *s, const char *dir, const char *name)
@@ -48,7 +50,9 @@ int main(int argc, char **argv)
     picpq_search_tell(s, ids[3], 0.5);
     dump(s, dir, "partial");
     picpq_search_tell(s, ids[1], 2.5);
-    while (picpq_search_ask(s, &id, a, b, FUZZ_LAYERS) == PICPQ_OK) picpq_search_tell(s, id, a[0]);
+    for (g = 0; picpq_search_ask(s, &id, a, b, FUZZ_LAYERS) == PICPQ_OK; g++)
+        if (g % 3) picpq_search_tell(s, id, a[0]);
+        else picpq_search_tell_repeat(s, id, a[0]); /* a network scored before */
     dump(s, dir, "done");
     picpq_search_free(s);
     picpq_net_free(net);

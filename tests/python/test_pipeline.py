@@ -68,11 +68,11 @@ def test_default_bits_and_plan_key():
     ones, zeros = np.ones(c.net.num_layers), np.zeros(c.net.num_layers)
     plan = c.new_plan()
     assert plan.compute(ones, zeros, 0.5)
-    k1 = ptq.plan_key(c.desc, plan)
+    k1 = plan.key()
     assert plan.compute(2 * ones, zeros, 0.5)       # same order: same network
-    assert ptq.plan_key(c.desc, plan) == k1
+    assert plan.key() == k1
     assert plan.compute(ones, zeros, 0.3)
-    assert ptq.plan_key(c.desc, plan) != k1
+    assert plan.key() != k1
     plan.close()
     c.close()
 
@@ -111,10 +111,19 @@ def test_search_reuses_scored_networks_and_resumes(tmp_path):
 
     kw = dict(steps=1, batch=16, population=3, sample=2, generations=8, progress=False)
     c = compressor(macs=0.6)
-    full = c.search(evaluate, (x, y), **kw)
+    full = c.search(evaluate, (x, y), **kw)   # distinct: 8 networks, repeats dropped
     distinct = {t["info"] for t in full.trace if not t["reused"] and t["budget_met"]}
-    assert len(calls) == len(distinct) and len(full.trace) == 8
+    assert len(calls) == len(distinct) == 8 and len(full.trace) > 8
+    assert all(t["reused"] for t in full.trace if t["info"] not in distinct or
+               [u["id"] for u in full.trace if u["info"] == t["info"]][0] != t["id"])
     c.close()
+    calls.clear()
+    c = compressor(macs=0.6, faithful=True)   # the reference: a repeat counts
+    counted = c.search(evaluate, (x, y), **kw)
+    assert len(counted.trace) == 8 and len(calls) == sum(not t["reused"] for t in counted.trace)
+    assert len(calls) < 8
+    c.close()
+    calls.clear()
 
     # cut after 3 evaluations, then resumed from the state file: the same search
     state = str(tmp_path / "search.json")
@@ -233,7 +242,7 @@ def test_fp_scale_minmax_maps_each_conv_onto_0_1():
         fp = raw[l.id]
         np.testing.assert_allclose(c.net.fp(l.id), (fp - fp.min()) / (fp.max() - fp.min()))
     c.close()
-    c = compressor()   # raw leaves the FP alone
+    c = compressor(fp_scale="raw")   # raw leaves the FP alone
     before = c.net.fp(first)
     c.scale_filter_property()
     assert np.array_equal(c.net.fp(first), before)

@@ -1,5 +1,6 @@
 """Plans against a pure-Python transcription of the greedy rule (METHOD §5),
 MACs/BOPs by hand, the search driven from Python."""
+import itertools
 import math
 
 import numpy as np
@@ -302,3 +303,70 @@ def test_round_to_keeps_multiples():
             budget, cost = plan.budget()
             assert net.macs(plan) == cost and (cost <= budget) == met
             plan.close()
+
+
+def test_search_repeats_do_not_count_and_plan_key():
+    with build(T4, (4, 10, 2)) as net:
+        for l, fp in enumerate(T4_FP):
+            net.set_fp(l, fp)
+        s = picpq.Search(net, seed=3, population=4, sample=2, generations=6)
+        plan, keys, asks = picpq.Plan(net), {}, 0
+        while (cand := s.ask()) is not None:
+            asks += 1
+            cid, a, b = cand
+            plan.compute(a, b, 0.5)
+            key = plan.key()
+            s.tell(cid, keys.get(key, float(np.sum(a))), repeat=key in keys)
+            keys.setdefault(key, float(np.sum(a)))
+        stats = s.stats()
+        assert asks == 6 + stats["repeats"] and stats["told"] == asks
+        assert len(keys) == 6 or stats["repeats"] == 4 * 6   # distinct networks, or the cap
+        # the key follows the kept filters only
+        one, zero = np.ones(net.num_layers), np.zeros(net.num_layers)
+        p1, p2 = picpq.Plan(net), picpq.Plan(net)
+        p1.compute(one, zero, 0.5)
+        p2.compute(3 * one, zero, 0.5)     # same order: same filters
+        assert p1.key() == p2.key()
+        p2.compute(one, zero, 0.9)
+        assert p1.key() != p2.key()
+
+
+def test_bits_fill_against_python():
+    """bits_fill against a transcription: raise the layer with the largest
+    (B - q - 1)·s (lowest id on ties) whose next bit keeps the BOPs within
+    the budget, until none fits."""
+    with build(T4, (4, 10, 2)) as net:
+        for l, fp in enumerate(T4_FP):
+            net.set_fp(l, fp)
+        plan = picpq.Plan(net)
+        B = [8, 8, 6, 32]
+        full = net.bops(None, [32] * net.num_layers, [32] * net.num_layers)
+        raised = 0
+        for kf, ratio in itertools.product((0.3, 0.5, 0.7), np.geomspace(15, 90, 30)):
+            plan.compute(np.array([1, 2, 0.5, 1]), np.zeros(net.num_layers), kf)
+            s = picpq.sparsity_from_plan(plan)
+            target = full / ratio
+            _, bits, met = picpq.bits_solve(plan, s, B, target)
+            if not met:
+                continue
+            got, ok = picpq.bits_fill(plan, s, B, bits, target)
+            raised += got.tolist() != bits.tolist()
+            assert ok
+            want = list(bits)
+            blocked = [B[l] == 32 or s[l] == 1 or want[l] >= B[l] for l in range(len(B))]
+            while not all(blocked):
+                l = max((l for l in range(len(B)) if not blocked[l]),
+                        key=lambda l: ((B[l] - want[l] - 1) * s[l], -l))
+                want[l] += 1
+                if net.bops(plan, want, want) > target:
+                    want[l] -= 1
+                    blocked[l] = True
+                elif want[l] >= B[l]:
+                    blocked[l] = True
+            assert got.tolist() == want
+            assert net.bops(plan, want, want) <= target
+        assert raised >= 10   # the fill had something to do
+        over, ok = picpq.bits_fill(plan, s, B, B, 1.0)
+        assert not ok and over.tolist() == B
+        with pytest.raises(picpq.ArgumentError):
+            picpq.bits_fill(plan, s, B, B, 0)

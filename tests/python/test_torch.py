@@ -266,6 +266,31 @@ def test_rank_filters_one_pass_matches_torch():
     assert len(fps) == 19
 
 
+@pytest.mark.parametrize("at", ["bn", "act"])
+def test_rank_filters_after_bn_or_activation_matches_torch(at):
+    """at="bn": the maps after the conv's batch norm; at="act": after the
+    ReLU that reads it, or after the batch norm when the output goes into
+    a residual addition first (conv2 of a block)."""
+    m = randomize_bn(resnet20())
+    x = torch.randn(4, 1, 28, 28).contiguous(memory_format=torch.channels_last)
+    desc = pt.describe(m, x)
+    assert desc.by_name("layers.4.conv1").out_act == "layers.4.act1"
+    assert desc.by_name("layers.4.conv2").out_act is None
+    fps = pt.rank_filters(m, desc, [x[:2], x[2:]], at=at)
+    block = m.layers[4]
+    with torch.no_grad():
+        inp = m.layers[3](m.layers[:3](m.act1(m.bn1(m.conv1(x)))))
+        one = block.bn1(block.conv1(inp))
+        two = block.bn2(block.conv2(block.act1(one)))
+        if at == "act":
+            one = torch.relu(one)
+    for name, out in (("layers.4.conv1", one), ("layers.4.conv2", two)):
+        expected = torch.linalg.matrix_rank(out).double().mean(0).numpy()
+        np.testing.assert_array_equal(fps[desc.by_name(name).id], expected)
+    with pytest.raises(ValueError, match="at must be one of"):
+        pt.rank_filters(m, desc, [x], at="relu")
+
+
 def test_quantize_model_and_export():
     m = randomize_bn(resnet20())
     x = torch.randn(2, 1, 28, 28)

@@ -14,14 +14,14 @@ from .export import export, model_file_bytes, save_model
 from .onnx_export import export_onnx
 from .qat import (ActQuant, PerUseAct, WeightQuant, bops_of_model, check_bits, check_description,
                   inserted_bits, quantize_activations, quantize_model, quantize_weights)
-from .rank import feed_ranker, rank_filters, set_filter_properties
+from .rank import FP_AT, feed_ranker, rank_filters, set_filter_properties
 from .surgery import apply_plan, mask_model
 
 from . import data
 from .data import Batches, evaluate, recalibrate_bn, train
 from .io import load_compressed, save_compressed, write_atomic
-from .pipeline import (Compressor, SearchResult, compress, configure_threads,
-                       default_bits, plan_key)
+from .pipeline import (DEFAULTS, FAITHFUL, Compressor, SearchResult, compress,
+                       configure_threads, default_bits)
 
 __all__ = ["ActQuant", "ActSite", "Description", "Layer", "PerUseAct", "UnsupportedModel",
            "WeightQuant", "apply_plan", "bops_of_model", "check_bits", "check_description",
@@ -29,6 +29,7 @@ __all__ = ["ActQuant", "ActSite", "Description", "Layer", "PerUseAct", "Unsuppor
            "model_file_bytes", "quantize_activations", "quantize_model", "quantize_weights",
            "rank_filters", "save_model", "set_filter_properties"]
 
-__all__ += ["Batches", "Compressor", "SearchResult", "compress", "configure_threads", "data",
-            "default_bits", "evaluate", "load_compressed", "plan_key", "recalibrate_bn",
+__all__ += ["DEFAULTS", "FAITHFUL", "FP_AT", "Batches", "Compressor", "SearchResult", "compress",
+            "configure_threads", "data",
+            "default_bits", "evaluate", "load_compressed", "recalibrate_bn",
             "save_compressed", "train", "write_atomic"]

@@ -37,6 +37,7 @@ class Layer:
     prunable: bool = True
     why: str = ""        # why the layer is kept whole (prunable False)
     act: int = -1        # index in Description.acts of the activation its input comes from
+    out_act: str = None  # activation module applied directly to the output (after its bn)
 
 
 @dataclass
@@ -376,6 +377,7 @@ class _Describer:
                     self.pin(src, f"batch norm {name} does not directly follow it")
             if _act_scale(m) is not None:
                 act = self.activation(name, m, src)
+                self.note_output_activation(name, args[0], src)
             grid = isinstance(m, _GRID_MODULES)
             self.values[node] = _Value(src.layer, src.padded,
                                        act if act >= 0 else (src.act if grid else -1),
@@ -391,6 +393,15 @@ class _Describer:
                     "it with nn.Conv2d / nn.Linear")
             self.opaque(node, args, f"its output channels go into module {name} "
                         f"({type(m).__name__}), which describe does not know")
+
+    def note_output_activation(self, name, arg, src):
+        """Layer.out_act: the activation reads its layer's conv or that
+        conv's batch norm directly (not an addition or anything else)."""
+        if src.layer < 0 or src.add or arg.op != "call_module":
+            return
+        layer = self.layer(src.layer)
+        if layer.out_act is None and arg.target in (layer.name, layer.bn):
+            layer.out_act = name
 
     def activation(self, name, m, src):
         use = self.calls.get(name, 0)

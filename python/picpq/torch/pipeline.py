@@ -11,7 +11,6 @@ resumed, several budgets come from one (a, b), progress goes to stderr.
 """
 import base64
 import copy
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -27,11 +26,15 @@ from .export import export, save_model
 from .io import write_atomic
 from .onnx_export import export_onnx
 from .qat import inserted_bits, quantize_model
-from .rank import rank_filters
+from .rank import FP_AT, rank_filters
 from .surgery import apply_plan
 
 CHAIN_REDUCE = {"sum": picpq.CHAIN_SUM, "mean": picpq.CHAIN_MEAN, "max": picpq.CHAIN_MAX}
 FP_SCALES = ("raw", "minmax")
+# the pipeline's choices where it departs from the paper, and the paper's
+# (docs/RESULTS.md measures each)
+DEFAULTS = dict(fp_at="act", fp_scale="minmax", distinct=True, fill=True)
+FAITHFUL = dict(fp_at="conv", fp_scale="raw", distinct=False, fill=False)
 STATE_FORMAT, STATE_VERSION = "picpq-torch-search", 1
 
 
@@ -74,12 +77,6 @@ def default_bits(desc, max_bits=8):
     return [32 if l.id in (first, last) else int(max_bits) for l in desc.layers]
 
 
-def plan_key(desc, plan):
-    """The kept filters of every conv as bytes: two (a, b) with the same key
-    prune the same network."""
-    return b"".join(plan.keep_mask(l.id).tobytes() for l in desc.convs)
-
-
 def _loss_and_info(result):
     if isinstance(result, (tuple, list)):
         return float(result[0]), (list(result[1:]) if len(result) > 2 else result[1])
@@ -115,16 +112,29 @@ class Compressor:
     `threads`: see configure_threads; `memory_format`: applied to 4-D inputs
     (e.g. torch.channels_last); `chain_reduce`, `fp_scale`: plan options
     (METHOD §5.3; fp_scale "minmax" maps each layer's FP onto [0, 1]);
+    `fp_at`: where calibrate takes the maps (rank_filters: "conv", "bn",
+    "act"); `distinct`, `fill`: the defaults of search and assign_bits;
+    `faithful=True`: the paper's choices wherever this pipeline
+    has its own default (FAITHFUL: FP before batch norm, raw, repeated
+    networks counted as evaluations, bits without filling the budget);
     other keyword arguments are plan parameters (e.g. safeguard=0.2)."""
 
     def __init__(self, model, example_inputs, macs=0.5, max_bits=8, seed=0, threads=None,
-                 memory_format=None, chain_reduce="sum", fp_scale="raw", **plan_params):
+                 memory_format=None, chain_reduce="sum", fp_scale=None, fp_at=None,
+                 distinct=None, fill=None, faithful=False, **plan_params):
+        choice = FAITHFUL if faithful else DEFAULTS
+        fp_scale = choice["fp_scale"] if fp_scale is None else fp_scale
+        fp_at = choice["fp_at"] if fp_at is None else fp_at
         if fp_scale not in FP_SCALES:
             raise ValueError(f"fp_scale must be one of {FP_SCALES}")
+        if fp_at not in FP_AT:
+            raise ValueError(f"fp_at must be one of {FP_AT}")
         self.threads = configure_threads(threads)
         self.model, self.example_inputs = model, example_inputs
         self.macs, self.seed, self.memory_format = float(macs), int(seed), memory_format
-        self.chain_reduce, self.fp_scale = chain_reduce, fp_scale
+        self.chain_reduce, self.fp_scale, self.fp_at = chain_reduce, fp_scale, fp_at
+        self.distinct = choice["distinct"] if distinct is None else bool(distinct)
+        self.fill = choice["fill"] if fill is None else bool(fill)
         self.plan_params = dict(plan_params, chain_reduce=CHAIN_REDUCE[chain_reduce])
         self.desc = describe(model, example_inputs)
         self.net = self.desc.net
@@ -170,7 +180,7 @@ class Compressor:
         stored in the net; "minmax" scaling applied. Returns {layer: FP}."""
         inputs = [_data.to_model(x, self.model, self.memory_format)
                   for x in _data.input_batches(batches, images)]
-        self.fps = rank_filters(self.model, self.desc, inputs, threads=threads)
+        self.fps = rank_filters(self.model, self.desc, inputs, threads=threads, at=self.fp_at)
         self.scale_filter_property()
         return self.fps
 
@@ -223,17 +233,23 @@ class Compressor:
 
     def search(self, evaluate, data=None, finetune=None, steps=20, lr=0.01, batch=128,
                transform=None, bn_recal_batches=0, population=16, sample=4, generations=48,
-               state=None, progress=True, macs=None):
+               state=None, progress=True, macs=None, distinct=None):
         """Regularized evolutionary search over (a, b) (METHOD §6), every
         candidate scored by score() with these arguments. A candidate that
-        prunes the same filters as one already scored gets its loss (with
-        common random numbers the fitness depends on the pruned network
-        alone). `state`: a file written atomically after every candidate
+        prunes the same filters as one already scored (Plan.key) is not
+        trained again: with common random numbers the fitness depends on the
+        pruned network alone. `distinct` (default: the compressor's, True
+        unless faithful): such a candidate is dropped and another asked for
+        (Search.tell(repeat=True)), so `generations` counts distinct
+        networks; False: it is told the stored loss and counts, as the
+        reference. `state`: a file written atomically after every candidate
         (search state, scored networks, trace); an existing one is resumed.
         Returns a SearchResult and sets self.a, self.b."""
+        distinct = self.distinct if distinct is None else bool(distinct)
         settings = dict(seed=self.seed, macs=self.macs if macs is None else macs,
                         population=population, sample=sample, generations=generations,
-                        steps=steps, lr=lr, batch=batch, bn_recal_batches=bn_recal_batches)
+                        steps=steps, lr=lr, batch=batch, bn_recal_batches=bn_recal_batches,
+                        distinct=distinct)
         kf = settings["macs"]
         search, scored, trace = None, {}, []
         if state is not None and os.path.exists(state):
@@ -248,7 +264,7 @@ class Compressor:
                     break
                 cid, a, b = cand
                 met = self.plan.compute(a, b, kf)
-                key = hashlib.sha1(plan_key(self.desc, self.plan)).hexdigest() if met else None
+                key = str(self.plan.key()) if met else None
                 reused = key is not None and key in scored
                 if reused:
                     loss, info = scored[key]
@@ -257,14 +273,15 @@ class Compressor:
                                                  transform, bn_recal_batches, kf)
                     if key is not None:
                         scored[key] = (loss, info)
-                search.tell(cid, loss)
+                search.tell(cid, loss, repeat=reused and distinct)
                 trace.append(dict(id=cid, loss=loss, info=info, budget_met=met, reused=reused,
                                   macs=self.net.macs(self.plan),
                                   best=search.stats()["best_loss"]))
+                done = len(trace) - (search.stats()["repeats"] if distinct else 0)
                 if state is not None:
                     self._save_state(state, settings, search, scored, trace)
                 if progress:
-                    _data.progress("search", len(trace), generations,
+                    _data.progress("search", done, generations,
                                    f"loss {loss:.3f} best {trace[-1]['best']:.3f}")
             a, b, loss = search.best()
             result = SearchResult(a, b, loss, trace, search.history().tolist())
@@ -343,11 +360,13 @@ class Compressor:
         return self.stream(data, batch, seed, transform)
 
     # -- 4. bits --
-    def assign_bits(self, max_bits=None, bops=None, tau=None, min_bits=2):
+    def assign_bits(self, max_bits=None, bops=None, tau=None, min_bits=2, fill=None):
         """Bits from sparsity (METHOD §7): q_l = B_l - ceil(tau / s_l), at
         least min_bits. `bops`: a fraction of the unpruned fp32 model's BOPs
-        (e.g. 1/32): the smallest tau whose bits meet it; otherwise `tau`
-        (default 1/6, the reference's). `max_bits`: int or per-layer list
+        (e.g. 1/32): the smallest tau whose bits meet it, then (`fill`,
+        default: the compressor's, True unless faithful) what the budget
+        still allows spent one bit at a time (picpq.bits_fill); otherwise
+        `tau` (default 1/6, the reference's). `max_bits`: int or per-layer list
         (default: the compressor's). Returns the bits (list); self.bops_met
         says whether the BOPs target was met (at min_bits everywhere it may
         not be: the 32-bit layers alone can exceed it), self.tau the penalty."""
@@ -358,8 +377,11 @@ class Compressor:
                              else [int(x) for x in max_bits])
         sparsity = picpq.sparsity_from_plan(self.plan)
         if bops is not None:
-            self.tau, bits, self.bops_met = picpq.bits_solve(
-                self.plan, sparsity, self.max_bits, self.base_cost["bops"] * bops, min_bits)
+            target = self.base_cost["bops"] * bops
+            self.tau, bits, self.bops_met = picpq.bits_solve(self.plan, sparsity, self.max_bits,
+                                                             target, min_bits)
+            if (self.fill if fill is None else fill) and self.bops_met:
+                bits, _ = picpq.bits_fill(self.plan, sparsity, self.max_bits, bits, target)
         else:
             self.tau, self.bops_met = (1 / 6 if tau is None else tau), None
             bits = picpq.bits_assign(sparsity, self.max_bits, tau=self.tau, min_bits=min_bits)
@@ -443,4 +465,4 @@ def compress(model, data, evaluate, macs=0.5, bops=None, example_inputs=None, ma
 
 
 __all__ = ["CHAIN_REDUCE", "Compressor", "FP_SCALES", "SearchResult", "compress",
-           "configure_threads", "default_bits", "plan_key"]
+           "configure_threads", "default_bits", "DEFAULTS", "FAITHFUL"]
