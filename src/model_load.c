@@ -271,6 +271,7 @@ static void free_ops(picpq_model *m)
         picpq__free(&m->alloc, m->ops[i].bias);
         picpq__free(&m->alloc, m->ops[i].index);
         picpq__free(&m->alloc, m->ops[i].codes);
+        picpq__free(&m->alloc, m->ops[i].cstep);
     }
     picpq__free(&m->alloc, m->ops);
 }
@@ -346,6 +347,60 @@ static picpq_status read_ops(picpq__reader *r, picpq_model *m)
     return PICPQ_OK;
 }
 
+/* Ops that read value v. */
+static int32_t readers(const picpq_model *m, int32_t v)
+{
+    int32_t i, n = 0;
+    for (i = 0; i < m->n_ops; i++)
+        n += (m->ops[i].src == v) + (m->ops[i].kind == PICPQ__OP_ADD && m->ops[i].src2 == v);
+    return n;
+}
+
+/* Batch norm folded into the conv before it (the conv's output read by that
+ * affine alone): y·s + t = Σ (w·s)·x + (b·s + t), on codes a per-channel step
+ * s·step. One pass over the output less per conv; the affine op goes and the
+ * later value ids close up. */
+static picpq_status fold_affine(picpq_model *m, int32_t i)
+{
+    picpq__model_op *o = &m->ops[i], *f = &m->ops[i + 1];
+    const int64_t k = (o->in_c / o->groups) * o->kh * o->kw;
+    int64_t c, e;
+    int32_t j;
+    if (o->bias == NULL && (o->bias = picpq__calloc(&m->alloc, (size_t)o->c, 4)) == NULL)
+        return picpq__fail(PICPQ_E_NOMEM, "model: folded bias of op %d", (int)i);
+    if (o->codes != NULL) {
+        if ((o->cstep = picpq__malloc(&m->alloc, (size_t)o->c * sizeof(float))) == NULL)
+            return picpq__fail(PICPQ_E_NOMEM, "model: folded steps of op %d", (int)i);
+        for (c = 0; c < o->c; c++) o->cstep[c] = o->step * f->weight[c];
+    } else {
+        for (c = 0; c < o->c; c++)
+            for (e = 0; e < k; e++) o->weight[c * k + e] *= f->weight[c];
+    }
+    for (c = 0; c < o->c; c++) o->bias[c] = o->bias[c] * f->weight[c] + f->bias[c];
+    picpq__free(&m->alloc, f->weight);
+    picpq__free(&m->alloc, f->bias);
+    memmove(f, f + 1, (size_t)(m->n_ops - i - 2) * sizeof *f);
+    m->n_ops--;
+    for (j = i + 1; j < m->n_ops; j++) { /* value i + 2 is now i + 1, later ones one less */
+        picpq__model_op *r = &m->ops[j];
+        if (r->src >= i + 2) r->src--;
+        if (r->kind == PICPQ__OP_ADD && r->src2 >= i + 2) r->src2--;
+    }
+    return PICPQ_OK;
+}
+
+static picpq_status fold_affines(picpq_model *m)
+{
+    int32_t i;
+    picpq_status st;
+    for (i = 0; i + 1 < m->n_ops; i++)
+        while (i + 1 < m->n_ops && m->ops[i].kind == PICPQ__OP_CONV &&
+               m->ops[i + 1].kind == PICPQ__OP_AFFINE && m->ops[i + 1].src == i + 1 &&
+               readers(m, i + 1) == 1)
+            if ((st = fold_affine(m, i)) != PICPQ_OK) return st;
+    return PICPQ_OK;
+}
+
 /* Workspace slots: each value lives from its op to its last reader; a slot
  * is reused once its value is dead. Also the size of the largest value and
  * im2col matrix. */
@@ -382,7 +437,9 @@ static picpq_status plan_slots(picpq_model *m)
             if (PICPQ__COL_FLOATS > 0 && row > 0 && rows > PICPQ__COL_FLOATS / row)
                 rows = PICPQ__COL_FLOATS / row;
             o->col_rows = rows < 1 ? 1 : rows;
-            if (row * o->col_rows > m->col_elems) m->col_elems = row * o->col_rows;
+            /* a conv on codes builds its tile in the integer scratch */
+            if (o->codes == NULL && row * o->col_rows > m->col_elems)
+                m->col_elems = row * o->col_rows;
             if (o->codes != NULL) {
                 /* activation codes of the input, their im2col tile, the tile's int32 sums */
                 const int64_t b = (o->in_c * o->in_h * o->in_w + row * o->col_rows + 3) / 4 * 4 +
@@ -442,6 +499,7 @@ static picpq_status decode(picpq__reader *r, picpq_model *m)
     if (c != (int64_t)classes || h != 1 || w != 1)
         return BAD("model: the last op gives %lldx%lldx%lld, not %lu logits", (long long)c,
                    (long long)h, (long long)w, (unsigned long)classes);
+    if ((st = fold_affines(m)) != PICPQ_OK) return st;
     return plan_slots(m);
 }
 

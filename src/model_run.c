@@ -301,7 +301,8 @@ static void run_conv_codes(const picpq__model_op *o, const float *x, float *y,
                 for (c = 0; c < og; c++) {
                     float *out = yb + (g * og + c) * hw + y0 * o->w;
                     const float bias = o->bias != NULL ? o->bias[g * og + c] : 0.0f;
-                    for (j = 0; j < cols; j++) out[j] = (float)acc[c * cols + j] * o->step + bias;
+                    const float step = o->cstep != NULL ? o->cstep[g * og + c] : o->step;
+                    for (j = 0; j < cols; j++) out[j] = (float)acc[c * cols + j] * step + bias;
                 }
             }
     }

@@ -456,6 +456,7 @@ typedef struct picpq__model_op {
     int8_t *codes;
     int32_t code_lv; /* 2^k − 1 of the source quantizer (1 for 1 bit) while reading; 0 = float */
     float ainv, step;
+    float *cstep; /* CONV on codes with a folded batch norm: c per-channel steps, else NULL */
 } picpq__model_op;
 
 /* The im2col matrix of a conv is built and multiplied in tiles of whole

@@ -280,6 +280,10 @@ def deploy(out, small, desc_small, bits, test_data, eval_batch):
     info["c_test_acc"] = 100.0 * float((logits.argmax(1) == y.numpy()).mean())
     info["c_same_prediction"] = 100.0 * float((logits.argmax(1) == ref.argmax(1)).mean())
     info["c_max_logit_diff"] = float(np.abs(logits - ref).max())
+    with open(pqm, "rb") as f, picpq.Model(data=f.read(), integer=True) as runtime:
+        codes = runtime.run(raw, batch=eval_batch)   # the integer path against the float one
+    info["int_same_prediction"] = 100.0 * float((codes.argmax(1) == logits.argmax(1)).mean())
+    info["int_max_logit_diff"] = float(np.abs(codes - logits).max())
     return info
 
 
@@ -671,7 +675,10 @@ def main(argv=None):
     print(f"  C runtime: test top-1 {dep['c_test_acc']:.2f}%, same prediction as torch on "
           f"{dep['c_same_prediction']:.2f}% of the test images (largest logit difference "
           f"{dep['c_max_logit_diff']:.3g}), {dep['c_ms_per_image']:.3f} ms per image; "
-          f"{dep['model_file']} is {dep['model_file_bytes']} bytes")
+          f"{dep['model_file']} is {dep['model_file_bytes']} bytes; its integer path "
+          f"(PICPQ_MODEL_INTEGER) predicts as the float path on "
+          f"{dep['int_same_prediction']:.2f}% (largest logit difference "
+          f"{dep['int_max_logit_diff']:.3g})")
     print(f"  run it without Python: build/examples/classify {dep['model_file']} "
           f"{DATA_DIR}/t10k-images-idx3-ubyte.gz {DATA_DIR}/t10k-labels-idx1-ubyte.gz")
 

@@ -48,6 +48,7 @@ def test_smoke_profile(tmp_path):
     # 0.07 logit difference): one image of 128 may flip; the quick profile agrees on 99.99 %
     assert dep["c_same_prediction"] >= 99.0 and dep["c_max_logit_diff"] < 0.2
     assert abs(dep["c_test_acc"] - pq["test_acc"]) <= 1.0
+    assert dep["int_same_prediction"] >= 99.0 and dep["int_max_logit_diff"] < 0.5
     if dep["onnx_file"] is not None:
         assert (out / "model.onnx").stat().st_size == dep["onnx_bytes"]
     report = (out / "report.md").read_text()
