@@ -1702,29 +1702,34 @@ PICPQ_API int64_t picpq_search_num_repeats(const picpq_search *s);
 PICPQ_API picpq_status picpq_plan_key(const picpq_plan *p, uint64_t *key);
 
 /**
- * @brief Spend what a bit assignment leaves of a BOPs budget: raise pruned
- *        layers one bit at a time, in the order a falling τ would
- *        (largest (B_l − q_l − 1)·s_l first, then the lower layer id),
- *        skipping a layer whose next bit would exceed @p max_bops, until no
- *        raise fits.
+ * @brief Fit a bit assignment to a BOPs budget, so that the BOPs land at it
+ *        rather than below (or above) it.
  *
- * Use it after picpq_quant_bits_solve(): the solved τ stops below the
- * budget because its next breakpoint raises a layer that does not fit;
- * the layers after it in that order may still fit one by one.
+ * Over the budget (as the bits of picpq_quant_bits_solve() when it returns
+ * ::PICPQ_BUDGET_UNMET: every pruned layer at the floor, the unpruned ones
+ * at B_l by METHOD E6), layers lose one bit at a time in the order a rising
+ * τ would take them — smallest (B_l − q_l)·s_l first, unpruned layers
+ * (s_l = 1) included, the lower layer id on ties — down to
+ * min(@p min_bits, B_l), until the BOPs fit. Then layers gain one bit at a
+ * time in the order a falling τ would — largest (B_l − q_l − 1)·s_l first —
+ * skipping a layer whose next bit would exceed @p max_bops, until none
+ * fits. Layers with B_l = 32 never change.
  * @param[in]     net, plan, sparsity, max_bits as picpq_quant_bits_solve().
+ * @param[in]     min_bits the floor, 1..8.
  * @param[in]     max_bops the budget, > 0.
  * @param[in,out] bits     picpq_net_num_layers(@p net) bitwidths, each in
- *   1..B_l (32 where B_l = 32); raised in place.
- * @return ::PICPQ_OK; ::PICPQ_BUDGET_UNMET (@p bits already exceed the
- *   budget: untouched); ::PICPQ_E_INVALID_ARG (NULL); ::PICPQ_E_OUT_OF_RANGE
- *   (@p max_bops <= 0, a bit outside its range, or as
- *   picpq_quant_bits_assign()); ::PICPQ_E_NONFINITE; ::PICPQ_E_NOMEM; the
- *   errors of picpq_net_bops(). On error @p bits is untouched.
+ *   1..B_l (32 where B_l = 32); changed in place.
+ * @return ::PICPQ_OK (within the budget); ::PICPQ_BUDGET_UNMET (over it even
+ *   with every layer at the floor: every layer above it is brought down to it);
+ *   ::PICPQ_E_INVALID_ARG (NULL); ::PICPQ_E_OUT_OF_RANGE (@p max_bops <= 0,
+ *   @p min_bits, a bit outside its range, or as picpq_quant_bits_assign());
+ *   ::PICPQ_E_NONFINITE; ::PICPQ_E_NOMEM; the errors of picpq_net_bops().
+ *   On error @p bits is untouched.
  * Thread safety: const on @p net and @p plan, safe. @since 0.3
  */
 PICPQ_API picpq_status picpq_quant_bits_fill(const picpq_net *net, const picpq_plan *plan,
                                              const double *sparsity, const int32_t *max_bits,
-                                             double max_bops, int32_t *bits);
+                                             int32_t min_bits, double max_bops, int32_t *bits);
 
 /**
  * @brief Write (a, b) in the reference's `--lub` text format: one row

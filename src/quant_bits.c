@@ -268,13 +268,7 @@ picpq_status picpq_quant_bits_solve(const picpq_net *net, const picpq_plan *plan
     return bops <= max_bops ? PICPQ_OK : PICPQ_BUDGET_UNMET;
 }
 
-/* ---- spending the rest of a budget ---------------------------------------- */
-
-/* The τ below which layer l gains its next bit: ceil(τ/s) <= B − q − 1. */
-static double raise_threshold(int32_t B, int32_t q, double s)
-{
-    return (double)(B - q - 1) * s;
-}
+/* ---- fitting bits to a budget -------------------------------------------- */
 
 static picpq_status check_fill_bits(int32_t n, const int32_t *max_bits, const int32_t *bits)
 {
@@ -286,41 +280,48 @@ static picpq_status check_fill_bits(int32_t n, const int32_t *max_bits, const in
     return PICPQ_OK;
 }
 
-picpq_status picpq_quant_bits_fill(const picpq_net *net, const picpq_plan *plan,
-                                   const double *sparsity, const int32_t *max_bits, double max_bops,
-                                   int32_t *bits)
+/* Over the budget: the layer a rising τ takes a bit from next (smallest
+ * (B − q)·s above the floor), one bit at a time. Returns the BOPs. */
+static double shed_bits(const picpq_net *net, const picpq_plan *plan, const double *sparsity,
+                        const int32_t *max_bits, int32_t min_bits, double max_bops, double bops,
+                        int32_t *bits)
 {
-    unsigned char *blocked;
+    const int32_t n = picpq_net_num_layers(net);
+    while (bops > max_bops) {
+        int32_t l, pick = -1;
+        double t = 0;
+        for (l = 0; l < n; l++) {
+            const int32_t floor_l = min_bits < max_bits[l] ? min_bits : max_bits[l];
+            double tl;
+            if (max_bits[l] == 32 || bits[l] <= floor_l) continue;
+            tl = (double)(max_bits[l] - bits[l]) * sparsity[l];
+            if (pick < 0 || tl < t) pick = l, t = tl;
+        }
+        if (pick < 0) break;
+        bits[pick]--;
+        bops_under(net, plan, bits, &bops);
+    }
+    return bops;
+}
+
+/* Within the budget: the layer a falling τ gives a bit to next (largest
+ * (B − q − 1)·s), skipping those whose bit does not fit; a raise that does
+ * not fit never will (BOPs only grow), so such a layer is blocked. */
+static void raise_bits(const picpq_net *net, const picpq_plan *plan, const double *sparsity,
+                       const int32_t *max_bits, double max_bops, int32_t *bits,
+                       unsigned char *blocked)
+{
+    const int32_t n = picpq_net_num_layers(net);
     double bops;
-    int32_t n, l;
-    picpq_status s;
-    picpq__clear_error();
-    PICPQ__REQUIRE(net, "net");
-    PICPQ__REQUIRE(sparsity, "sparsity");
-    PICPQ__REQUIRE(max_bits, "max_bits");
-    PICPQ__REQUIRE(bits, "bits");
-    if (!isfinite(max_bops)) return picpq__fail(PICPQ_E_NONFINITE, "max_bops is not finite");
-    if (max_bops <= 0)
-        return picpq__fail(PICPQ_E_OUT_OF_RANGE, "max_bops = %.17g must be > 0", max_bops);
-    n = picpq_net_num_layers(net);
-    if ((s = assign(n, sparsity, max_bits, 1.0, 1, NULL)) != PICPQ_OK ||
-        (s = check_fill_bits(n, max_bits, bits)) != PICPQ_OK ||
-        (s = bops_under(net, plan, bits, &bops)) != PICPQ_OK)
-        return s;
-    if (bops > max_bops) return PICPQ_BUDGET_UNMET; /* a result, not an error: no message */
-    /* unpruned and 32-bit layers never change: blocked from the start; a
-     * raise that does not fit never will (BOPs only grow) */
-    blocked = picpq__malloc(&net->alloc, (size_t)n);
-    if (blocked == NULL) return picpq__fail(PICPQ_E_NOMEM, "bits_fill: no memory");
-    for (l = 0; l < n; l++)
-        blocked[l] = max_bits[l] == 32 || sparsity[l] == 1 || bits[l] >= max_bits[l];
+    int32_t l;
+    for (l = 0; l < n; l++) blocked[l] = max_bits[l] == 32 || bits[l] >= max_bits[l];
     for (;;) {
         int32_t pick = -1;
         double t = -1;
         for (l = 0; l < n; l++) {
             double tl;
             if (blocked[l]) continue;
-            tl = raise_threshold(max_bits[l], bits[l], sparsity[l]);
+            tl = (double)(max_bits[l] - bits[l] - 1) * sparsity[l];
             if (tl > t) pick = l, t = tl;
         }
         if (pick < 0) break;
@@ -333,6 +334,35 @@ picpq_status picpq_quant_bits_fill(const picpq_net *net, const picpq_plan *plan,
             blocked[pick] = 1;
         }
     }
+}
+
+picpq_status picpq_quant_bits_fill(const picpq_net *net, const picpq_plan *plan,
+                                   const double *sparsity, const int32_t *max_bits,
+                                   int32_t min_bits, double max_bops, int32_t *bits)
+{
+    unsigned char *blocked;
+    double bops;
+    int32_t n;
+    picpq_status s;
+    picpq__clear_error();
+    PICPQ__REQUIRE(net, "net");
+    PICPQ__REQUIRE(sparsity, "sparsity");
+    PICPQ__REQUIRE(max_bits, "max_bits");
+    PICPQ__REQUIRE(bits, "bits");
+    if (!isfinite(max_bops)) return picpq__fail(PICPQ_E_NONFINITE, "max_bops is not finite");
+    if (max_bops <= 0)
+        return picpq__fail(PICPQ_E_OUT_OF_RANGE, "max_bops = %.17g must be > 0", max_bops);
+    if (min_bits < 1 || min_bits > 8)
+        return picpq__fail(PICPQ_E_OUT_OF_RANGE, "min_bits = %d is not in 1..8", (int)min_bits);
+    n = picpq_net_num_layers(net);
+    if ((s = assign(n, sparsity, max_bits, 1.0, 1, NULL)) != PICPQ_OK ||
+        (s = check_fill_bits(n, max_bits, bits)) != PICPQ_OK ||
+        (s = bops_under(net, plan, bits, &bops)) != PICPQ_OK)
+        return s;
+    blocked = picpq__malloc(&net->alloc, (size_t)n);
+    if (blocked == NULL) return picpq__fail(PICPQ_E_NOMEM, "bits_fill: no memory");
+    bops = shed_bits(net, plan, sparsity, max_bits, min_bits, max_bops, bops, bits);
+    if (bops <= max_bops) raise_bits(net, plan, sparsity, max_bits, max_bops, bits, blocked);
     picpq__free(&net->alloc, blocked);
-    return PICPQ_OK;
+    return bops <= max_bops ? PICPQ_OK : PICPQ_BUDGET_UNMET;
 }

@@ -851,27 +851,27 @@ START_TEST(test_bits_fill_vgg)
     ck_assert_status(picpq_quant_sparsity_from_plan(net, plan, s), PICPQ_OK);
     /* exactly the fixture's BOPs: no raise fits */
     memcpy(bits, vgg_bits, sizeof bits);
-    ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, 4416696576.0, bits), PICPQ_OK);
+    ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, 2, 4416696576.0, bits), PICPQ_OK);
     for (l = 0; l < 15; l++) ck_assert_int_eq(bits[l], vgg_bits[l]);
     /* room for layer 2's bit only, then for layers 2 and 5 */
     ck_assert_status(
-        picpq_quant_bits_fill(net, plan, s, vgg_B, bops_with(plan, vgg_bits, 2, -1), bits),
+        picpq_quant_bits_fill(net, plan, s, vgg_B, 2, bops_with(plan, vgg_bits, 2, -1), bits),
         PICPQ_OK);
     for (l = 0; l < 15; l++) ck_assert_int_eq(bits[l], vgg_bits[l] + (l == 2));
     memcpy(bits, vgg_bits, sizeof bits);
     ck_assert_status(
-        picpq_quant_bits_fill(net, plan, s, vgg_B, bops_with(plan, vgg_bits, 2, 5), bits),
+        picpq_quant_bits_fill(net, plan, s, vgg_B, 2, bops_with(plan, vgg_bits, 2, 5), bits),
         PICPQ_OK);
     for (l = 0; l < 15; l++) ck_assert_int_eq(bits[l], vgg_bits[l] + (l == 2 || l == 5));
     /* no limit: every layer at B_l */
     memcpy(bits, vgg_bits, sizeof bits);
-    ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, 1e18, bits), PICPQ_OK);
+    ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, 2, 1e18, bits), PICPQ_OK);
     for (l = 0; l < 15; l++) ck_assert_int_eq(bits[l], vgg_B[l]);
     /* any budget: within it, and no single further bit fits */
     for (k = 0; k < 4; k++) {
         budget = 4416696576.0 * (1.05 + 0.3 * k);
         memcpy(bits, vgg_bits, sizeof bits);
-        ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, budget, bits), PICPQ_OK);
+        ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, 2, budget, bits), PICPQ_OK);
         ck_assert_status(picpq_plan_bops(plan, bits, bits, &bops), PICPQ_OK);
         ck_assert_double_le(bops, budget);
         for (l = 0; l < 15; l++) {
@@ -880,29 +880,53 @@ START_TEST(test_bits_fill_vgg)
                 ck_assert_double_gt(bops_with(plan, bits, l, -1), budget);
         }
     }
-    /* over the budget already: BUDGET_UNMET, untouched */
+    /* over the budget: bits go, the unpruned layers' too (s = 1 after the pruned ones'
+     * (B − q)·s = 2·13/128), until it fits; a bit more room is then spent */
     memcpy(bits, vgg_bits, sizeof bits);
-    ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, 1e9, bits), PICPQ_BUDGET_UNMET);
-    for (l = 0; l < 15; l++) ck_assert_int_eq(bits[l], vgg_bits[l]);
+    budget = 0.8 * 4416696576.0;
+    ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, 2, budget, bits), PICPQ_OK);
+    ck_assert_status(picpq_plan_bops(plan, bits, bits, &bops), PICPQ_OK);
+    ck_assert_double_le(bops, budget);
+    for (l = 0; l < 15; l++) {
+        if (vgg_B[l] != 32 && bits[l] < vgg_B[l]) /* nothing left that fits */
+            ck_assert_double_gt(bops_with(plan, bits, l, -1), budget);
+        if (vgg_B[l] == 32) ck_assert_int_eq(bits[l], 32);
+    }
+    ck_assert_int_lt(bits[1] + bits[3] + bits[4], 8 + 8 + 6); /* unpruned layers gave bits */
+    /* beyond the floor: BUDGET_UNMET, every layer above min_bits brought down to it */
+    memcpy(bits, vgg_bits, sizeof bits);
+    ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, 3, 1e9, bits), PICPQ_BUDGET_UNMET);
+    for (l = 0; l < 15; l++)
+        ck_assert_int_eq(bits[l], (vgg_B[l] == 32 ? 32 : (vgg_bits[l] < 3 ? vgg_bits[l] : 3)));
+    ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, 0, 1e12, bits),
+                     PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, 9, 1e12, bits),
+                     PICPQ_E_OUT_OF_RANGE);
     /* errors */
     memcpy(bad, vgg_bits, sizeof bad);
     bad[2] = 9;
-    ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, 1e12, bad), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, 2, 1e12, bad),
+                     PICPQ_E_OUT_OF_RANGE);
     bad[2] = 0;
-    ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, 1e12, bad), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, 2, 1e12, bad),
+                     PICPQ_E_OUT_OF_RANGE);
     bad[2] = 6;
     bad[0] = 8;
-    ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, 1e12, bad), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, 2, 1e12, bad),
+                     PICPQ_E_OUT_OF_RANGE);
     ck_assert_int_eq(bad[2], 6);
-    ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, 0, bits), PICPQ_E_OUT_OF_RANGE);
-    ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, NAN, bits), PICPQ_E_NONFINITE);
-    ck_assert_status(picpq_quant_bits_fill(NULL, plan, s, vgg_B, 1e12, bits), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_quant_bits_fill(net, plan, NULL, vgg_B, 1e12, bits),
+    ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, 2, 0, bits), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, 2, NAN, bits), PICPQ_E_NONFINITE);
+    ck_assert_status(picpq_quant_bits_fill(NULL, plan, s, vgg_B, 2, 1e12, bits),
                      PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_quant_bits_fill(net, plan, s, NULL, 1e12, bits), PICPQ_E_INVALID_ARG);
-    ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, 1e12, NULL), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_bits_fill(net, plan, NULL, vgg_B, 2, 1e12, bits),
+                     PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_bits_fill(net, plan, s, NULL, 2, 1e12, bits), PICPQ_E_INVALID_ARG);
+    ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, 2, 1e12, NULL),
+                     PICPQ_E_INVALID_ARG);
     s[3] = 0;
-    ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, 1e12, bits), PICPQ_E_OUT_OF_RANGE);
+    ck_assert_status(picpq_quant_bits_fill(net, plan, s, vgg_B, 2, 1e12, bits),
+                     PICPQ_E_OUT_OF_RANGE);
     picpq_plan_free(plan);
     picpq_net_free(net);
 }

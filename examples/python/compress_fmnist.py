@@ -646,8 +646,8 @@ def main(argv=None):
     sparsity = picpq.sparsity_from_plan(plan)
     ratio = args.bops_ratio if args.bops_ratio is not None else prof["bops_ratio"]
     if ratio:  # the smallest penalty whose bits meet the BOPs target, then what is left
-        tau, bits, met_bits = picpq.bits_solve(plan, sparsity, max_bits, base_cost["bops"] / ratio)
-        if comp.fill and met_bits:
+        tau, bits, _ = picpq.bits_solve(plan, sparsity, max_bits, base_cost["bops"] / ratio)
+        if comp.fill:
             bits, _ = picpq.bits_fill(plan, sparsity, max_bits, bits, base_cost["bops"] / ratio)
         bits = bits.tolist()
     else:      # the reference's penalty

@@ -158,7 +158,7 @@ def ranking(ctx, comp, seed, method, out):
 def bits_for(comp, plan, target, fill):
     sparsity = picpq.sparsity_from_plan(plan)
     _, bits, _ = picpq.bits_solve(plan, sparsity, comp.max_bits, target)
-    if fill:
+    if fill:   # unmet or below the target: fitted to it
         bits, _ = picpq.bits_fill(plan, sparsity, comp.max_bits, bits, target)
     return [int(b) for b in bits]
 

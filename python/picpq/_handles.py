@@ -671,18 +671,19 @@ def bits_solve(plan, sparsity, max_bits, max_bops, min_bits=2):
     return tau.value, out, status == OK
 
 
-def bits_fill(plan, sparsity, max_bits, bits, max_bops):
-    """Raise pruned layers' bits one at a time, in the order a falling tau
-    would, while the BOPs stay <= max_bops (picpq_quant_bits_fill): the
-    bits of bits_solve spend the rest of the budget. Returns (bits, met):
-    the new bits (int32 array) and False when the given bits already
-    exceed the budget (then they come back unchanged)."""
+def bits_fill(plan, sparsity, max_bits, bits, max_bops, min_bits=2):
+    """Fit bits to a BOPs budget (picpq_quant_bits_fill): over it, layers
+    lose one bit at a time in the order a rising tau would (unpruned layers
+    included) down to min_bits; then layers gain one bit at a time in the
+    order a falling tau would while the BOPs stay <= max_bops. Returns
+    (bits as an int32 array, met): met False when even the floor is over
+    the budget (the bits are then the floor)."""
     n = plan.net.num_layers
     s = as_c_array(sparsity, np.float64, "sparsity", n)
     mb = as_c_array(max_bits, np.int32, "max_bits", n)
     out = np.array(as_c_array(bits, np.int32, "bits", n), dtype=np.int32)
     status = lib.picpq_quant_bits_fill(plan.net.ptr, plan.ptr, ptr(s, ctypes.c_double),
-                                       ptr(mb, ctypes.c_int32), float(max_bops),
+                                       ptr(mb, ctypes.c_int32), int(min_bits), float(max_bops),
                                        ptr(out, ctypes.c_int32))
     return out, status == OK
 

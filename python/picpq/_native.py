@@ -214,7 +214,7 @@ _SIGNATURES = {
     "picpq_quant_bits_solve": (c_status, [ctypes.c_void_p, ctypes.c_void_p, c_double_p, c_int32_p,
                                           ctypes.c_int32, ctypes.c_double, c_double_p, c_int32_p]),
     "picpq_quant_bits_fill": (c_status, [ctypes.c_void_p, ctypes.c_void_p, c_double_p, c_int32_p,
-                                         ctypes.c_double, c_int32_p]),
+                                         ctypes.c_int32, ctypes.c_double, c_int32_p]),
     "picpq_quant_weights": (c_status, [ctypes.c_void_p, ctypes.c_int32]),
     "picpq_quant_weights_into": (c_status, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32]),
     "picpq_quant_activations": (c_status, [ctypes.c_void_p, ctypes.c_int32]),

@@ -332,28 +332,33 @@ def test_search_repeats_do_not_count_and_plan_key():
 
 
 def test_bits_fill_against_python():
-    """bits_fill against a transcription: raise the layer with the largest
-    (B - q - 1)·s (lowest id on ties) whose next bit keeps the BOPs within
-    the budget, until none fits."""
+    """bits_fill against a transcription: over the budget, take a bit from
+    the layer with the smallest (B - q)·s above the floor until it fits;
+    then give one to the layer with the largest (B - q - 1)·s (lowest id on
+    ties) whose next bit keeps the BOPs within the budget, until none fits."""
     with build(T4, (4, 10, 2)) as net:
         for l, fp in enumerate(T4_FP):
             net.set_fp(l, fp)
         plan = picpq.Plan(net)
-        B = [8, 8, 6, 32]
+        B, floor = [8, 8, 6, 32], 2
         full = net.bops(None, [32] * net.num_layers, [32] * net.num_layers)
-        raised = 0
-        for kf, ratio in itertools.product((0.3, 0.5, 0.7), np.geomspace(15, 90, 30)):
+        changed = shed = 0
+        for kf, ratio in itertools.product((0.3, 0.5, 0.7), np.geomspace(15, 400, 40)):
             plan.compute(np.array([1, 2, 0.5, 1]), np.zeros(net.num_layers), kf)
             s = picpq.sparsity_from_plan(plan)
             target = full / ratio
             _, bits, met = picpq.bits_solve(plan, s, B, target)
-            if not met:
-                continue
-            got, ok = picpq.bits_fill(plan, s, B, bits, target)
-            raised += got.tolist() != bits.tolist()
-            assert ok
+            got, ok = picpq.bits_fill(plan, s, B, bits, target, floor)
             want = list(bits)
-            blocked = [B[l] == 32 or s[l] == 1 or want[l] >= B[l] for l in range(len(B))]
+            cand = [l for l in range(len(B)) if B[l] != 32]
+            while net.bops(plan, want, want) > target:
+                above = [l for l in cand if want[l] > min(floor, B[l])]
+                if not above:
+                    break
+                want[min(above, key=lambda l: ((B[l] - want[l]) * s[l], l))] -= 1
+                shed += 1
+            fits = net.bops(plan, want, want) <= target
+            blocked = [l not in cand or want[l] >= B[l] or not fits for l in range(len(B))]
             while not all(blocked):
                 l = max((l for l in range(len(B)) if not blocked[l]),
                         key=lambda l: ((B[l] - want[l] - 1) * s[l], -l))
@@ -363,10 +368,10 @@ def test_bits_fill_against_python():
                     blocked[l] = True
                 elif want[l] >= B[l]:
                     blocked[l] = True
-            assert got.tolist() == want
-            assert net.bops(plan, want, want) <= target
-        assert raised >= 10   # the fill had something to do
-        over, ok = picpq.bits_fill(plan, s, B, B, 1.0)
-        assert not ok and over.tolist() == B
+            assert got.tolist() == want and ok == fits
+            changed += got.tolist() != bits.tolist()
+        assert changed >= 10 and shed >= 5   # both directions were exercised
         with pytest.raises(picpq.ArgumentError):
             picpq.bits_fill(plan, s, B, B, 0)
+        with pytest.raises(picpq.ArgumentError):
+            picpq.bits_fill(plan, s, B, B, 1e6, min_bits=0)

@@ -364,8 +364,10 @@ class Compressor:
         """Bits from sparsity (METHOD §7): q_l = B_l - ceil(tau / s_l), at
         least min_bits. `bops`: a fraction of the unpruned fp32 model's BOPs
         (e.g. 1/32): the smallest tau whose bits meet it, then (`fill`,
-        default: the compressor's, True unless faithful) what the budget
-        still allows spent one bit at a time (picpq.bits_fill); otherwise
+        default: the compressor's, True unless faithful) the bits fitted to
+        it one bit at a time (picpq.bits_fill: unpruned layers give bits up
+        when tau alone cannot meet it, the rest of the budget is spent);
+        otherwise
         `tau` (default 1/6, the reference's). `max_bits`: int or per-layer list
         (default: the compressor's). Returns the bits (list); self.bops_met
         says whether the BOPs target was met (at min_bits everywhere it may
@@ -380,8 +382,9 @@ class Compressor:
             target = self.base_cost["bops"] * bops
             self.tau, bits, self.bops_met = picpq.bits_solve(self.plan, sparsity, self.max_bits,
                                                              target, min_bits)
-            if (self.fill if fill is None else fill) and self.bops_met:
-                bits, _ = picpq.bits_fill(self.plan, sparsity, self.max_bits, bits, target)
+            if self.fill if fill is None else fill:
+                bits, self.bops_met = picpq.bits_fill(self.plan, sparsity, self.max_bits, bits,
+                                                      target, min_bits or 1)
         else:
             self.tau, self.bops_met = (1 / 6 if tau is None else tau), None
             bits = picpq.bits_assign(sparsity, self.max_bits, tau=self.tau, min_bits=min_bits)
