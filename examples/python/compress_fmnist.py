@@ -56,7 +56,7 @@ PROFILES = {
                   baseline_steps=1000, calib_images=768, keep_fraction=0.5,
                   population=16, sample=4, generations=48, tau_hat=20, fitness_images=1000,
                   finetune_steps=400, qat_a_steps=300, qat_w_steps=500, eval_batch=500,
-                  bops_ratio=32, bn_recal_batches=8),
+                  bops_ratio=48, bn_recal_batches=8),
     "paper": dict(train_images=55000, val_images=5000, test_images=10000, batch=128,
                   baseline_steps=12900, calib_images=768, keep_fraction=0.45,
                   population=64, sample=16, generations=400, tau_hat=200, fitness_images=5000,
