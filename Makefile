@@ -72,7 +72,8 @@ deps:
 # -O3 for the model runner's portable kernels (the integer path; the BLAS-free GEMM):
 # GCC 12 vectorizes their loops only there (1.7x).
 KERNEL_OPT =
-build/obj/model_run.o build/runtime/model_run.o: KERNEL_OPT = -O3
+build/obj/model_run.o build/runtime/model_run.o build/obj/model_vnni.o \
+  build/runtime/model_vnni.o: KERNEL_OPT = -O3
 
 build/obj/%.o: src/%.c $(HDR) | build/obj
 	$(CC) $(LIB_CPPFLAGS) $(LIB_CFLAGS) $(KERNEL_OPT) -c $< -o $@
@@ -100,8 +101,8 @@ build/obj build/asan build/tests build/examples build/runtime build/m4 lib lib/m
 # lib/libpicpq_runtime.a: the model loader and runner with what they need (status, allocator,
 # checked arithmetic, codec, code unpacker, version), the portable GEMM instead of OpenBLAS
 # (PICPQ_NO_BLAS): libc and libm only, the same picpq.h. docs/DEPLOY.md, "Small devices".
-RUNTIME_SRC = src/model_load.c src/model_run.c src/codec.c src/alloc.c src/status.c \
-              src/quant_pack.c src/version.c
+RUNTIME_SRC = src/model_load.c src/model_run.c src/model_vnni.c src/codec.c src/alloc.c \
+              src/status.c src/quant_pack.c src/version.c
 RUNTIME = lib/libpicpq_runtime.a
 RUNTIME_OBJ = $(RUNTIME_SRC:src/%.c=build/runtime/%.o)
 RUNTIME_MODELS = tests/runtime/resnet20_q.pqm

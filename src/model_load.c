@@ -442,8 +442,10 @@ static picpq_status plan_slots(picpq_model *m)
                 m->col_elems = row * o->col_rows;
             if (o->codes != NULL) {
                 /* activation codes of the input, their im2col tile, the tile's int32 sums */
+                const int64_t og = o->c / o->groups, cols = o->col_rows * o->w;
                 const int64_t b = (o->in_c * o->in_h * o->in_w + row * o->col_rows + 3) / 4 * 4 +
-                                  4 * (o->c / o->groups) * o->col_rows * o->w;
+                                  4 * og * cols +
+                                  picpq__gemm_codes_vnni_scratch(og, cols, row / o->w);
                 if (b > m->int_bytes) m->int_bytes = b;
             }
         }

@@ -283,6 +283,7 @@ static void run_conv_codes(const picpq__model_op *o, const float *x, float *y,
     const int64_t col_bytes = (size + k * o->col_rows * o->w + 3) / 4 * 4 - size;
     uint8_t *a = scratch, *col = scratch + size;
     int32_t *acc = (int32_t *)(void *)(scratch + size + col_bytes); /* 4-byte aligned */
+    uint8_t *vnni = (uint8_t *)(acc + og * o->col_rows * o->w);
     int64_t b, g, c, i, j, y0;
     for (b = 0; b < n; b++) {
         const float *xb = x + b * stride;
@@ -297,7 +298,8 @@ static void run_conv_codes(const picpq__model_op *o, const float *x, float *y,
                 const int64_t rows = o->h - y0 < o->col_rows ? o->h - y0 : o->col_rows;
                 const int64_t cols = rows * o->w;
                 im2col(o, a, 1, g * cg, cg, y0, rows, col);
-                gemm_codes(og, cols, k, o->codes + g * og * k, col, acc);
+                if (!picpq__gemm_codes_vnni(og, cols, k, o->codes + g * og * k, col, acc, vnni))
+                    gemm_codes(og, cols, k, o->codes + g * og * k, col, acc);
                 for (c = 0; c < og; c++) {
                     float *out = yb + (g * og + c) * hw + y0 * o->w;
                     const float bias = o->bias != NULL ? o->bias[g * og + c] : 0.0f;

@@ -468,6 +468,15 @@ typedef struct picpq__model_op {
 #define PICPQ__COL_FLOATS 16384
 #endif
 
+/* model_vnni.c: C (m x n, int32) = A (m x k, int8) · B (k x n, uint8) with AVX-512
+ * VNNI when the CPU has it (returns 1; 0 = not run, use the portable kernel), with
+ * picpq__gemm_codes_vnni_scratch(m, n, k) bytes of scratch. */
+int picpq__gemm_codes_vnni(int64_t m, int64_t n, int64_t k, const int8_t *a, const uint8_t *b,
+                           int32_t *c, uint8_t *scratch);
+int64_t picpq__gemm_codes_vnni_scratch(int64_t m, int64_t n, int64_t k);
+int picpq__vnni_available(void);
+void picpq__vnni_enable(int on); /* for tests: 0 forces the portable kernel */
+
 struct picpq_model {
     picpq_allocator alloc;
     int64_t in_c, in_h, in_w, classes;

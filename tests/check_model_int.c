@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "model_blob.h"
+#include "picpq_internal.h" /* picpq__vnni_enable */
 #include "testutil.h"
 
 typedef struct conv_case {
@@ -148,6 +149,13 @@ START_TEST(test_integer_conv_matches_reference)
             ck_assert_status(picpq_model_num_classes(m, &classes), PICPQ_OK);
             ck_assert_status(picpq_model_workspace_create(m, 2, &ws), PICPQ_OK);
             ck_assert_status(picpq_model_run(m, ws, x, 2, out), PICPQ_OK);
+            if (flags) { /* the portable kernel gives the VNNI kernel's sums bit for bit */
+                static float portable[2 * 8 * 16 * 16];
+                picpq__vnni_enable(0);
+                ck_assert_status(picpq_model_run(m, ws, x, 2, portable), PICPQ_OK);
+                picpq__vnni_enable(1);
+                ck_assert_mem_eq(portable, out, (size_t)(2 * classes) * sizeof(float));
+            }
             for (b = 0; b < 2; b++) {
                 reference(&cc, x + b * cc.in_c * cc.in_h * cc.in_w, ref + b * classes);
                 for (i = 0; i < classes; i++) {
