@@ -94,7 +94,7 @@ PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 lib/picpq.pc: pkgconfig/picpq.pc.in include/picpq.h | lib
 	$(PC_SED) > $@
 
-build/obj build/asan build/tests build/examples build/runtime build/m4 lib lib/m4:
+build/obj build/asan build/tests build/examples build/runtime build/m4 build/bench lib lib/m4:
 	mkdir -p $@
 
 # ---- runtime for small devices --------------------------------------------------
@@ -288,6 +288,10 @@ demo:
 	@$(MAKE) --no-print-directory all build/examples/classify
 	PICPQ_LIBRARY=$(CURDIR)/lib/libpicpq.so $(PYTHON) examples/python/compress_fmnist.py \
 	  --profile $(DEMO_PROFILE) $(DEMO_ARGS)
+
+# The kernels' ceilings of the runtime's roofline (docs/BENCHMARKS.md): build/bench/peak.
+build/bench/peak: bench/runtime/peak.c $(STATIC) | build/bench
+	$(CC) $(LIB_CPPFLAGS) $(CFLAGS) -o $@ $< $(STATIC) $(LIBS)
 
 bench:
 	@$(MAKE) --no-print-directory deps

@@ -12,9 +12,10 @@ BOPs target):
   ab10      (a, b) = (1, 0): the default FP ranked globally, no search
   random    a random global ranking (the reference's --global_random_rank)
   uniform   the same fraction of every layer, one bitwidth for all
-  ablations of the defaults, one lever back to the paper's each:
-  pic-pq-conv (FP before batch norm), pic-pq-raw (raw FP), pic-pq-counted
-  (repeats count as evaluations), pic-pq-nofill (bits without filling)
+  ablations of the defaults, one lever changed each: pic-pq-conv (FP
+  before batch norm), pic-pq-bn (FP after batch norm), pic-pq-raw (raw
+  FP), pic-pq-counted (repeats count as evaluations), pic-pq-nofill (bits
+  from tau alone)
 
 Resumable and parallel: every (seed, method, budget) result is a file in
 OUT; a search keeps its state file; processes started side by side take
@@ -39,12 +40,13 @@ import compress_fmnist as cf  # noqa: E402  (sets the thread policy, imports tor
 np, torch, picpq, ptq = cf.np, cf.torch, cf.picpq, cf.ptq
 
 SEARCHED = {"pic-pq": {}, "faithful": dict(faithful=True),
-            "pic-pq-conv": dict(fp_at="conv"), "pic-pq-raw": dict(fp_scale="raw"),
+            "pic-pq-conv": dict(fp_at="conv"), "pic-pq-bn": dict(fp_at="bn"),
+            "pic-pq-raw": dict(fp_scale="raw"),
             "pic-pq-counted": dict(distinct=False)}
 METHODS = ["pic-pq", "faithful", "ab10", "random", "uniform"]
 # the final fine-tune and QAT of every result: half of the quick profile's (compute)
 FINAL_STEPS = dict(finetune_steps=200, qat_a_steps=150, qat_w_steps=250)
-ABLATIONS = ["pic-pq-nofill", "pic-pq-conv", "pic-pq-raw", "pic-pq-counted"]
+ABLATIONS = ["pic-pq-nofill", "pic-pq-conv", "pic-pq-bn", "pic-pq-raw", "pic-pq-counted"]
 
 
 def parse_args(argv=None):
