@@ -15,7 +15,7 @@ BOPs target):
   ablations of the defaults, one lever changed each: pic-pq-conv (FP
   before batch norm), pic-pq-bn (FP after batch norm), pic-pq-raw (raw
   FP), pic-pq-counted (repeats count as evaluations), pic-pq-nofill (bits
-  from tau alone)
+  from tau alone), pic-pq-each (a search at each budget instead of one)
 
 Resumable and parallel: every (seed, method, budget) result is a file in
 OUT; a search keeps its state file; processes started side by side take
@@ -42,11 +42,12 @@ np, torch, picpq, ptq = cf.np, cf.torch, cf.picpq, cf.ptq
 SEARCHED = {"pic-pq": {}, "faithful": dict(faithful=True),
             "pic-pq-conv": dict(fp_at="conv"), "pic-pq-bn": dict(fp_at="bn"),
             "pic-pq-raw": dict(fp_scale="raw"),
-            "pic-pq-counted": dict(distinct=False)}
+            "pic-pq-counted": dict(distinct=False), "pic-pq-each": {}}
 METHODS = ["pic-pq", "faithful", "ab10", "random", "uniform"]
 # the final fine-tune and QAT of every result: half of the quick profile's (compute)
 FINAL_STEPS = dict(finetune_steps=200, qat_a_steps=150, qat_w_steps=250)
-ABLATIONS = ["pic-pq-nofill", "pic-pq-conv", "pic-pq-bn", "pic-pq-raw", "pic-pq-counted"]
+ABLATIONS = ["pic-pq-nofill", "pic-pq-each", "pic-pq-conv", "pic-pq-bn", "pic-pq-raw",
+             "pic-pq-counted"]
 
 
 def parse_args(argv=None):
@@ -135,9 +136,10 @@ def compressor(ctx, seed, method):
     return comp
 
 
-def ranking(ctx, comp, seed, method, out):
-    """(a, b) of a method: searched, or (1, 0) over the FP it ranks (random:
-    the FP replaced by uniform random numbers, seeded)."""
+def ranking(ctx, comp, seed, method, out, macs=None):
+    """(a, b) of a method: searched (at `macs`, default the middle budget),
+    or (1, 0) over the FP it ranks (random: the FP replaced by uniform
+    random numbers, seeded)."""
     n = comp.net.num_layers
     if method == "random":
         rng = np.random.default_rng(1000 + seed)
@@ -146,11 +148,12 @@ def ranking(ctx, comp, seed, method, out):
     if method in ("ab10", "random", "uniform"):
         return np.ones(n), np.zeros(n), None
     name = "pic-pq" if method == "pic-pq-nofill" else method
+    name += f"-macs{macs:g}" if macs is not None else ""
     prof = ctx.prof
     t = time.time()
     res = comp.search(**cf.fitness_settings(prof, ctx.train, ctx.fitness),
                       population=prof["population"], sample=prof["sample"],
-                      generations=prof["generations"],
+                      generations=prof["generations"], macs=macs,
                       state=os.path.join(out, f"seed{seed}-{name}-search.json"))
     info = dict(best_loss=res.loss, candidates=len(res.trace),
                 networks=sum(not t["reused"] for t in res.trace), seconds=time.time() - t)
@@ -166,6 +169,8 @@ def bits_for(comp, plan, target, fill):
 
 
 def budgets_of(args, method):
+    if method == "pic-pq-each":   # at the middle budget it is pic-pq itself
+        return [kf for kf in args.budgets if kf != args.budgets[len(args.budgets) // 2]]
     return args.ablation_budgets if method in ABLATIONS else args.budgets
 
 
@@ -179,9 +184,12 @@ def run_task(ctx, seed, method):
     t0 = time.time()
     comp = compressor(ctx, seed, method)
     base = comp.base_cost
-    a, b, search_info = ranking(ctx, comp, seed, method, out)
+    if method != "pic-pq-each":
+        a, b, search_info = ranking(ctx, comp, seed, method, out)
     for kf, ratio in todo:
         target = base["bops"] / ratio
+        if method == "pic-pq-each":
+            a, b, search_info = ranking(ctx, comp, seed, method, out, macs=kf)
         if method == "uniform":
             for layer, fp in comp.fps.items():   # uniform keeps by the raw FP
                 comp.net.set_fp(layer, fp)
@@ -216,7 +224,8 @@ def run_task(ctx, seed, method):
 def load_results(out):
     rows = []
     for name in sorted(os.listdir(out)):
-        if name.startswith("seed") and "-macs" in name and name.endswith(".json"):
+        if name.startswith("seed") and "-macs" in name and name.endswith(".json") \
+                and not name.endswith("-search.json"):
             with open(os.path.join(out, name)) as f:
                 rows.append(json.load(f))
     return rows
