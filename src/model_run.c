@@ -13,6 +13,9 @@
 #endif
 #include <math.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #ifdef PICPQ_NO_BLAS
 /* C (m x n, row stride ldc) = A (m x k) · B (k x n), all row-major. Four
@@ -356,6 +359,32 @@ static void run_pool(const picpq__model_op *o, const float *x, float *y)
     }
 }
 
+/* y = round(clip(y, 0, 1) · lv) / lv in place (METHOD §8, E8): nearbyintf (half to even) of
+ * a value in [0, 255] by the 2^23 trick, which is that rounding and no libm call; a NaN
+ * passes through. The SSE2 loop gives the scalar one's bits: maxps/minps return their
+ * second operand, y, for a NaN, and the arithmetic is the same IEEE single precision. */
+static void quantize_levels(float *y, int64_t n, float lv)
+{
+    int64_t i = 0;
+#ifdef __SSE2__
+    const __m128 zero = _mm_setzero_ps(), one = _mm_set1_ps(1.0f), big = _mm_set1_ps(8388608.0f);
+    const __m128 lvs = _mm_set1_ps(lv);
+    for (; i + 4 <= n; i += 4) {
+        __m128 v = _mm_min_ps(one, _mm_max_ps(zero, _mm_loadu_ps(y + i)));
+        v = _mm_sub_ps(_mm_add_ps(_mm_mul_ps(v, lvs), big), big);
+        _mm_storeu_ps(y + i, _mm_div_ps(v, lvs));
+    }
+#endif
+    for (; i < n; i++) {
+        float v = y[i] < 0.0f ? 0.0f : y[i];
+        v = v > 1.0f ? 1.0f : v;
+        {
+            const float t = v * lv; /* a statement of its own: never fused */
+            y[i] = ((t + 8388608.0f) - 8388608.0f) / lv;
+        }
+    }
+}
+
 static void run_op(const picpq__model_op *o, const float *x, const float *x2, float *y,
                    picpq_model_workspace *ws, int64_t n, int64_t stride)
 {
@@ -391,14 +420,7 @@ static void run_op(const picpq__model_op *o, const float *x, const float *x2, fl
                 if (o->scale != 1.0f)
                     for (i = 0; i < size; i++) yb[i] = xb[i] / o->scale;
                 else if (yb != xb) memcpy(yb, xb, (size_t)size * sizeof(float));
-                for (i = 0; i < size; i++) {
-                    float v = yb[i] < 0.0f ? 0.0f : yb[i];
-                    v = v > 1.0f ? 1.0f : v;
-                    /* METHOD §8, E8: nearbyintf (half to even) of a value in [0, 255],
-                     * by the 2^23 trick, which is that rounding and no libm call */
-                    const float t = v * lv; /* a statement of its own: never fused */
-                    yb[i] = ((t + 8388608.0f) - 8388608.0f) / lv;
-                }
+                quantize_levels(yb, size, lv);
             }
             if (o->scale != 1.0f)
                 for (i = 0; i < size; i++) yb[i] *= o->scale; /* ActQuant: scale · q(x / scale) */
