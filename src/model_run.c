@@ -170,6 +170,37 @@ void picpq_model_workspace_free(picpq_model_workspace *ws)
  * x·sw − pw + j) for every output (y, x) of those rows, zero outside the
  * input. Elements are floats (esize 4) or activation codes (esize 1); zero
  * is all-zero bytes in both. */
+/* Stride 1 and output rows as wide as input rows ("same" padding): the rows
+ * of one kernel tap are one contiguous span of the input plane. */
+static int same_rows(const picpq__model_op *o)
+{
+    return o->sh == 1 && o->sw == 1 && o->in_w == o->w;
+}
+
+/* One kernel tap (i, j) of a tile for same_rows: the in-range rows as one
+ * copy of the span (the columns that wrap into the next input row land in
+ * padding positions and are zeroed after), the out-of-range rows zeroed. */
+static void copy_same(const picpq__model_op *o, const unsigned char *plane, size_t esize, int64_t i,
+                      int64_t j, int64_t lo, int64_t hi, int64_t y0, int64_t rows,
+                      unsigned char *out)
+{
+    const int64_t w = o->w;
+    int64_t ya = y0, yb = y0 + rows, y, xo; /* rows [ya, yb) read the input */
+    while (ya < yb && ya - o->ph + i < 0) ya++;
+    while (yb > ya && yb - 1 - o->ph + i >= o->in_h) yb--;
+    memset(out, 0, (size_t)((ya - y0) * w) * esize);
+    memset(out + (size_t)((yb - y0) * w) * esize, 0, (size_t)((y0 + rows - yb) * w) * esize);
+    if (ya == yb) return;
+    memcpy(out + (size_t)((ya - y0) * w + lo) * esize,
+           plane + (size_t)((ya - o->ph + i) * o->in_w + lo - o->pw + j) * esize,
+           (size_t)((yb - ya) * w - lo - (w - hi)) * esize);
+    for (y = ya; y < yb; y++) {
+        unsigned char *row = out + (size_t)((y - y0) * w) * esize;
+        for (xo = 0; xo < lo; xo++) memset(row + (size_t)xo * esize, 0, esize);
+        for (xo = hi; xo < w; xo++) memset(row + (size_t)xo * esize, 0, esize);
+    }
+}
+
 static void im2col(const picpq__model_op *o, const void *x, size_t esize, int64_t c0, int64_t cg,
                    int64_t y0, int64_t rows, void *col)
 {
@@ -185,6 +216,11 @@ static void im2col(const picpq__model_op *o, const void *x, size_t esize, int64_
                 int64_t lo = 0, hi = o->w;
                 while (lo < hi && lo * o->sw - o->pw + j < 0) lo++;
                 while (hi > lo && (hi - 1) * o->sw - o->pw + j >= o->in_w) hi--;
+                if (same_rows(o) && lo < hi) {
+                    copy_same(o, plane, esize, i, j, lo, hi, y0, rows, out);
+                    out += (size_t)rows * w * esize;
+                    continue;
+                }
                 for (y = y0; y < y0 + rows; y++) {
                     const int64_t iy = y * o->sh - o->ph + i;
                     const unsigned char *src;
