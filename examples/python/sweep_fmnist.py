@@ -15,7 +15,9 @@ BOPs target):
   ablations of the defaults, one lever changed each: pic-pq-conv (FP
   before batch norm), pic-pq-bn (FP after batch norm), pic-pq-raw (raw
   FP), pic-pq-counted (repeats count as evaluations), pic-pq-nofill (bits
-  from tau alone), pic-pq-each (a search at each budget instead of one)
+  from tau alone), pic-pq-ubits (one bitwidth for every quantized layer,
+  at most B_l, then fitted: no bits from sparsity), pic-pq-each (a search
+  at each budget instead of one)
 
 Resumable and parallel: every (seed, method, budget) result is a file in
 OUT; a search keeps its state file; processes started side by side take
@@ -44,10 +46,11 @@ SEARCHED = {"pic-pq": {}, "faithful": dict(faithful=True),
             "pic-pq-raw": dict(fp_scale="raw"),
             "pic-pq-counted": dict(distinct=False), "pic-pq-each": {}}
 METHODS = ["pic-pq", "faithful", "ab10", "random", "uniform"]
+REUSED = ("pic-pq-nofill", "pic-pq-ubits")   # pic-pq's search, other bits
 # the final fine-tune and QAT of every result: half of the quick profile's (compute)
 FINAL_STEPS = dict(finetune_steps=200, qat_a_steps=150, qat_w_steps=250)
-ABLATIONS = ["pic-pq-nofill", "pic-pq-each", "pic-pq-conv", "pic-pq-bn", "pic-pq-raw",
-             "pic-pq-counted"]
+ABLATIONS = ["pic-pq-nofill", "pic-pq-ubits", "pic-pq-conv", "pic-pq-bn", "pic-pq-raw",
+             "pic-pq-counted", "pic-pq-each"]
 
 
 def parse_args(argv=None):
@@ -147,7 +150,7 @@ def ranking(ctx, comp, seed, method, out, macs=None):
             comp.net.set_fp(l.id, rng.uniform(0, 1, comp.net.layer_channels(l.id)[1]))
     if method in ("ab10", "random", "uniform"):
         return np.ones(n), np.zeros(n), None
-    name = "pic-pq" if method == "pic-pq-nofill" else method
+    name = "pic-pq" if method in REUSED else method
     name += f"-macs{macs:g}" if macs is not None else ""
     prof = ctx.prof
     t = time.time()
@@ -160,6 +163,18 @@ def ranking(ctx, comp, seed, method, out, macs=None):
     return res.a, res.b, info
 
 
+def uniform_bits(comp, plan, target):
+    """The largest single bitwidth (at most B_l per layer) within the
+    target, then fitted to it (bits_fill)."""
+    floor = [32 if m == 32 else min(2, m) for m in comp.max_bits]
+    for q in range(2, 9):
+        bits = [32 if m == 32 else min(q, m) for m in comp.max_bits]
+        if comp.net.bops(plan, bits, bits) <= target:
+            floor = bits
+    bits, _ = picpq.bits_fill(plan, picpq.sparsity_from_plan(plan), comp.max_bits, floor, target)
+    return [int(b) for b in bits]
+
+
 def bits_for(comp, plan, target, fill):
     sparsity = picpq.sparsity_from_plan(plan)
     _, bits, _ = picpq.bits_solve(plan, sparsity, comp.max_bits, target)
@@ -169,6 +184,8 @@ def bits_for(comp, plan, target, fill):
 
 
 def budgets_of(args, method):
+    if method == "pic-pq-ubits":
+        return args.budgets
     if method == "pic-pq-each":   # at the middle budget it is pic-pq itself
         return [kf for kf in args.budgets if kf != args.budgets[len(args.budgets) // 2]]
     return args.ablation_budgets if method in ABLATIONS else args.budgets
@@ -198,7 +215,8 @@ def run_task(ctx, seed, method):
             met = True
         else:
             [(plan, met)] = comp.plans([kf], a, b)
-            bits = bits_for(comp, plan, target, comp.fill)
+            bits = (uniform_bits(comp, plan, target) if method == "pic-pq-ubits"
+                    else bits_for(comp, plan, target, comp.fill))
         cost = cf.cost_summary(comp.desc, plan, bits)
         t = time.time()
         small, _, _, summary = cf.compress(comp, plan, bits, ctx.train, ctx.prof, seed,
@@ -322,7 +340,7 @@ def main(argv=None):
     for seed, method in tasks:
         if done(args, seed, method):
             continue
-        if method == "pic-pq-nofill" and not done(args, seed, "pic-pq"):
+        if method in REUSED and not done(args, seed, "pic-pq"):
             continue   # it reuses pic-pq's search: after that has finished
         if not claim(args.out, f"seed{seed}-{method}"):
             continue
