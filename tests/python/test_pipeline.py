@@ -284,3 +284,32 @@ def test_rebuilt_candidate_equals_a_deep_copy_on_other_models(kind):
             assert torch.equal(out(x), ref(x))
     plan.close()
     desc.close()
+
+
+def test_assign_bits_uniform_rule_and_fill():
+    """rule "uniform": one bitwidth (capped at B_l) within the target, then
+    fitted; the default rule with fill lands within the target and above
+    the plain solve's BOPs; faithful does not fill."""
+    c = compressor()
+    n = c.net.num_layers
+    c.prune(np.ones(n), np.zeros(n), macs=0.4)
+    target = c.base_cost["bops"] / 90
+    plain = c.assign_bits(bops=1 / 90, fill=False)
+    assert not c.bops_met   # tau alone: the unpruned layers keep B_l, over the target
+    assert c.net.bops(c.plan, plain, plain) > target
+    filled = c.assign_bits(bops=1 / 90)
+    assert c.bops_met and c.net.bops(c.plan, filled, filled) <= target
+    met = c.assign_bits(bops=1 / 30, fill=False)   # a target tau alone meets: fill adds
+    assert c.bops_met
+    more = c.assign_bits(bops=1 / 30)
+    assert c.net.bops(c.plan, met, met) <= c.net.bops(c.plan, more, more) <= \
+        c.base_cost["bops"] / 30 and more != met
+    uni = c.assign_bits(bops=1 / 90, rule="uniform")
+    assert c.bops_met and c.net.bops(c.plan, uni, uni) <= target
+    inner = [b for b, m in zip(uni, c.max_bits) if m != 32]
+    assert max(inner) - min(inner) <= 1     # one bitwidth, raised by at most the fill's bit
+    with pytest.raises(ValueError, match="needs a bops"):
+        c.assign_bits(rule="uniform")
+    c.close()
+    with pytest.raises(ValueError, match="bits must be one of"):
+        compressor(bits="mixed")

@@ -33,8 +33,9 @@ CHAIN_REDUCE = {"sum": picpq.CHAIN_SUM, "mean": picpq.CHAIN_MEAN, "max": picpq.C
 FP_SCALES = ("raw", "minmax")
 # the pipeline's choices where it departs from the paper, and the paper's
 # (docs/RESULTS.md measures each)
-DEFAULTS = dict(fp_at="act", fp_scale="minmax", distinct=True, fill=True)
-FAITHFUL = dict(fp_at="conv", fp_scale="raw", distinct=False, fill=False)
+DEFAULTS = dict(fp_at="act", fp_scale="minmax", distinct=True, fill=True, bits="sparsity")
+FAITHFUL = dict(fp_at="conv", fp_scale="raw", distinct=False, fill=False, bits="sparsity")
+BIT_RULES = ("sparsity", "uniform")
 STATE_FORMAT, STATE_VERSION = "picpq-torch-search", 1
 
 
@@ -113,7 +114,8 @@ class Compressor:
     (e.g. torch.channels_last); `chain_reduce`, `fp_scale`: plan options
     (METHOD §5.3; fp_scale "minmax" maps each layer's FP onto [0, 1]);
     `fp_at`: where calibrate takes the maps (rank_filters: "conv", "bn",
-    "act"); `distinct`, `fill`: the defaults of search and assign_bits;
+    "act"); `distinct`, `fill`, `bits`: the defaults of search and
+    assign_bits;
     `faithful=True`: the paper's choices wherever this pipeline
     has its own default (FAITHFUL: FP before batch norm, raw, repeated
     networks counted as evaluations, bits without filling the budget);
@@ -121,7 +123,7 @@ class Compressor:
 
     def __init__(self, model, example_inputs, macs=0.5, max_bits=8, seed=0, threads=None,
                  memory_format=None, chain_reduce="sum", fp_scale=None, fp_at=None,
-                 distinct=None, fill=None, faithful=False, **plan_params):
+                 distinct=None, fill=None, bits=None, faithful=False, **plan_params):
         choice = FAITHFUL if faithful else DEFAULTS
         fp_scale = choice["fp_scale"] if fp_scale is None else fp_scale
         fp_at = choice["fp_at"] if fp_at is None else fp_at
@@ -135,6 +137,9 @@ class Compressor:
         self.chain_reduce, self.fp_scale, self.fp_at = chain_reduce, fp_scale, fp_at
         self.distinct = choice["distinct"] if distinct is None else bool(distinct)
         self.fill = choice["fill"] if fill is None else bool(fill)
+        self.bit_rule = choice["bits"] if bits is None else bits
+        if self.bit_rule not in BIT_RULES:
+            raise ValueError(f"bits must be one of {BIT_RULES}")
         self.plan_params = dict(plan_params, chain_reduce=CHAIN_REDUCE[chain_reduce])
         self.desc = describe(model, example_inputs)
         self.net = self.desc.net
@@ -360,9 +365,12 @@ class Compressor:
         return self.stream(data, batch, seed, transform)
 
     # -- 4. bits --
-    def assign_bits(self, max_bits=None, bops=None, tau=None, min_bits=2, fill=None):
+    def assign_bits(self, max_bits=None, bops=None, tau=None, min_bits=2, fill=None, rule=None):
         """Bits from sparsity (METHOD §7): q_l = B_l - ceil(tau / s_l), at
-        least min_bits. `bops`: a fraction of the unpruned fp32 model's BOPs
+        least min_bits; or with `rule` "uniform" (default: the compressor's
+        `bits`) one bitwidth for every quantized layer (at most its B_l),
+        the largest within `bops`, then fitted to it (needs `bops`).
+        `bops`: a fraction of the unpruned fp32 model's BOPs
         (e.g. 1/32): the smallest tau whose bits meet it, then (`fill`,
         default: the compressor's, True unless faithful) the bits fitted to
         it one bit at a time (picpq.bits_fill: unpruned layers give bits up
@@ -378,6 +386,11 @@ class Compressor:
             self.max_bits = (default_bits(self.desc, max_bits) if np.isscalar(max_bits)
                              else [int(x) for x in max_bits])
         sparsity = picpq.sparsity_from_plan(self.plan)
+        if (self.bit_rule if rule is None else rule) == "uniform":
+            if bops is None:
+                raise ValueError("assign_bits: the uniform rule needs a bops target")
+            self.bits = self._uniform_bits(sparsity, self.base_cost["bops"] * bops, min_bits)
+            return self.bits
         if bops is not None:
             target = self.base_cost["bops"] * bops
             self.tau, bits, self.bops_met = picpq.bits_solve(self.plan, sparsity, self.max_bits,
@@ -390,6 +403,18 @@ class Compressor:
             bits = picpq.bits_assign(sparsity, self.max_bits, tau=self.tau, min_bits=min_bits)
         self.bits = [int(x) for x in bits]
         return self.bits
+
+    def _uniform_bits(self, sparsity, target, min_bits):
+        """The largest q (capped at each B_l) whose BOPs fit, then bits_fill."""
+        def at(q):
+            return [32 if m == 32 else min(q, m) for m in self.max_bits]
+        fits = [q for q in range(max(min_bits, 1), 9)
+                if self.net.bops(self.plan, at(q), at(q)) <= target]
+        self.tau = None
+        bits, self.bops_met = picpq.bits_fill(self.plan, sparsity, self.max_bits,
+                                              at(fits[-1] if fits else max(min_bits, 1)),
+                                              target, max(min_bits, 1))
+        return [int(x) for x in bits]
 
     # -- 5. quantize --
     def quantize(self, weights=True, activations=True, residual=False):
@@ -468,4 +493,4 @@ def compress(model, data, evaluate, macs=0.5, bops=None, example_inputs=None, ma
 
 
 __all__ = ["CHAIN_REDUCE", "Compressor", "FP_SCALES", "SearchResult", "compress",
-           "configure_threads", "default_bits", "DEFAULTS", "FAITHFUL"]
+           "configure_threads", "default_bits", "BIT_RULES", "DEFAULTS", "FAITHFUL"]
