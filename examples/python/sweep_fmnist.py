@@ -16,8 +16,10 @@ BOPs target):
   before batch norm), pic-pq-bn (FP after batch norm), pic-pq-raw (raw
   FP), pic-pq-counted (repeats count as evaluations), pic-pq-nofill (bits
   from tau alone), pic-pq-ubits (one bitwidth for every quantized layer,
-  at most B_l, then fitted: no bits from sparsity), pic-pq-each (a search
-  at each budget instead of one)
+  at most B_l, then fitted: no bits from sparsity), pic-pq-sg3 (pic-pq's
+  (a, b) with plan.safeguard 0.3: every layer keeps >= 30 % of its filters,
+  at the two smaller budgets), pic-pq-each (a search at each budget
+  instead of one)
 
 Resumable and parallel: every (seed, method, budget) result is a file in
 OUT; a search keeps its state file; processes started side by side take
@@ -44,13 +46,14 @@ np, torch, picpq, ptq = cf.np, cf.torch, cf.picpq, cf.ptq
 SEARCHED = {"pic-pq": {}, "faithful": dict(faithful=True),
             "pic-pq-conv": dict(fp_at="conv"), "pic-pq-bn": dict(fp_at="bn"),
             "pic-pq-raw": dict(fp_scale="raw"),
-            "pic-pq-counted": dict(distinct=False), "pic-pq-each": {}}
+            "pic-pq-counted": dict(distinct=False), "pic-pq-each": {},
+            "pic-pq-sg3": dict(safeguard=0.3)}
 METHODS = ["pic-pq", "faithful", "ab10", "random", "uniform"]
-REUSED = ("pic-pq-nofill", "pic-pq-ubits")   # pic-pq's search, other bits
+REUSED = ("pic-pq-nofill", "pic-pq-ubits", "pic-pq-sg3")   # pic-pq's search, other bits/plan
 # the final fine-tune and QAT of every result: half of the quick profile's (compute)
 FINAL_STEPS = dict(finetune_steps=200, qat_a_steps=150, qat_w_steps=250)
-ABLATIONS = ["pic-pq-nofill", "pic-pq-ubits", "pic-pq-conv", "pic-pq-bn", "pic-pq-raw",
-             "pic-pq-counted", "pic-pq-each"]
+ABLATIONS = ["pic-pq-nofill", "pic-pq-ubits", "pic-pq-sg3", "pic-pq-conv", "pic-pq-bn",
+             "pic-pq-raw", "pic-pq-counted", "pic-pq-each"]
 
 
 def parse_args(argv=None):
@@ -186,6 +189,8 @@ def bits_for(comp, plan, target, fill):
 def budgets_of(args, method):
     if method == "pic-pq-ubits":
         return args.budgets
+    if method == "pic-pq-sg3":
+        return args.budgets[1:]
     if method == "pic-pq-each":   # at the middle budget it is pic-pq itself
         return [kf for kf in args.budgets if kf != args.budgets[len(args.budgets) // 2]]
     return args.ablation_budgets if method in ABLATIONS else args.budgets
