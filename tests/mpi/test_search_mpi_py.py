@@ -184,8 +184,10 @@ def test_damaged_checkpoints_are_refused_and_kept(tmp_path):
     assert r.returncode != 0 and "was made with --seed 0" in r.stderr
     r = run(tmp_path, "--resume", "--chain-reduce", "mean", np=2)
     assert r.returncode != 0 and "was made with --chain-reduce sum, not mean" in r.stderr
-    r = run(tmp_path, "--resume", "--fp-scale", "minmax", np=2)
-    assert r.returncode != 0 and "was made with --fp-scale raw, not minmax" in r.stderr
+    r = run(tmp_path, "--resume", "--fp-scale", "raw", np=2)
+    assert r.returncode != 0 and "was made with --fp-scale minmax, not raw" in r.stderr
+    r = run(tmp_path, "--resume", "--fp-at", "conv", np=2)
+    assert r.returncode != 0 and "was made with --fp-at act, not conv" in r.stderr
     assert ckpt.read_bytes() == good
 
 
@@ -208,7 +210,7 @@ def test_sharded_calibration_equals_one_pass_bit_for_bit(tmp_path):
     assert cached
     desc = ptq.describe(model, train_data[0][:2].contiguous(memory_format=torch.channels_last))
     one_pass = ptq.rank_filters(model, desc, job.calibration_batches(
-        train_data, prof["calib_images"], 0))
+        train_data, prof["calib_images"], 0), at=job.PLAN_DEFAULTS["fp_at"])
     assert sorted(sharded.files, key=int) == [str(k) for k in sorted(one_pass)]
     for layer, fp in one_pass.items():
         assert np.array_equal(sharded[str(layer)], fp)  # bit for bit
