@@ -340,8 +340,9 @@ def main(argv=None):
     if args.report:
         return report(args)
     ctx = None
-    tasks = [(seed, m) for group in (METHODS, ABLATIONS) for seed in args.seeds
-             for m in group if m in args.methods]   # every seed's methods before ablations
+    # every seed's methods first, then each ablation on every seed in turn
+    tasks = [(seed, m) for seed in args.seeds for m in METHODS if m in args.methods]
+    tasks += [(seed, m) for m in ABLATIONS if m in args.methods for seed in args.seeds]
     for seed, method in tasks:
         if done(args, seed, method):
             continue
