@@ -642,19 +642,18 @@ def main(argv=None):
     kept = plan.kept_all()
     print(f"  MACs {net.macs(plan) / 1e6:.2f} M <= budget {budget / 1e6:.2f} M: {met}")
 
-    step("5/7 bits from sparsity")
+    step("5/7 bits")
     sparsity = picpq.sparsity_from_plan(plan)
     ratio = args.bops_ratio if args.bops_ratio is not None else prof["bops_ratio"]
-    if ratio:  # the smallest penalty whose bits meet the BOPs target, then what is left
-        tau, bits, _ = picpq.bits_solve(plan, sparsity, max_bits, base_cost["bops"] / ratio)
-        if comp.fill:
-            bits, _ = picpq.bits_fill(plan, sparsity, max_bits, bits, base_cost["bops"] / ratio)
-        bits = bits.tolist()
+    if ratio:  # the compressor's bit rule for the BOPs target (picpq.torch.fit_bits)
+        bits, tau, _ = ptq.fit_bits(plan, max_bits, base_cost["bops"] / ratio, comp.bit_rule,
+                                    comp.fill)
     else:      # the reference's penalty
         tau = 1 / 6
         bits = picpq.bits_assign(sparsity, max_bits, tau=tau, min_bits=2).tolist()
     cost = cost_summary(desc, plan, bits)
-    print(f"  tau {tau:.4f}, bits {bits}, BOPs {cost['bops'] / 1e9:.3f} G")
+    print(f"  rule {comp.bit_rule}, tau {tau if tau is None else round(tau, 4)}, bits {bits}, "
+          f"BOPs {cost['bops'] / 1e9:.3f} G")
 
     step("4/7 fine-tune, 6/7 QAT, 7/7 export")
     result, packed = compressed_result(args, prof, comp, plan, bits, train_data, test_data,

@@ -166,26 +166,6 @@ def ranking(ctx, comp, seed, method, out, macs=None):
     return res.a, res.b, info
 
 
-def uniform_bits(comp, plan, target):
-    """The largest single bitwidth (at most B_l per layer) within the
-    target, then fitted to it (bits_fill)."""
-    floor = [32 if m == 32 else min(2, m) for m in comp.max_bits]
-    for q in range(2, 9):
-        bits = [32 if m == 32 else min(q, m) for m in comp.max_bits]
-        if comp.net.bops(plan, bits, bits) <= target:
-            floor = bits
-    bits, _ = picpq.bits_fill(plan, picpq.sparsity_from_plan(plan), comp.max_bits, floor, target)
-    return [int(b) for b in bits]
-
-
-def bits_for(comp, plan, target, fill):
-    sparsity = picpq.sparsity_from_plan(plan)
-    _, bits, _ = picpq.bits_solve(plan, sparsity, comp.max_bits, target)
-    if fill:   # unmet or below the target: fitted to it
-        bits, _ = picpq.bits_fill(plan, sparsity, comp.max_bits, bits, target)
-    return [int(b) for b in bits]
-
-
 def budgets_of(args, method):
     if method == "pic-pq-ubits":
         return args.budgets
@@ -220,8 +200,9 @@ def run_task(ctx, seed, method):
             met = True
         else:
             [(plan, met)] = comp.plans([kf], a, b)
-            bits = (uniform_bits(comp, plan, target) if method == "pic-pq-ubits"
-                    else bits_for(comp, plan, target, comp.fill))
+            bits, _, _ = ptq.fit_bits(plan, comp.max_bits, target,
+                                      "uniform" if method == "pic-pq-ubits" else "sparsity",
+                                      comp.fill)
         cost = cf.cost_summary(comp.desc, plan, bits)
         t = time.time()
         small, _, _, summary = cf.compress(comp, plan, bits, ctx.train, ctx.prof, seed,

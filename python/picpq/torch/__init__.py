@@ -20,8 +20,8 @@ from .surgery import apply_plan, mask_model
 from . import data
 from .data import Batches, evaluate, recalibrate_bn, train
 from .io import load_compressed, save_compressed, write_atomic
-from .pipeline import (DEFAULTS, FAITHFUL, Compressor, SearchResult, compress,
-                       configure_threads, default_bits)
+from .pipeline import (BIT_RULES, DEFAULTS, FAITHFUL, Compressor, SearchResult, compress,
+                       configure_threads, default_bits, fit_bits)
 
 __all__ = ["ActQuant", "ActSite", "Description", "Layer", "PerUseAct", "UnsupportedModel",
            "WeightQuant", "apply_plan", "bops_of_model", "check_bits", "check_description",
@@ -29,7 +29,6 @@ __all__ = ["ActQuant", "ActSite", "Description", "Layer", "PerUseAct", "Unsuppor
            "model_file_bytes", "quantize_activations", "quantize_model", "quantize_weights",
            "rank_filters", "save_model", "set_filter_properties"]
 
-__all__ += ["DEFAULTS", "FAITHFUL", "FP_AT", "Batches", "Compressor", "SearchResult", "compress",
-            "configure_threads", "data",
-            "default_bits", "evaluate", "load_compressed", "recalibrate_bn",
-            "save_compressed", "train", "write_atomic"]
+__all__ += ["BIT_RULES", "DEFAULTS", "FAITHFUL", "FP_AT", "Batches", "Compressor", "SearchResult",
+            "compress", "configure_threads", "data", "default_bits", "evaluate", "fit_bits",
+            "load_compressed", "recalibrate_bn", "save_compressed", "train", "write_atomic"]

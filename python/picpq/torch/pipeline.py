@@ -366,55 +366,32 @@ class Compressor:
 
     # -- 4. bits --
     def assign_bits(self, max_bits=None, bops=None, tau=None, min_bits=2, fill=None, rule=None):
-        """Bits from sparsity (METHOD §7): q_l = B_l - ceil(tau / s_l), at
-        least min_bits; or with `rule` "uniform" (default: the compressor's
-        `bits`) one bitwidth for every quantized layer (at most its B_l),
-        the largest within `bops`, then fitted to it (needs `bops`).
-        `bops`: a fraction of the unpruned fp32 model's BOPs
-        (e.g. 1/32): the smallest tau whose bits meet it, then (`fill`,
-        default: the compressor's, True unless faithful) the bits fitted to
-        it one bit at a time (picpq.bits_fill: unpruned layers give bits up
-        when tau alone cannot meet it, the rest of the budget is spent);
-        otherwise
-        `tau` (default 1/6, the reference's). `max_bits`: int or per-layer list
-        (default: the compressor's). Returns the bits (list); self.bops_met
-        says whether the BOPs target was met (at min_bits everywhere it may
-        not be: the 32-bit layers alone can exceed it), self.tau the penalty."""
+        """Bits for the pruned model. `bops`: a fraction of the unpruned fp32
+        model's BOPs (e.g. 1/32): fit_bits with `rule` and `fill` (defaults:
+        the compressor's `bits` and `fill`); otherwise bits from sparsity
+        (METHOD §7) at `tau` (default 1/6, the reference's). `max_bits`: int
+        or per-layer list (default: the compressor's). Returns the bits
+        (list); self.bops_met says whether the BOPs target was met (the
+        32-bit layers alone can exceed it), self.tau the penalty (None for
+        the uniform rule)."""
         if self.budget_met is None:
             raise ValueError("assign_bits: prune first")
         if max_bits is not None:
             self.max_bits = (default_bits(self.desc, max_bits) if np.isscalar(max_bits)
                              else [int(x) for x in max_bits])
-        sparsity = picpq.sparsity_from_plan(self.plan)
-        if (self.bit_rule if rule is None else rule) == "uniform":
-            if bops is None:
-                raise ValueError("assign_bits: the uniform rule needs a bops target")
-            self.bits = self._uniform_bits(sparsity, self.base_cost["bops"] * bops, min_bits)
-            return self.bits
         if bops is not None:
-            target = self.base_cost["bops"] * bops
-            self.tau, bits, self.bops_met = picpq.bits_solve(self.plan, sparsity, self.max_bits,
-                                                             target, min_bits)
-            if self.fill if fill is None else fill:
-                bits, self.bops_met = picpq.bits_fill(self.plan, sparsity, self.max_bits, bits,
-                                                      target, min_bits or 1)
-        else:
-            self.tau, self.bops_met = (1 / 6 if tau is None else tau), None
-            bits = picpq.bits_assign(sparsity, self.max_bits, tau=self.tau, min_bits=min_bits)
+            self.bits, self.tau, self.bops_met = fit_bits(
+                self.plan, self.max_bits, self.base_cost["bops"] * bops,
+                self.bit_rule if rule is None else rule, self.fill if fill is None else fill,
+                min_bits)
+            return self.bits
+        if (self.bit_rule if rule is None else rule) != "sparsity":
+            raise ValueError("assign_bits: the uniform rule needs a bops target")
+        self.tau, self.bops_met = (1 / 6 if tau is None else tau), None
+        bits = picpq.bits_assign(picpq.sparsity_from_plan(self.plan), self.max_bits, tau=self.tau,
+                                 min_bits=min_bits)
         self.bits = [int(x) for x in bits]
         return self.bits
-
-    def _uniform_bits(self, sparsity, target, min_bits):
-        """The largest q (capped at each B_l) whose BOPs fit, then bits_fill."""
-        def at(q):
-            return [32 if m == 32 else min(q, m) for m in self.max_bits]
-        fits = [q for q in range(max(min_bits, 1), 9)
-                if self.net.bops(self.plan, at(q), at(q)) <= target]
-        self.tau = None
-        bits, self.bops_met = picpq.bits_fill(self.plan, sparsity, self.max_bits,
-                                              at(fits[-1] if fits else max(min_bits, 1)),
-                                              target, max(min_bits, 1))
-        return [int(x) for x in bits]
 
     # -- 5. quantize --
     def quantize(self, weights=True, activations=True, residual=False):
@@ -445,6 +422,31 @@ class Compressor:
         if self.pruned_desc is not None:
             self.pruned_desc.close()
         self.desc.close()
+
+
+def fit_bits(plan, max_bits, max_bops, rule="sparsity", fill=True, min_bits=2):
+    """Bits for `plan` within `max_bops` BOPs (paper convention): rule
+    "sparsity", the smallest tau whose bits from sparsity fit (METHOD §7,
+    picpq.bits_solve); rule "uniform", the largest single bitwidth (capped
+    at each layer's B_l) that fits. Then with `fill` the bits are fitted to
+    the budget one bit at a time (picpq.bits_fill: over it, unpruned layers
+    give bits up too; under it, the rest is spent). Returns (bits as a list,
+    tau or None, met)."""
+    if rule not in BIT_RULES:
+        raise ValueError(f"rule must be one of {BIT_RULES}")
+    sparsity = picpq.sparsity_from_plan(plan)
+    floor = max(min_bits, 1)
+    if rule == "sparsity":
+        tau, bits, met = picpq.bits_solve(plan, sparsity, max_bits, max_bops, min_bits)
+    else:
+        def at(q):
+            return [32 if m == 32 else min(q, m) for m in max_bits]
+        fits = [q for q in range(floor, 9) if plan.net.bops(plan, at(q), at(q)) <= max_bops]
+        tau, bits = None, at(fits[-1] if fits else floor)
+        met = bool(fits)
+    if fill:
+        bits, met = picpq.bits_fill(plan, sparsity, max_bits, bits, max_bops, floor)
+    return [int(b) for b in bits], tau, bool(met)
 
 
 def _json_default(obj):
@@ -493,4 +495,4 @@ def compress(model, data, evaluate, macs=0.5, bops=None, example_inputs=None, ma
 
 
 __all__ = ["CHAIN_REDUCE", "Compressor", "FP_SCALES", "SearchResult", "compress",
-           "configure_threads", "default_bits", "BIT_RULES", "DEFAULTS", "FAITHFUL"]
+           "configure_threads", "default_bits", "fit_bits", "BIT_RULES", "DEFAULTS", "FAITHFUL"]
