@@ -4,7 +4,7 @@ compressed at several MACs budgets (each with its BOPs target) and seeds,
 by PIC-PQ with the library's defaults and against the paper's choices and
 the baselines, on compress_fmnist's profile, data and baseline model.
 
-Methods (all fine-tuned, quantized and tested alike; bits at most the
+Methods (all fine-tuned, quantized and tested alike; bits within the
 BOPs target):
   pic-pq    Compressor defaults (picpq.torch.DEFAULTS), one search per seed
             at the middle budget serving every budget (Compressor.plans)
@@ -12,14 +12,17 @@ BOPs target):
   ab10      (a, b) = (1, 0): the default FP ranked globally, no search
   random    a random global ranking (the reference's --global_random_rank)
   uniform   the same fraction of every layer, one bitwidth for all
-  ablations of the defaults, one lever changed each: pic-pq-conv (FP
-  before batch norm), pic-pq-bn (FP after batch norm), pic-pq-raw (raw
-  FP), pic-pq-counted (repeats count as evaluations), pic-pq-nofill (bits
-  from tau alone), pic-pq-ubits (one bitwidth for every quantized layer,
-  at most B_l, then fitted: no bits from sparsity), pic-pq-sg3 (pic-pq's
-  (a, b) with plan.safeguard 0.3: every layer keeps >= 30 % of its filters,
-  at the two smaller budgets), pic-pq-each (a search at each budget
-  instead of one)
+  (ab10 and random take pic-pq-sbits' bit rule, so that against it they
+  measure the ranking alone.)
+Levers, each against the configuration it changes (LEVERS):
+  pic-pq-sbits    pic-pq with bits from sparsity (the paper's rule), fitted
+  pic-pq-nofill   pic-pq-sbits without the fitting (tau alone)
+  pic-pq-conv, pic-pq-bn  pic-pq-sbits with FP before / after batch norm
+  pic-pq-raw      pic-pq-sbits with raw FP
+  pic-pq-counted  pic-pq-sbits with repeated networks counted
+  pic-pq-sg3      pic-pq-sbits' (a, b) with plan.safeguard 0.3 (every layer
+                  keeps >= 30 % of its filters), the two smaller budgets
+  pic-pq-each     pic-pq-sbits with a search at each budget
 
 Resumable and parallel: every (seed, method, budget) result is a file in
 OUT; a search keeps its state file; processes started side by side take
@@ -43,17 +46,34 @@ import compress_fmnist as cf  # noqa: E402  (sets the thread policy, imports tor
 
 np, torch, picpq, ptq = cf.np, cf.torch, cf.picpq, cf.ptq
 
-SEARCHED = {"pic-pq": {}, "faithful": dict(faithful=True),
-            "pic-pq-conv": dict(fp_at="conv"), "pic-pq-bn": dict(fp_at="bn"),
-            "pic-pq-raw": dict(fp_scale="raw"),
-            "pic-pq-counted": dict(distinct=False), "pic-pq-each": {},
-            "pic-pq-sg3": dict(safeguard=0.3)}
+SBITS = dict(bits="sparsity")
+OPTIONS = {"pic-pq": {}, "faithful": dict(faithful=True), "ab10": SBITS, "random": SBITS,
+           "pic-pq-sbits": SBITS, "pic-pq-nofill": dict(SBITS, fill=False),
+           "pic-pq-conv": dict(SBITS, fp_at="conv"), "pic-pq-bn": dict(SBITS, fp_at="bn"),
+           "pic-pq-raw": dict(SBITS, fp_scale="raw"),
+           "pic-pq-counted": dict(SBITS, distinct=False), "pic-pq-each": SBITS,
+           "pic-pq-sg3": dict(SBITS, safeguard=0.3)}
 METHODS = ["pic-pq", "faithful", "ab10", "random", "uniform"]
-REUSED = ("pic-pq-nofill", "pic-pq-ubits", "pic-pq-sg3")   # pic-pq's search, other bits/plan
+REUSED = ("pic-pq-sbits", "pic-pq-nofill", "pic-pq-sg3")   # pic-pq's search, other bits/plan
 # the final fine-tune and QAT of every result: half of the quick profile's (compute)
 FINAL_STEPS = dict(finetune_steps=200, qat_a_steps=150, qat_w_steps=250)
-ABLATIONS = ["pic-pq-nofill", "pic-pq-ubits", "pic-pq-sg3", "pic-pq-conv", "pic-pq-bn",
+ABLATIONS = ["pic-pq-sbits", "pic-pq-nofill", "pic-pq-sg3", "pic-pq-conv", "pic-pq-bn",
              "pic-pq-raw", "pic-pq-counted", "pic-pq-each"]
+# lever: (the configuration it changes, what it changes)
+LEVERS = {"pic-pq-sbits": ("pic-pq", "bits: one bitwidth capped at B_l (default) vs "
+                           "bits from sparsity (paper)"),
+          "pic-pq-nofill": ("pic-pq-sbits", "bits fitted to the budget (default) vs tau "
+                            "alone (paper)"),
+          "pic-pq-conv": ("pic-pq-sbits", "FP after the activation (default) vs before batch "
+                          "norm (paper)"),
+          "pic-pq-bn": ("pic-pq-sbits", "FP after the activation (default) vs after batch "
+                        "norm"),
+          "pic-pq-raw": ("pic-pq-sbits", "FP mapped onto [0, 1] per layer (default) vs raw "
+                         "(paper)"),
+          "pic-pq-counted": ("pic-pq-sbits", "48 distinct networks (default) vs repeats "
+                             "counted (paper)"),
+          "pic-pq-sg3": ("pic-pq-sbits", "safeguard 0.1 (default, paper) vs 0.3"),
+          "pic-pq-each": ("pic-pq-sbits", "one search for every budget vs one per budget")}
 
 
 def parse_args(argv=None):
@@ -135,7 +155,7 @@ def compressor(ctx, seed, method):
     example = ctx.train[0][:2].contiguous(memory_format=torch.channels_last)
     comp = ptq.Compressor(ctx.model, example, macs=ctx.args.budgets[len(ctx.args.budgets) // 2],
                           seed=seed, threads=ctx.args.threads, memory_format=cf.CL,
-                          fill=method != "pic-pq-nofill", **SEARCHED.get(method, {}))
+                          **OPTIONS.get(method, {}))
     comp.max_bits = cf.max_bits_of(comp.desc, blocks_per_stage=3)
     comp.calibrate(cf.calibration_batches(ctx.train, ctx.prof["calib_images"], seed),
                    threads=ctx.args.threads)
@@ -167,7 +187,7 @@ def ranking(ctx, comp, seed, method, out, macs=None):
 
 
 def budgets_of(args, method):
-    if method == "pic-pq-ubits":
+    if method == "pic-pq-sbits":
         return args.budgets
     if method == "pic-pq-sg3":
         return args.budgets[1:]
@@ -200,9 +220,7 @@ def run_task(ctx, seed, method):
             met = True
         else:
             [(plan, met)] = comp.plans([kf], a, b)
-            bits, _, _ = ptq.fit_bits(plan, comp.max_bits, target,
-                                      "uniform" if method == "pic-pq-ubits" else "sparsity",
-                                      comp.fill)
+            bits, _, _ = ptq.fit_bits(plan, comp.max_bits, target, comp.bit_rule, comp.fill)
         cost = cf.cost_summary(comp.desc, plan, bits)
         t = time.time()
         small, _, _, summary = cf.compress(comp, plan, bits, ctx.train, ctx.prof, seed,
@@ -240,14 +258,30 @@ def mean_std(values):
     return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else float("nan")
 
 
+def paired(by, a, b, kf):
+    """a's top-1 minus b's at budget kf, paired by seed: (mean, std, n) or None."""
+    d = [by[(a, kf, s)]["test_acc"] - by[(b, kf, s)]["test_acc"]
+         for (m, k, s) in by if m == a and k == kf and (b, kf, s) in by]
+    return (*mean_std(d), len(d)) if d else None
+
+
+def cell(diff):
+    return "-" if diff is None else f"{diff[0]:+.2f} ± {diff[1]:.2f} (n={diff[2]})"
+
+
+def table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
 def report(args):
     rows = load_results(args.out)
     by = {(r["method"], r["macs_fraction"], r["seed"]): r for r in rows}
     methods = [m for m in METHODS + ABLATIONS if any(k[0] == m for k in by)]
     budgets = sorted({r["macs_fraction"] for r in rows}, reverse=True)
-    lines = ["| method | " + " | ".join(f"{100 * kf:g} % MACs" for kf in budgets) + " |",
-             "|---|" + "---|" * len(budgets)]
-    summary = {}
+    cols = [f"{100 * kf:g} % MACs, {r:g}× target" for kf, r in
+            sorted(zip(args.budgets, args.ratios), reverse=True) if kf in budgets]
+    summary, main = {}, []
     for m in methods:
         cells = []
         for kf in budgets:
@@ -262,29 +296,26 @@ def report(args):
             missed = "†" if not all(r["bops_met"] for r in rs) else ""
             cells.append(f"{acc:.2f} ± {sd:.2f} ({ratio:.0f}×{missed}; {run:.0f}× as run; "
                          f"n={len(rs)})")
-        lines.append(f"| {m} | " + " | ".join(cells) + " |")
-    diff_lines = ["| pic-pq minus | " + " | ".join(f"{100 * kf:g} % MACs" for kf in budgets)
-                  + " |", "|---|" + "---|" * len(budgets)]
-    for other in [m for m in methods if m != "pic-pq"]:
-        cells = []
-        for kf in budgets:
-            seeds = [s for (mm, k, s) in by if mm == "pic-pq" and k == kf
-                     and (other, kf, s) in by]
-            if not seeds:
-                cells.append("-")
-                continue
-            d = [by[("pic-pq", kf, s)]["test_acc"] - by[(other, kf, s)]["test_acc"]
-                 for s in seeds]
-            mu, sd = mean_std(d)
-            cells.append(f"{mu:+.2f} ± {sd:.2f} (n={len(d)})")
-        diff_lines.append(f"| {other} | " + " | ".join(cells) + " |")
-    note = ("Top-1 on the 10,000 test images, mean ± std over seeds; in brackets the BOPs "
-            "ratio (paper convention; † = over the BOPs target for at least one seed), the "
-            "ratio of the quantized model as it runs, and the number of seeds. The second "
-            "table: pic-pq's top-1 minus the method's, paired by seed, mean ± std.")
-    text = "\n".join(lines) + "\n\n" + "\n".join(diff_lines) + "\n\n" + note + "\n"
+        main.append([m] + cells)
+    diffs = [[f"pic-pq − {o}"] + [cell(paired(by, "pic-pq", o, kf)) for kf in budgets]
+             for o in ("faithful", "ab10", "random", "uniform") if o in methods]
+    diffs += [[f"pic-pq-sbits − {o}"] +
+              [cell(paired(by, "pic-pq-sbits", o, kf)) for kf in budgets]
+              for o in ("ab10", "random") if o in methods and "pic-pq-sbits" in methods]
+    levers = [[LEVERS[m][1], f"{LEVERS[m][0]} − {m}"] +
+              [cell(paired(by, LEVERS[m][0], m, kf)) for kf in budgets]
+              for m in ABLATIONS if m in methods]
+    text = "\n\n".join([
+        table(["method"] + cols, main),
+        "Top-1 (%) on the 10,000 test images, mean ± std over seeds; in brackets the BOPs "
+        "ratio (paper convention; † = over the BOPs target for at least one seed), the ratio "
+        "of the quantized model as it runs, and the number of seeds.",
+        table(["paired difference (points)"] + cols, diffs),
+        table(["lever", "difference"] + cols, levers),
+        "Paired differences: top-1 of the first minus the second, seed by seed, mean ± std; "
+        "for a lever, positive = the default is better."]) + "\n"
     cf.write_atomic(os.path.join(args.out, "sweep.md"), text)
-    plot(args.out, summary, methods)
+    plot(args.out, summary, [m for m in METHODS + ["pic-pq-sbits"] if m in methods])
     print(text)
     return summary
 

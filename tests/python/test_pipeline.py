@@ -287,24 +287,25 @@ def test_rebuilt_candidate_equals_a_deep_copy_on_other_models(kind):
 
 
 def test_assign_bits_uniform_rule_and_fill():
-    """rule "uniform": one bitwidth (capped at B_l) within the target, then
-    fitted; the default rule with fill lands within the target and above
-    the plain solve's BOPs; faithful does not fill."""
+    """rule "uniform" (the default): one bitwidth (capped at B_l) within the
+    target, then fitted; the sparsity rule with fill lands within the
+    target, above tau alone's BOPs."""
     c = compressor()
     n = c.net.num_layers
     c.prune(np.ones(n), np.zeros(n), macs=0.4)
     target = c.base_cost["bops"] / 90
-    plain = c.assign_bits(bops=1 / 90, fill=False)
+    plain = c.assign_bits(bops=1 / 90, fill=False, rule="sparsity")
     assert not c.bops_met   # tau alone: the unpruned layers keep B_l, over the target
     assert c.net.bops(c.plan, plain, plain) > target
-    filled = c.assign_bits(bops=1 / 90)
+    filled = c.assign_bits(bops=1 / 90, rule="sparsity")
     assert c.bops_met and c.net.bops(c.plan, filled, filled) <= target
-    met = c.assign_bits(bops=1 / 30, fill=False)   # a target tau alone meets: fill adds
+    met = c.assign_bits(bops=1 / 30, fill=False, rule="sparsity")  # tau alone meets it
     assert c.bops_met
-    more = c.assign_bits(bops=1 / 30)
+    more = c.assign_bits(bops=1 / 30, rule="sparsity")
     assert c.net.bops(c.plan, met, met) <= c.net.bops(c.plan, more, more) <= \
         c.base_cost["bops"] / 30 and more != met
-    uni = c.assign_bits(bops=1 / 90, rule="uniform")
+    uni = c.assign_bits(bops=1 / 90)
+    assert c.tau is None and c.bit_rule == "uniform"
     assert c.bops_met and c.net.bops(c.plan, uni, uni) <= target
     inner = [b for b, m in zip(uni, c.max_bits) if m != 32]
     assert max(inner) - min(inner) <= 1     # one bitwidth, raised by at most the fill's bit

@@ -33,7 +33,7 @@ CHAIN_REDUCE = {"sum": picpq.CHAIN_SUM, "mean": picpq.CHAIN_MEAN, "max": picpq.C
 FP_SCALES = ("raw", "minmax")
 # the pipeline's choices where it departs from the paper, and the paper's
 # (docs/RESULTS.md measures each)
-DEFAULTS = dict(fp_at="act", fp_scale="minmax", distinct=True, fill=True, bits="sparsity")
+DEFAULTS = dict(fp_at="act", fp_scale="minmax", distinct=True, fill=True, bits="uniform")
 FAITHFUL = dict(fp_at="conv", fp_scale="raw", distinct=False, fill=False, bits="sparsity")
 BIT_RULES = ("sparsity", "uniform")
 STATE_FORMAT, STATE_VERSION = "picpq-torch-search", 1
@@ -368,7 +368,7 @@ class Compressor:
     def assign_bits(self, max_bits=None, bops=None, tau=None, min_bits=2, fill=None, rule=None):
         """Bits for the pruned model. `bops`: a fraction of the unpruned fp32
         model's BOPs (e.g. 1/32): fit_bits with `rule` and `fill` (defaults:
-        the compressor's `bits` and `fill`); otherwise bits from sparsity
+        the compressor's `bits` and `fill`); without it, bits from sparsity
         (METHOD §7) at `tau` (default 1/6, the reference's). `max_bits`: int
         or per-layer list (default: the compressor's). Returns the bits
         (list); self.bops_met says whether the BOPs target was met (the
@@ -385,7 +385,7 @@ class Compressor:
                 self.bit_rule if rule is None else rule, self.fill if fill is None else fill,
                 min_bits)
             return self.bits
-        if (self.bit_rule if rule is None else rule) != "sparsity":
+        if rule == "uniform":
             raise ValueError("assign_bits: the uniform rule needs a bops target")
         self.tau, self.bops_met = (1 / 6 if tau is None else tau), None
         bits = picpq.bits_assign(picpq.sparsity_from_plan(self.plan), self.max_bits, tau=self.tau,
