@@ -22,7 +22,7 @@ Levers, each against the configuration it changes (LEVERS):
   pic-pq-counted  pic-pq-sbits with repeated networks counted
   pic-pq-sg3      pic-pq-sbits' (a, b) with plan.safeguard 0.3 (every layer
                   keeps >= 30 % of its filters), the two smaller budgets
-  pic-pq-each     pic-pq-sbits with a search at each budget
+  pic-pq-each     pic-pq with a search at each budget
 
 Resumable and parallel: every (seed, method, budget) result is a file in
 OUT; a search keeps its state file; processes started side by side take
@@ -51,7 +51,7 @@ OPTIONS = {"pic-pq": {}, "faithful": dict(faithful=True), "ab10": SBITS, "random
            "pic-pq-sbits": SBITS, "pic-pq-nofill": dict(SBITS, fill=False),
            "pic-pq-conv": dict(SBITS, fp_at="conv"), "pic-pq-bn": dict(SBITS, fp_at="bn"),
            "pic-pq-raw": dict(SBITS, fp_scale="raw"),
-           "pic-pq-counted": dict(SBITS, distinct=False), "pic-pq-each": SBITS,
+           "pic-pq-counted": dict(SBITS, distinct=False), "pic-pq-each": {},
            "pic-pq-sg3": dict(SBITS, safeguard=0.3)}
 METHODS = ["pic-pq", "faithful", "ab10", "random", "uniform"]
 REUSED = ("pic-pq-sbits", "pic-pq-nofill", "pic-pq-sg3")   # pic-pq's search, other bits/plan
@@ -73,7 +73,8 @@ LEVERS = {"pic-pq-sbits": ("pic-pq", "bits: one bitwidth capped at B_l (default)
           "pic-pq-counted": ("pic-pq-sbits", "48 distinct networks (default) vs repeats "
                              "counted (paper)"),
           "pic-pq-sg3": ("pic-pq-sbits", "safeguard 0.1 (default, paper) vs 0.3"),
-          "pic-pq-each": ("pic-pq-sbits", "one search for every budget vs one per budget")}
+          "pic-pq-each": ("pic-pq", "one search for every budget (default) vs one per "
+                          "budget")}
 
 
 def parse_args(argv=None):
