@@ -303,6 +303,9 @@ def report(args):
     diffs += [[f"pic-pq-sbits − {o}"] +
               [cell(paired(by, "pic-pq-sbits", o, kf)) for kf in budgets]
               for o in ("ab10", "random") if o in methods and "pic-pq-sbits" in methods]
+    diffs += [["pic-pq-each − uniform"] +
+              [cell(paired(by, "pic-pq-each", "uniform", kf)) for kf in budgets]
+              for _ in [0] if "pic-pq-each" in methods and "uniform" in methods]
     levers = [[LEVERS[m][1], f"{LEVERS[m][0]} − {m}"] +
               [cell(paired(by, LEVERS[m][0], m, kf)) for kf in budgets]
               for m in ABLATIONS if m in methods]
