@@ -185,7 +185,7 @@ static void copy_same(const picpq__model_op *o, const unsigned char *plane, size
                       unsigned char *out)
 {
     const int64_t w = o->w;
-    int64_t ya = y0, yb = y0 + rows, y, xo; /* rows [ya, yb) read the input */
+    int64_t ya = y0, yb = y0 + rows, y; /* rows [ya, yb) read the input */
     while (ya < yb && ya - o->ph + i < 0) ya++;
     while (yb > ya && yb - 1 - o->ph + i >= o->in_h) yb--;
     memset(out, 0, (size_t)((ya - y0) * w) * esize);
@@ -196,8 +196,8 @@ static void copy_same(const picpq__model_op *o, const unsigned char *plane, size
            (size_t)((yb - ya) * w - lo - (w - hi)) * esize);
     for (y = ya; y < yb; y++) {
         unsigned char *row = out + (size_t)((y - y0) * w) * esize;
-        for (xo = 0; xo < lo; xo++) memset(row + (size_t)xo * esize, 0, esize);
-        for (xo = hi; xo < w; xo++) memset(row + (size_t)xo * esize, 0, esize);
+        memset(row, 0, (size_t)lo * esize);
+        memset(row + (size_t)hi * esize, 0, (size_t)(w - hi) * esize);
     }
 }
 

@@ -225,6 +225,19 @@ static picpq_status bops_under(const picpq_net *net, const picpq_plan *plan, con
     return picpq_plan_bops(plan, bits, bits, bops);
 }
 
+/* The budget arguments of solve and fill: max_bops finite and > 0,
+ * min_bits in lowest..8. */
+static picpq_status check_budget(double max_bops, int32_t min_bits, int32_t lowest)
+{
+    if (!isfinite(max_bops)) return picpq__fail(PICPQ_E_NONFINITE, "max_bops is not finite");
+    if (max_bops <= 0)
+        return picpq__fail(PICPQ_E_OUT_OF_RANGE, "max_bops = %.17g must be > 0", max_bops);
+    if (min_bits < lowest || min_bits > 8)
+        return picpq__fail(PICPQ_E_OUT_OF_RANGE, "min_bits = %d is not in %d..8", (int)min_bits,
+                           (int)lowest);
+    return PICPQ_OK;
+}
+
 picpq_status picpq_quant_bits_solve(const picpq_net *net, const picpq_plan *plan,
                                     const double *sparsity, const int32_t *max_bits,
                                     int32_t min_bits, double max_bops, double *tau, int32_t *bits)
@@ -238,11 +251,7 @@ picpq_status picpq_quant_bits_solve(const picpq_net *net, const picpq_plan *plan
     PICPQ__REQUIRE(max_bits, "max_bits");
     PICPQ__REQUIRE(tau, "tau");
     PICPQ__REQUIRE(bits, "bits");
-    if (!isfinite(max_bops)) return picpq__fail(PICPQ_E_NONFINITE, "max_bops is not finite");
-    if (max_bops <= 0)
-        return picpq__fail(PICPQ_E_OUT_OF_RANGE, "max_bops = %.17g must be > 0", max_bops);
-    if (min_bits < 0 || min_bits > 8)
-        return picpq__fail(PICPQ_E_OUT_OF_RANGE, "min_bits = %d is not in 0..8", (int)min_bits);
+    if ((s = check_budget(max_bops, min_bits, 0)) != PICPQ_OK) return s;
     n = picpq_net_num_layers(net);
     /* validate everything up front (with a clamp any τ passes; all-32 bits
      * check the plan), so that nothing below can fail once bits is written */
@@ -349,11 +358,7 @@ picpq_status picpq_quant_bits_fill(const picpq_net *net, const picpq_plan *plan,
     PICPQ__REQUIRE(sparsity, "sparsity");
     PICPQ__REQUIRE(max_bits, "max_bits");
     PICPQ__REQUIRE(bits, "bits");
-    if (!isfinite(max_bops)) return picpq__fail(PICPQ_E_NONFINITE, "max_bops is not finite");
-    if (max_bops <= 0)
-        return picpq__fail(PICPQ_E_OUT_OF_RANGE, "max_bops = %.17g must be > 0", max_bops);
-    if (min_bits < 1 || min_bits > 8)
-        return picpq__fail(PICPQ_E_OUT_OF_RANGE, "min_bits = %d is not in 1..8", (int)min_bits);
+    if ((s = check_budget(max_bops, min_bits, 1)) != PICPQ_OK) return s;
     n = picpq_net_num_layers(net);
     if ((s = assign(n, sparsity, max_bits, 1.0, 1, NULL)) != PICPQ_OK ||
         (s = check_fill_bits(n, max_bits, bits)) != PICPQ_OK ||

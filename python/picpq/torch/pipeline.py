@@ -279,10 +279,10 @@ class Compressor:
                     if key is not None:
                         scored[key] = (loss, info)
                 search.tell(cid, loss, repeat=reused and distinct)
+                stats = search.stats()
                 trace.append(dict(id=cid, loss=loss, info=info, budget_met=met, reused=reused,
-                                  macs=self.net.macs(self.plan),
-                                  best=search.stats()["best_loss"]))
-                done = len(trace) - (search.stats()["repeats"] if distinct else 0)
+                                  macs=self.net.macs(self.plan), best=stats["best_loss"]))
+                done = len(trace) - (stats["repeats"] if distinct else 0)
                 if state is not None:
                     self._save_state(state, settings, search, scored, trace)
                 if progress:
