@@ -347,58 +347,75 @@ static picpq_status read_ops(picpq__reader *r, picpq_model *m)
     return PICPQ_OK;
 }
 
-/* Ops that read value v. */
-static int32_t readers(const picpq_model *m, int32_t v)
-{
-    int32_t i, n = 0;
-    for (i = 0; i < m->n_ops; i++)
-        n += (m->ops[i].src == v) + (m->ops[i].kind == PICPQ__OP_ADD && m->ops[i].src2 == v);
-    return n;
-}
-
 /* Batch norm folded into the conv before it (the conv's output read by that
  * affine alone): y·s + t = Σ (w·s)·x + (b·s + t), on codes a per-channel step
- * s·step. One pass over the output less per conv; the affine op goes and the
- * later value ids close up. */
-static picpq_status fold_affine(picpq_model *m, int32_t i)
+ * s·step. One pass over the output less per conv. */
+static picpq_status fold_affine(picpq_model *m, picpq__model_op *o, picpq__model_op *f)
 {
-    picpq__model_op *o = &m->ops[i], *f = &m->ops[i + 1];
     const int64_t k = (o->in_c / o->groups) * o->kh * o->kw;
     int64_t c, e;
-    int32_t j;
     if (o->bias == NULL && (o->bias = picpq__calloc(&m->alloc, (size_t)o->c, 4)) == NULL)
-        return picpq__fail(PICPQ_E_NOMEM, "model: folded bias of op %d", (int)i);
-    if (o->codes != NULL) {
+        return picpq__fail(PICPQ_E_NOMEM, "model: folded bias");
+    if (o->codes != NULL && o->cstep == NULL) { /* a second affine scales the first's steps */
         if ((o->cstep = picpq__malloc(&m->alloc, (size_t)o->c * sizeof(float))) == NULL)
-            return picpq__fail(PICPQ_E_NOMEM, "model: folded steps of op %d", (int)i);
-        for (c = 0; c < o->c; c++) o->cstep[c] = o->step * f->weight[c];
-    } else {
-        for (c = 0; c < o->c; c++)
-            for (e = 0; e < k; e++) o->weight[c * k + e] *= f->weight[c];
+            return picpq__fail(PICPQ_E_NOMEM, "model: folded steps");
+        for (c = 0; c < o->c; c++) o->cstep[c] = o->step;
     }
-    for (c = 0; c < o->c; c++) o->bias[c] = o->bias[c] * f->weight[c] + f->bias[c];
-    picpq__free(&m->alloc, f->weight);
-    picpq__free(&m->alloc, f->bias);
-    memmove(f, f + 1, (size_t)(m->n_ops - i - 2) * sizeof *f);
-    m->n_ops--;
-    for (j = i + 1; j < m->n_ops; j++) { /* value i + 2 is now i + 1, later ones one less */
-        picpq__model_op *r = &m->ops[j];
-        if (r->src >= i + 2) r->src--;
-        if (r->kind == PICPQ__OP_ADD && r->src2 >= i + 2) r->src2--;
+    for (c = 0; c < o->c; c++) {
+        if (o->codes != NULL) o->cstep[c] *= f->weight[c];
+        else
+            for (e = 0; e < k; e++) o->weight[c * k + e] *= f->weight[c];
+        o->bias[c] = o->bias[c] * f->weight[c] + f->bias[c];
     }
     return PICPQ_OK;
 }
 
+/* One pass: every affine that alone reads a conv's output is folded into
+ * it and leaves the op list, whose value ids close up (map: old id -> new). */
 static picpq_status fold_affines(picpq_model *m)
 {
-    int32_t i;
-    picpq_status st;
-    for (i = 0; i + 1 < m->n_ops; i++)
-        while (i + 1 < m->n_ops && m->ops[i].kind == PICPQ__OP_CONV &&
-               m->ops[i + 1].kind == PICPQ__OP_AFFINE && m->ops[i + 1].src == i + 1 &&
-               readers(m, i + 1) == 1)
-            if ((st = fold_affine(m, i)) != PICPQ_OK) return st;
-    return PICPQ_OK;
+    const int32_t nv = m->n_ops + 1;
+    int32_t *readers = picpq__calloc(&m->alloc, (size_t)nv, sizeof(int32_t));
+    int32_t *map = picpq__malloc(&m->alloc, (size_t)nv * sizeof(int32_t));
+    int32_t i, out = 0;
+    picpq_status st = PICPQ_OK;
+    if (readers == NULL || map == NULL) {
+        st = picpq__fail(PICPQ_E_NOMEM, "model: fold tables");
+        goto done;
+    }
+    for (i = 0; i < m->n_ops; i++) {
+        readers[m->ops[i].src]++;
+        if (m->ops[i].kind == PICPQ__OP_ADD) readers[m->ops[i].src2]++;
+    }
+    map[0] = 0;
+    for (i = 0; i < m->n_ops; i++) {
+        picpq__model_op o = m->ops[i];
+        const int32_t src = o.src;
+        o.src = map[src];
+        if (o.kind == PICPQ__OP_ADD) o.src2 = map[o.src2];
+        if (o.kind == PICPQ__OP_AFFINE && out > 0 && o.src == out &&
+            m->ops[out - 1].kind == PICPQ__OP_CONV && readers[src] == 1) {
+            st = fold_affine(m, &m->ops[out - 1], &o);
+            picpq__free(&m->alloc, o.weight);
+            picpq__free(&m->alloc, o.bias);
+            m->ops[i].weight = m->ops[i].bias = NULL; /* freed: not twice on an error */
+            if (st != PICPQ_OK) break;
+            map[i + 1] = out; /* the affine's value is the conv's now */
+            continue;
+        }
+        m->ops[out++] = o;
+        map[i + 1] = out;
+        if (out - 1 != i) { /* moved: one owner for its arrays, whatever happens next */
+            m->ops[i].weight = m->ops[i].bias = m->ops[i].cstep = NULL;
+            m->ops[i].index = NULL;
+            m->ops[i].codes = NULL;
+        }
+    }
+    if (st == PICPQ_OK) m->n_ops = out; /* on an error every array has one owner below n_ops */
+done:
+    picpq__free(&m->alloc, readers);
+    picpq__free(&m->alloc, map);
+    return st;
 }
 
 /* Workspace slots: each value lives from its op to its last reader; a slot
