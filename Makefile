@@ -375,4 +375,6 @@ lint-nodeps:
 	$(CLANG_FORMAT) --dry-run -Werror $(FORMAT_SRC)
 	@! LC_ALL=C.UTF-8 grep -nE '^.{101,}' $(FORMAT_SRC) /dev/null \
 	  || { echo "lint: the C lines above exceed 100 columns"; exit 1; }
+	@for f in tests/fuzz/*.c; do $(CC) -fsyntax-only $(CFLAGS) -D_POSIX_C_SOURCE=200809L \
+	  -Iinclude -Isrc -Itests/fuzz $$f || { echo "lint: $$f does not compile"; exit 1; }; done
 	$(FLAKE8) $(PY_LINT_DIRS)

@@ -378,7 +378,7 @@ static void op_quant(world *w, unsigned op, input *in)
         check(st);
         if (u8(in) & 1) /* the bits just solved, or whatever the last call left */
             st = picpq_quant_bits_fill(w->net, u8(in) & 1 ? w->plan[0] : NULL, w->sp, w->maxb,
-                                       pick_f64(in) * 1e6, w->bits);
+                                       (int32_t)pick_i64(in), pick_f64(in) * 1e6, w->bits);
         break;
     case 2: {
         static float x[256];

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define PICPQ_EXPERIMENTAL /* picpq_lub_read, picpq_lub_write */
 #include "picpq.h"
 
 #define LAYERS 4
