@@ -125,11 +125,12 @@ def Batches(data, batch, seed):
 CL = torch.channels_last  # the model and its inputs
 
 
-def train(model, batches, steps, lr, label, nesterov=True, cosine=True):
+def train(model, batches, steps, lr, label, nesterov=True, cosine=True, checkpoint=None):
     """SGD (momentum 0.9, weight decay 5e-4) for `steps` steps, cosine lr;
-    a progress bar when `label` is given (picpq.torch.train)."""
+    a progress bar when `label` is given (picpq.torch.train, which saves to
+    and resumes from `checkpoint` when given)."""
     return ptq.train(model, batches, steps, lr, label, nesterov=nesterov, cosine=cosine,
-                     memory_format=CL)
+                     memory_format=CL, checkpoint=checkpoint)
 
 
 def evaluate(model, data, batch):
@@ -145,7 +146,9 @@ def cache_dir(args):
 
 
 def baseline(args, prof, train_data):
-    """The trained ResNet-20: from the cache, or trained now and cached."""
+    """The trained ResNet-20: from the cache, or trained now and cached. The
+    training saves a checkpoint next to the cache file every 500 steps and a
+    new run goes on from it: a long baseline trains in pieces."""
     torch.manual_seed(args.seed)
     model = resnet20().to(memory_format=torch.channels_last)
     path = os.path.join(cache_dir(args), f"resnet20-fmnist-seed{args.seed}-"
@@ -154,7 +157,7 @@ def baseline(args, prof, train_data):
         model.load_state_dict(torch.load(path))
         return model, path, True
     batches = Batches(train_data, prof["batch"], args.seed)
-    train(model, batches, prof["baseline_steps"], 0.1, "baseline")
+    train(model, batches, prof["baseline_steps"], 0.1, "baseline", checkpoint=path + ".partial")
     buf = io.BytesIO()
     torch.save(model.state_dict(), buf)
     write_atomic(path, buf.getvalue())
@@ -221,14 +224,23 @@ def fitness_settings(prof, train_data, fitness_data):
                 bn_recal_batches=prof.get("bn_recal_batches", 0))
 
 
-def run_search(comp, prof, train_data, fitness_data):
+def run_search(args, comp, prof, train_data, fitness_data):
     """REA over (a, b) (Compressor.search): a candidate whose plan was
     already scored (REA mutations often move only layers whose kept set does
     not change) gets the stored loss instead of a second identical
-    fine-tune (`reused` in the trace)."""
+    fine-tune (`reused` in the trace). The search state is saved in OUT
+    after every candidate, under a name digesting its inputs (profile, seed,
+    threads, versions, baseline weights); --resume goes on from it."""
+    digest = hashlib.sha256(json.dumps(
+        dict(prof=prof, seed=args.seed, threads=args.threads, library=picpq.version(),
+             torch=torch.__version__, baseline=weights_digest(comp.model)),
+        sort_keys=True).encode()).hexdigest()[:16]
+    state = os.path.join(args.out, f"search-state-{digest}.json")
+    if not args.resume and os.path.exists(state):
+        os.remove(state)
     res = comp.search(**fitness_settings(prof, train_data, fitness_data),
                       population=prof["population"], sample=prof["sample"],
-                      generations=prof["generations"])
+                      generations=prof["generations"], state=state)
     trace = [dict(id=t["id"], loss=t["loss"], acc=t["info"] if t["info"] is not None else 0.0,
                   budget_met=t["budget_met"], reused=t["reused"], macs=t["macs"],
                   best=t["best"]) for t in res.trace]
@@ -553,8 +565,10 @@ def parse_args(argv=None):
                    "0 = the reference's tau = 1/6)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     p.add_argument("--resume", action="store_true",
-                   help="reuse the methods an earlier run with identical inputs finished in "
-                   "--out (stage-*.json/bin) instead of training them again")
+                   help="go on from where an earlier run with identical inputs stopped in "
+                   "--out: its search state (search-state-*.json) and the methods it "
+                   "finished (stage-*.json/bin). The baseline resumes from its checkpoint "
+                   "in the cache either way")
     p.add_argument("--chain-reduce", choices=sorted(CHAIN_REDUCE),
                    default=PLAN_DEFAULTS["chain_reduce"],
                    help="score of coupled layers (residual chains): sum as the reference "
@@ -628,7 +642,8 @@ def main(argv=None):
                                  trace=[], mean_loss_history=[], lub=net.lub_write(a, b))
         print(f"  skipped: (a, b) read from {args.lub}")
     else:
-        a, b, best_loss, trace, history, plan = run_search(comp, prof, train_data, fitness_data)
+        a, b, best_loss, trace, history, plan = run_search(args, comp, prof, train_data,
+                                                           fitness_data)
         results["search"] = dict(best_loss=best_loss, a=a.tolist(), b=b.tolist(), trace=trace,
                                  mean_loss_history=history, lub=net.lub_write(a, b))
         print(f"  {len(trace)} candidates ({sum(not t['reused'] for t in trace)} distinct "

@@ -52,6 +52,41 @@ def test_streams_are_common_random_numbers_over_tensors_and_loaders():
         assert sum(t.shape[0] for t in got) == 40
 
 
+def test_train_checkpoint_resumes_to_the_uninterrupted_weights(tmp_path):
+    x, y = tiny_data(40)   # 2.5 batches of 16: the resumed stream reshuffles mid-way
+
+    def fresh():
+        torch.manual_seed(0)
+        return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(28 * 28, 10))
+    whole = fresh()
+    ptq.train(whole, ptq.Batches((x, y), 16, 1), 7, 0.1)
+    ck = str(tmp_path / "ck.pt")
+
+    def stop_at_6(out, target):   # a training killed after its save at step 4
+        stop_at_6.calls += 1
+        if stop_at_6.calls == 6:
+            raise KeyboardInterrupt
+        return torch.nn.functional.cross_entropy(out, target)
+    stop_at_6.calls = 0
+    pieces = fresh()
+    with pytest.raises(KeyboardInterrupt):
+        ptq.train(pieces, ptq.Batches((x, y), 16, 1), 7, 0.1, checkpoint=ck, every=2,
+                  loss_fn=stop_at_6)
+    assert torch.load(ck, weights_only=False)["step"] == 4
+    pieces = fresh()   # a new process: a new model and stream, the same file
+    ptq.train(pieces, ptq.Batches((x, y), 16, 1), 7, 0.1, checkpoint=ck, every=2)
+    for p, q in zip(whole.parameters(), pieces.parameters()):
+        assert torch.equal(p, q)
+    assert not os.path.exists(ck)   # removed at the end
+    with pytest.raises(ValueError, match="needs a Batches over tensors"):
+        ptq.train(fresh(), [(x, y)], 2, 0.1, checkpoint=ck)
+    with pytest.raises(ValueError, match="every = 0"):
+        ptq.train(fresh(), ptq.Batches((x, y), 16, 1), 2, 0.1, checkpoint=ck, every=0)
+    torch.save(dict(steps=3), ck)
+    with pytest.raises(ValueError, match="not a checkpoint of this 7-step training"):
+        ptq.train(fresh(), ptq.Batches((x, y), 16, 1), 7, 0.1, checkpoint=ck)
+
+
 def test_evaluate_accepts_tensors_and_loaders():
     x, y = tiny_data(40)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(28 * 28, 10))

@@ -3,6 +3,7 @@ DataLoader, the default SGD fine-tune, evaluation, batch-norm
 recalibration and progress lines. Every helper takes either a pair of
 tensors (x, y), or an iterable of (x, y) batches such as a DataLoader."""
 import math
+import os
 import sys
 
 import torch
@@ -143,16 +144,29 @@ def progress(label, i, total, extra=""):
 
 
 def train(model, batches, steps, lr, label=None, nesterov=True, cosine=True, momentum=0.9,
-          weight_decay=5e-4, memory_format=None, loss_fn=F.cross_entropy):
+          weight_decay=5e-4, memory_format=None, loss_fn=F.cross_entropy, checkpoint=None,
+          every=500):
     """The default fine-tune: SGD (momentum 0.9, weight decay 5e-4) for
     `steps` steps on batches.next(), cosine learning rate unless
     cosine=False; a progress line when `label` is given. Returns the last
-    loss."""
+    loss.
+
+    `checkpoint`: a file written atomically every `every` steps (model,
+    optimizer, the batch stream and the step); a training started again
+    with the same file goes on from its last save, and ends where one
+    uninterrupted run would (same weights at a fixed thread count). The
+    file is removed when the training ends. Needs a Batches over tensors."""
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
                           weight_decay=weight_decay, nesterov=nesterov)
-    loss = float("nan")
-    for step in range(steps):
+    loss, first = float("nan"), 0
+    if checkpoint is not None:
+        if not (isinstance(batches, Batches) and batches.tensors):
+            raise ValueError("train(checkpoint=...) needs a Batches over tensors (x, y)")
+        if every < 1:
+            raise ValueError(f"every = {every}: save every 1 or more steps")
+        first, loss = _resume(checkpoint, model, opt, batches, steps)
+    for step in range(first, steps):
         if cosine:
             for g in opt.param_groups:
                 g["lr"] = 0.5 * lr * (1 + math.cos(math.pi * step / steps))
@@ -165,7 +179,36 @@ def train(model, batches, steps, lr, label=None, nesterov=True, cosine=True, mom
         loss = loss_t.item()
         if label:
             progress(label, step + 1, steps, f"loss {loss:.3f}")
+        if checkpoint is not None and (step + 1) % every == 0 and step + 1 < steps:
+            _save_checkpoint(checkpoint, model, opt, batches, step + 1, steps, loss)
+    if checkpoint is not None and os.path.exists(checkpoint):
+        os.remove(checkpoint)
     return loss
+
+
+def _save_checkpoint(path, model, opt, batches, step, steps, loss):
+    import io
+
+    from .._io import write_atomic
+    buf = io.BytesIO()
+    torch.save(dict(step=step, steps=steps, loss=loss, model=model.state_dict(),
+                    opt=opt.state_dict(), gen=batches.gen.get_state(), order=batches.order,
+                    pos=batches.pos), buf)
+    write_atomic(path, buf.getvalue())
+
+
+def _resume(path, model, opt, batches, steps):
+    """(first step, last loss) from a checkpoint of this training, or (0, nan)."""
+    if not os.path.exists(path):
+        return 0, float("nan")
+    saved = torch.load(path, weights_only=False)
+    if not isinstance(saved, dict) or saved.get("steps") != steps:
+        raise ValueError(f"{path}: not a checkpoint of this {steps}-step training")
+    model.load_state_dict(saved["model"])
+    opt.load_state_dict(saved["opt"])
+    batches.gen.set_state(saved["gen"])
+    batches.order, batches.pos = saved["order"], saved["pos"]
+    return saved["step"], saved["loss"]
 
 
 @torch.no_grad()
