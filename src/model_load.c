@@ -457,14 +457,8 @@ static picpq_status plan_slots(picpq_model *m)
             /* a conv on codes builds its tile in the integer scratch */
             if (o->codes == NULL && row * o->col_rows > m->col_elems)
                 m->col_elems = row * o->col_rows;
-            if (o->codes != NULL) {
-                /* activation codes of the input, their im2col tile, the tile's int32 sums */
-                const int64_t og = o->c / o->groups, cols = o->col_rows * o->w;
-                const int64_t b = (o->in_c * o->in_h * o->in_w + row * o->col_rows + 3) / 4 * 4 +
-                                  4 * og * cols +
-                                  picpq__gemm_codes_vnni_scratch(og, cols, row / o->w);
-                if (b > m->int_bytes) m->int_bytes = b;
-            }
+            if (o->codes != NULL && picpq__conv_codes_bytes(o) > m->int_bytes)
+                m->int_bytes = picpq__conv_codes_bytes(o);
         }
         for (k = 0; k < 2; k++) {
             const int32_t v = srcs[k];

@@ -276,9 +276,10 @@ static void run_conv(const picpq__model_op *o, const float *x, float *y, float *
     }
 }
 
-/* C (m x n, int32) = A (m x k, int8 weight codes) · B (k x n, uint8 activation codes):
- * the loop order of gemm_nn; exact (the loader keeps k · levels · (2^k − 1) in int32). */
-static void gemm_codes(int64_t m, int64_t n, int64_t k, const int8_t *a, const uint8_t *b,
+/* C (m x n, int32) = A (m x k, int8 weight codes) · B (k x n, uint8 activation codes, row p
+ * at b[p]): the loop order of gemm_nn; exact (the loader keeps k · levels · (2^k − 1) in
+ * int32). */
+static void gemm_codes(int64_t m, int64_t n, int64_t k, const int8_t *a, const uint8_t *const *b,
                        int32_t *c)
 {
     int64_t i, p, j;
@@ -288,7 +289,7 @@ static void gemm_codes(int64_t m, int64_t n, int64_t k, const int8_t *a, const u
         const int8_t *a0 = a + i * k;
         memset(c0, 0, (size_t)(4 * n) * sizeof(int32_t));
         for (p = 0; p < k; p++) {
-            const uint8_t *restrict bp = b + p * n;
+            const uint8_t *restrict bp = b[p];
             const int32_t w0 = a0[p], w1 = a0[k + p], w2 = a0[2 * k + p], w3 = a0[3 * k + p];
             for (j = 0; j < n; j++) {
                 const int32_t v = bp[j];
@@ -303,47 +304,139 @@ static void gemm_codes(int64_t m, int64_t n, int64_t k, const int8_t *a, const u
         int32_t *restrict c0 = c + i * n;
         memset(c0, 0, (size_t)n * sizeof(int32_t));
         for (p = 0; p < k; p++) {
-            const uint8_t *restrict bp = b + p * n;
+            const uint8_t *restrict bp = b[p];
             const int32_t w0 = a[i * k + p];
             for (j = 0; j < n; j++) c0[j] += w0 * bp[j];
         }
     }
 }
 
+/* Where a conv on codes keeps its scratch (bytes from the start). A stride-1 conv
+ * reads its GEMM rows straight from the input's codes laid out with the zero padding
+ * (wide: the sums of an output row span the padded row's wp columns, of which the
+ * first w are outputs), so it needs no im2col tile; others build the tile in col. */
+typedef struct {
+    int wide;
+    int64_t hp, wp, ow; /* the input planes as stored; sums per output row */
+    int64_t col, rows, acc, vnni, total;
+} codes_layout;
+
+static int64_t align8(int64_t b)
+{
+    return (b + 7) / 8 * 8;
+}
+
+static void codes_layout_of(const picpq__model_op *o, codes_layout *l)
+{
+    const int64_t k = o->in_c / o->groups * o->kh * o->kw, og = o->c / o->groups;
+    int64_t cols;
+    l->wide = o->sh == 1 && o->sw == 1;
+    l->hp = l->wide ? o->in_h + 2 * o->ph : o->in_h;
+    l->wp = l->wide ? o->in_w + 2 * o->pw : o->in_w;
+    l->ow = l->wide ? l->wp : o->w;
+    cols = o->col_rows * l->ow;
+    /* the last tap's row runs kw − 1 bytes past the last plane (into padding columns) */
+    l->col = align8(o->in_c * l->hp * l->wp + (l->wide ? o->kw : 0));
+    l->rows = align8(l->col + (l->wide ? 0 : k * cols));
+    l->acc = align8(l->rows + k * (int64_t)sizeof(uint8_t *));
+    l->vnni = align8(l->acc + og * cols * (int64_t)sizeof(int32_t));
+    l->total = l->vnni + picpq__gemm_codes_vnni_scratch(og, cols, k);
+}
+
+int64_t picpq__conv_codes_bytes(const picpq__model_op *o)
+{
+    codes_layout l;
+    codes_layout_of(o, &l);
+    return l.total;
+}
+
+/* Codes of n values: trunc(clip(x · ainv + 0.5, 0, 255)), x · ainv being within a few ulps
+ * of the code; a NaN (the quantizer passes one through from an overflowed layer) gives 0.
+ * The SSE2 loop gives the scalar one's bytes: maxps returns its second operand, 0, for a
+ * NaN, and cvttps truncates as the cast does. */
+static void to_codes(const float *x, int64_t n, float ainv, uint8_t *a)
+{
+    int64_t i = 0;
+#ifdef __SSE2__
+    const __m128 s = _mm_set1_ps(ainv), half = _mm_set1_ps(0.5f), top = _mm_set1_ps(255.0f);
+    const __m128 zero = _mm_setzero_ps();
+    for (; i + 8 <= n; i += 8) {
+        const __m128 t0 = _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(x + i), s), half);
+        const __m128 t1 = _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(x + i + 4), s), half);
+        const __m128i q0 = _mm_cvttps_epi32(_mm_min_ps(_mm_max_ps(t0, zero), top));
+        const __m128i q1 = _mm_cvttps_epi32(_mm_min_ps(_mm_max_ps(t1, zero), top));
+        _mm_storel_epi64((void *)(a + i), _mm_packus_epi16(_mm_packs_epi32(q0, q1), q0));
+    }
+#endif
+    for (; i < n; i++) {
+        float t = x[i] * ainv + 0.5f;
+        t = t > 0.0f ? t : 0.0f; /* and a NaN */
+        a[i] = (uint8_t)(int32_t)(t < 255.0f ? t : 255.0f);
+    }
+}
+
+/* The activation codes of one image's input into planes of hp x wp, the padding zero
+ * when wide. */
+static void input_codes(const picpq__model_op *o, const codes_layout *l, const float *x, uint8_t *a)
+{
+    const int64_t pad_y = l->wide ? o->ph : 0, pad_x = l->wide ? o->pw : 0;
+    int64_t c, iy;
+    if (!l->wide) {
+        to_codes(x, o->in_c * o->in_h * o->in_w, o->ainv, a);
+        return;
+    }
+    memset(a, 0, (size_t)l->col);
+    for (c = 0; c < o->in_c; c++)
+        for (iy = 0; iy < o->in_h; iy++)
+            to_codes(x + (c * o->in_h + iy) * o->in_w, o->in_w, o->ainv,
+                     a + (c * l->hp + iy + pad_y) * l->wp + pad_x);
+}
+
 /* A convolution on codes (PICPQ_MODEL_INTEGER): its input is an activation quantizer's
- * output, step · a with a in 0 .. 2^k − 1, so a = x · ainv rounded (x · ainv is within a
- * few ulps of a); the int32 sums times one step per layer, then the bias. Where the float
- * path would carry a NaN through, this one reads code 0. */
+ * output, step · a with a in 0 .. 2^k − 1; the int32 sums times one step per layer (or
+ * channel), then the bias. Where the float path would carry a NaN through, this one reads
+ * code 0. */
 static void run_conv_codes(const picpq__model_op *o, const float *x, float *y,
                            unsigned char *scratch, int64_t n, int64_t stride)
 {
     const int64_t cg = o->in_c / o->groups, og = o->c / o->groups;
-    const int64_t k = cg * o->kh * o->kw, hw = o->h * o->w, size = o->in_c * o->in_h * o->in_w;
-    const int64_t col_bytes = (size + k * o->col_rows * o->w + 3) / 4 * 4 - size;
-    uint8_t *a = scratch, *col = scratch + size;
-    int32_t *acc = (int32_t *)(void *)(scratch + size + col_bytes); /* 4-byte aligned */
-    uint8_t *vnni = (uint8_t *)(acc + og * o->col_rows * o->w);
-    int64_t b, g, c, i, j, y0;
+    const int64_t k = cg * o->kh * o->kw, hw = o->h * o->w;
+    codes_layout l;
+    uint8_t *a = scratch, *col;
+    const uint8_t **rows;
+    int32_t *acc;
+    int64_t b, g, c, p, ch, i, yy, j, y0;
+    codes_layout_of(o, &l);
+    col = scratch + l.col;
+    rows = (const uint8_t **)(void *)(scratch + l.rows);
+    acc = (int32_t *)(void *)(scratch + l.acc);
     for (b = 0; b < n; b++) {
-        const float *xb = x + b * stride;
         float *yb = y + b * stride;
-        for (i = 0; i < size; i++) {
-            /* a NaN (the quantizer passes one through from an overflowed layer) -> 0 */
-            const float t = xb[i] * o->ainv + 0.5f;
-            a[i] = t >= 1.0f ? (uint8_t)(t < 255.0f ? t : 255.0f) : 0;
-        }
+        input_codes(o, &l, x + b * stride, a);
         for (g = 0; g < o->groups; g++)
             for (y0 = 0; y0 < o->h; y0 += o->col_rows) {
-                const int64_t rows = o->h - y0 < o->col_rows ? o->h - y0 : o->col_rows;
-                const int64_t cols = rows * o->w;
-                im2col(o, a, 1, g * cg, cg, y0, rows, col);
-                if (!picpq__gemm_codes_vnni(og, cols, k, o->codes + g * og * k, col, acc, vnni))
-                    gemm_codes(og, cols, k, o->codes + g * og * k, col, acc);
+                const int64_t nrows = o->h - y0 < o->col_rows ? o->h - y0 : o->col_rows;
+                const int64_t cols = nrows * l.ow;
+                if (l.wide) { /* row (c, i, j): padded input row y0 + i from column j on */
+                    const uint8_t **r = rows;
+                    for (ch = g * cg; ch < (g + 1) * cg; ch++)
+                        for (i = 0; i < o->kh; i++)
+                            for (j = 0; j < o->kw; j++) *r++ = a + (ch * l.hp + y0 + i) * l.wp + j;
+                } else {
+                    im2col(o, a, 1, g * cg, cg, y0, nrows, col);
+                    for (p = 0; p < k; p++) rows[p] = col + p * cols;
+                }
+                if (!picpq__gemm_codes_vnni(og, cols, k, o->codes + g * og * k, rows, acc,
+                                            scratch + l.vnni))
+                    gemm_codes(og, cols, k, o->codes + g * og * k, rows, acc);
                 for (c = 0; c < og; c++) {
-                    float *out = yb + (g * og + c) * hw + y0 * o->w;
                     const float bias = o->bias != NULL ? o->bias[g * og + c] : 0.0f;
                     const float step = o->cstep != NULL ? o->cstep[g * og + c] : o->step;
-                    for (j = 0; j < cols; j++) out[j] = (float)acc[c * cols + j] * step + bias;
+                    for (yy = 0; yy < nrows; yy++) {
+                        float *out = yb + (g * og + c) * hw + (y0 + yy) * o->w;
+                        const int32_t *sum = acc + c * cols + yy * l.ow;
+                        for (j = 0; j < o->w; j++) out[j] = (float)sum[j] * step + bias;
+                    }
                 }
             }
     }

@@ -25,9 +25,9 @@ int picpq__vnni_available(void)
     return !vnni_off && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw");
 }
 
-/* B (k x n, uint8, row-major) as groups of 4 rows interleaved per column:
+/* B (k x n, uint8; row p at b[p], n bytes) as groups of 4 rows interleaved per column:
  * [k4][n16][4], zero beyond k and n (zero activations add nothing). */
-VNNI static void pack_b(int64_t n, int64_t k, const uint8_t *b, uint8_t *out, int64_t n16)
+VNNI static void pack_b(int64_t n, int64_t k, const uint8_t *const *b, uint8_t *out, int64_t n16)
 {
     const int64_t k4 = (k + 3) / 4;
     int64_t q, j, t;
@@ -35,7 +35,7 @@ VNNI static void pack_b(int64_t n, int64_t k, const uint8_t *b, uint8_t *out, in
         uint8_t *dst = out + q * n16 * 4;
         const uint8_t *r[4];
         static const uint8_t zeros[16];
-        for (t = 0; t < 4; t++) r[t] = 4 * q + t < k ? b + (4 * q + t) * n : NULL;
+        for (t = 0; t < 4; t++) r[t] = 4 * q + t < k ? b[4 * q + t] : NULL;
         for (j = 0; j + 16 <= n; j += 16) {
             const __m128i x0 = _mm_loadu_si128((const void *)(r[0] ? r[0] + j : zeros));
             const __m128i x1 = _mm_loadu_si128((const void *)(r[1] ? r[1] + j : zeros));
@@ -92,8 +92,8 @@ int64_t picpq__gemm_codes_vnni_scratch(int64_t m, int64_t n, int64_t k)
     return k4 * 4 * n16 + m * k4 * 4;
 }
 
-int picpq__gemm_codes_vnni(int64_t m, int64_t n, int64_t k, const int8_t *a, const uint8_t *b,
-                           int32_t *c, uint8_t *scratch)
+int picpq__gemm_codes_vnni(int64_t m, int64_t n, int64_t k, const int8_t *a,
+                           const uint8_t *const *b, int32_t *c, uint8_t *scratch)
 {
     const int64_t k4 = (k + 3) / 4, n16 = (n + 15) / 16 * 16;
     uint8_t *bp = scratch;
@@ -128,8 +128,8 @@ int64_t picpq__gemm_codes_vnni_scratch(int64_t m, int64_t n, int64_t k)
     return 0;
 }
 
-int picpq__gemm_codes_vnni(int64_t m, int64_t n, int64_t k, const int8_t *a, const uint8_t *b,
-                           int32_t *c, uint8_t *scratch)
+int picpq__gemm_codes_vnni(int64_t m, int64_t n, int64_t k, const int8_t *a,
+                           const uint8_t *const *b, int32_t *c, uint8_t *scratch)
 {
     (void)m, (void)n, (void)k, (void)a, (void)b, (void)c, (void)scratch;
     return 0;

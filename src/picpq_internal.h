@@ -468,14 +468,16 @@ typedef struct picpq__model_op {
 #define PICPQ__COL_FLOATS 16384
 #endif
 
-/* model_vnni.c: C (m x n, int32) = A (m x k, int8) · B (k x n, uint8) with AVX-512
- * VNNI when the CPU has it (returns 1; 0 = not run, use the portable kernel), with
- * picpq__gemm_codes_vnni_scratch(m, n, k) bytes of scratch. */
-int picpq__gemm_codes_vnni(int64_t m, int64_t n, int64_t k, const int8_t *a, const uint8_t *b,
-                           int32_t *c, uint8_t *scratch);
+/* model_vnni.c: C (m x n, int32) = A (m x k, int8) · B (k x n, uint8; row p at b[p])
+ * with AVX-512 VNNI when the CPU has it (returns 1; 0 = not run, use the portable
+ * kernel), with picpq__gemm_codes_vnni_scratch(m, n, k) bytes of scratch. */
+int picpq__gemm_codes_vnni(int64_t m, int64_t n, int64_t k, const int8_t *a,
+                           const uint8_t *const *b, int32_t *c, uint8_t *scratch);
 int64_t picpq__gemm_codes_vnni_scratch(int64_t m, int64_t n, int64_t k);
 int picpq__vnni_available(void);
 void picpq__vnni_enable(int on); /* for tests: 0 forces the portable kernel */
+/* model_run.c: bytes of integer scratch a conv on codes needs (codes, tile, sums, packing) */
+int64_t picpq__conv_codes_bytes(const picpq__model_op *o);
 
 struct picpq_model {
     picpq_allocator alloc;

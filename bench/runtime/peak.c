@@ -54,11 +54,13 @@ int main(void)
         uint8_t *qb = malloc((size_t)(k * n));
         int32_t *qc = malloc((size_t)(m * n) * 4);
         uint8_t *scratch = malloc((size_t)picpq__gemm_codes_vnni_scratch(m, n, k) + 64);
+        const uint8_t **rows = malloc((size_t)k * sizeof *rows);
         double best_f = 1e30, best_i = 1e30;
         int64_t i, r, reps = 2e8 / (m * n * k) + 1;
         int round;
         for (i = 0; i < m * k; i++) a[i] = (float)(i % 7) - 3, qa[i] = (int8_t)(i % 7 - 3);
         for (i = 0; i < k * n; i++) b[i] = (float)(i % 5), qb[i] = (uint8_t)(i % 5);
+        for (i = 0; i < k; i++) rows[i] = qb + i * n;
         for (round = 0; round < 7; round++) {
             double t = now();
             for (r = 0; r < reps; r++)
@@ -68,14 +70,14 @@ int main(void)
             best_f = t < best_f ? t : best_f;
             t = now();
             for (r = 0; r < reps; r++)
-                if (!picpq__gemm_codes_vnni(m, n, k, qa, qb, qc, scratch))
+                if (!picpq__gemm_codes_vnni(m, n, k, qa, rows, qc, scratch))
                     gemm_codes_portable(m, n, k, qa, qb, qc);
             t = (now() - t) / (double)reps;
             best_i = t < best_i ? t : best_i;
         }
         printf("| %lld x %lld x %lld | %.1f | %.1f |\n", (long long)m, (long long)n, (long long)k,
                1e-9 * (double)(m * n * k) / best_f, 1e-9 * (double)(m * n * k) / best_i);
-        free(a), free(b), free(c), free(qa), free(qb), free(qc), free(scratch);
+        free(a), free(b), free(c), free(qa), free(qb), free(qc), free(scratch), free(rows);
     }
     return 0;
 }
