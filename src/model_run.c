@@ -379,17 +379,18 @@ static void to_codes(const float *x, int64_t n, float ainv, uint8_t *a)
  * when wide. */
 static void input_codes(const picpq__model_op *o, const codes_layout *l, const float *x, uint8_t *a)
 {
-    const int64_t pad_y = l->wide ? o->ph : 0, pad_x = l->wide ? o->pw : 0;
+    uint8_t *flat = a + l->col;
     int64_t c, iy;
     if (!l->wide) {
         to_codes(x, o->in_c * o->in_h * o->in_w, o->ainv, a);
         return;
     }
+    to_codes(x, o->in_c * o->in_h * o->in_w, o->ainv, flat);
     memset(a, 0, (size_t)l->col);
     for (c = 0; c < o->in_c; c++)
         for (iy = 0; iy < o->in_h; iy++)
-            to_codes(x + (c * o->in_h + iy) * o->in_w, o->in_w, o->ainv,
-                     a + (c * l->hp + iy + pad_y) * l->wp + pad_x);
+            memcpy(a + (c * l->hp + iy + o->ph) * l->wp + o->pw,
+                   flat + (c * o->in_h + iy) * o->in_w, (size_t)o->in_w);
 }
 
 /* A convolution on codes (PICPQ_MODEL_INTEGER): its input is an activation quantizer's
