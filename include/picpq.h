@@ -1854,6 +1854,16 @@ PICPQ_API picpq_status picpq_model_load_opts(const void *buf, size_t len,
                                              picpq_model **out);
 
 /**
+ * @brief How the loaded model runs its convolutions: @p convs of them in all, @p on_codes
+ *        on their codes (::PICPQ_MODEL_INTEGER; 0 without it), the rest in float.
+ * @param[out] convs, on_codes  either may be NULL.
+ * @return ::PICPQ_OK; ::PICPQ_E_INVALID_ARG (NULL @p m).
+ * Thread safety: const, safe. @since 0.3 (experimental)
+ */
+PICPQ_API picpq_status picpq_model_conv_counts(const picpq_model *m, int32_t *convs,
+                                               int32_t *on_codes);
+
+/**
  * @brief Read the file at @p path (read only; at most 1 GiB) and
  *        picpq_model_load() it.
  * @return as picpq_model_load(), plus ::PICPQ_E_INVALID_ARG (NULL, or a file

@@ -421,6 +421,33 @@ done:
 /* Workspace slots: each value lives from its op to its last reader; a slot
  * is reused once its value is dead. Also the size of the largest value and
  * im2col matrix. */
+/* The codes of each conv the direct VNNI kernel runs, reordered from [c][in_c][kh][kw] to
+ * [c][tap][c4][4] with zero codes for the channels past in_c (they meet zero activations). */
+static picpq_status direct_order(picpq_model *m)
+{
+    int32_t k;
+    for (k = 0; k < m->n_ops; k++) {
+        picpq__model_op *o = &m->ops[k];
+        const int32_t c4 = o->kind == PICPQ__OP_CONV && o->codes != NULL ? picpq__direct_groups(o)
+                                                                         : 0;
+        const int64_t taps = (int64_t)o->kh * o->kw, row = taps * c4 * 4;
+        int64_t oc, t, ch;
+        int8_t *codes;
+        if (c4 == 0) continue;
+        codes = picpq__calloc(&m->alloc, (size_t)(o->c * row), 1);
+        if (codes == NULL) return picpq__fail(PICPQ_E_NOMEM, "model: op %d codes", (int)k);
+        for (oc = 0; oc < o->c; oc++)
+            for (ch = 0; ch < o->in_c; ch++)
+                for (t = 0; t < taps; t++)
+                    codes[oc * row + (t * c4 + ch / 4) * 4 + ch % 4] =
+                        o->codes[(oc * o->in_c + ch) * taps + t];
+        picpq__free(&m->alloc, o->codes);
+        o->codes = codes;
+        o->c4 = c4;
+    }
+    return PICPQ_OK;
+}
+
 static picpq_status plan_slots(picpq_model *m)
 {
     int32_t *last, *free_slots, n_free = 0, i, k;
@@ -513,6 +540,7 @@ static picpq_status decode(picpq__reader *r, picpq_model *m)
         return BAD("model: the last op gives %lldx%lldx%lld, not %lu logits", (long long)c,
                    (long long)h, (long long)w, (unsigned long)classes);
     if ((st = fold_affines(m)) != PICPQ_OK) return st;
+    if ((st = direct_order(m)) != PICPQ_OK) return st;
     return plan_slots(m);
 }
 
@@ -622,5 +650,20 @@ picpq_status picpq_model_num_classes(const picpq_model *m, int64_t *classes)
     PICPQ__REQUIRE(m, "m");
     PICPQ__REQUIRE(classes, "classes");
     *classes = m->classes;
+    return PICPQ_OK;
+}
+
+picpq_status picpq_model_conv_counts(const picpq_model *m, int32_t *convs, int32_t *on_codes)
+{
+    int32_t k, all = 0, codes = 0;
+    picpq__clear_error();
+    PICPQ__REQUIRE(m, "m");
+    for (k = 0; k < m->n_ops; k++)
+        if (m->ops[k].kind == PICPQ__OP_CONV) {
+            all++;
+            codes += m->ops[k].codes != NULL;
+        }
+    if (convs != NULL) *convs = all;
+    if (on_codes != NULL) *on_codes = codes;
     return PICPQ_OK;
 }

@@ -314,11 +314,14 @@ static void gemm_codes(int64_t m, int64_t n, int64_t k, const int8_t *a, const u
 /* Where a conv on codes keeps its scratch (bytes from the start). A stride-1 conv
  * reads its GEMM rows straight from the input's codes laid out with the zero padding
  * (wide: the sums of an output row span the padded row's wp columns, of which the
- * first w are outputs), so it needs no im2col tile; others build the tile in col. */
+ * first w are outputs), so it needs no im2col tile; others build the tile in col. A conv
+ * in the direct order (c4 > 0) keeps in a either the direct kernel's interleaved planes
+ * or, on the portable kernel, the plain padded planes; its GEMM rows in that order read
+ * the zero row for the channels past in_c. */
 typedef struct {
     int wide;
     int64_t hp, wp, ow; /* the input planes as stored; sums per output row */
-    int64_t col, rows, acc, vnni, total;
+    int64_t flat, col, tmp, zero, rows, acc, vnni, total;
 } codes_layout;
 
 static int64_t align8(int64_t b)
@@ -328,19 +331,26 @@ static int64_t align8(int64_t b)
 
 static void codes_layout_of(const picpq__model_op *o, codes_layout *l)
 {
-    const int64_t k = o->in_c / o->groups * o->kh * o->kw, og = o->c / o->groups;
+    const int64_t k = o->c4 > 0 ? (int64_t)o->kh * o->kw * o->c4 * 4
+                                : o->in_c / o->groups * o->kh * o->kw;
+    const int64_t og = o->c / o->groups, in = o->in_c * o->in_h * o->in_w;
+    const int64_t planes = o->c4 > 0 ? 4 * o->c4 : o->in_c;
     int64_t cols;
     l->wide = o->sh == 1 && o->sw == 1;
     l->hp = l->wide ? o->in_h + 2 * o->ph : o->in_h;
     l->wp = l->wide ? o->in_w + 2 * o->pw : o->in_w;
     l->ow = l->wide ? l->wp : o->w;
     cols = o->col_rows * l->ow;
-    /* the last tap's row runs kw − 1 bytes past the last plane (into padding columns) */
-    l->col = align8(o->in_c * l->hp * l->wp + (l->wide ? o->kw : 0));
-    l->rows = align8(l->col + (l->wide ? 0 : k * cols));
-    l->acc = align8(l->rows + k * (int64_t)sizeof(uint8_t *));
+    /* a: the input codes; the last tap's row runs kw − 1 elements (of 4 bytes in the
+     * direct layout) past the last plane, into padding columns */
+    l->flat = align8(planes * l->hp * l->wp + (l->wide ? 4 * o->kw : 0));
+    l->col = align8(l->flat + (l->wide ? in : 0)); /* flat: the unpadded codes, in one pass */
+    l->tmp = align8(l->col + (l->wide ? 0 : k * cols));
+    l->zero = align8(l->tmp + (o->c4 > 0 ? 4 * o->c4 * ((o->in_h * o->in_w + 15) / 16 * 16) : 0));
+    l->rows = align8(l->zero + (o->c4 > 0 ? cols : 0));
+    l->acc = align8(l->rows + (k > o->in_c ? k : o->in_c) * (int64_t)sizeof(uint8_t *));
     l->vnni = align8(l->acc + og * cols * (int64_t)sizeof(int32_t));
-    l->total = l->vnni + picpq__gemm_codes_vnni_scratch(og, cols, k);
+    l->total = l->vnni + (o->c4 > 0 ? 0 : picpq__gemm_codes_vnni_scratch(og, cols, k));
 }
 
 int64_t picpq__conv_codes_bytes(const picpq__model_op *o)
@@ -379,18 +389,37 @@ static void to_codes(const float *x, int64_t n, float ainv, uint8_t *a)
  * when wide. */
 static void input_codes(const picpq__model_op *o, const codes_layout *l, const float *x, uint8_t *a)
 {
-    uint8_t *flat = a + l->col;
+    uint8_t *flat = a + l->flat;
     int64_t c, iy;
     if (!l->wide) {
         to_codes(x, o->in_c * o->in_h * o->in_w, o->ainv, a);
         return;
     }
     to_codes(x, o->in_c * o->in_h * o->in_w, o->ainv, flat);
-    memset(a, 0, (size_t)l->col);
+    memset(a, 0, (size_t)l->flat);
     for (c = 0; c < o->in_c; c++)
         for (iy = 0; iy < o->in_h; iy++)
             memcpy(a + (c * l->hp + iy + o->ph) * l->wp + o->pw,
                    flat + (c * o->in_h + iy) * o->in_w, (size_t)o->in_w);
+}
+
+/* The GEMM rows of output rows y0 .. of a wide conv over its padded planes a: row (c, i, j)
+ * is padded input row y0 + i of channel c from column j on; in the direct order (c4 > 0)
+ * the rows go tap by tap, channels past in_c reading zero. */
+static void wide_rows(const picpq__model_op *o, const codes_layout *l, const uint8_t *a,
+                      const uint8_t *zero, int64_t ch0, int64_t cg, int64_t y0, const uint8_t **r)
+{
+    int64_t ch, i, j;
+    if (o->c4 > 0) {
+        for (i = 0; i < o->kh; i++)
+            for (j = 0; j < o->kw; j++)
+                for (ch = 0; ch < 4 * o->c4; ch++)
+                    *r++ = ch < o->in_c ? a + (ch * l->hp + y0 + i) * l->wp + j : zero;
+        return;
+    }
+    for (ch = ch0; ch < ch0 + cg; ch++)
+        for (i = 0; i < o->kh; i++)
+            for (j = 0; j < o->kw; j++) *r++ = a + (ch * l->hp + y0 + i) * l->wp + j;
 }
 
 /* A convolution on codes (PICPQ_MODEL_INTEGER): its input is an activation quantizer's
@@ -400,36 +429,41 @@ static void input_codes(const picpq__model_op *o, const codes_layout *l, const f
 static void run_conv_codes(const picpq__model_op *o, const float *x, float *y,
                            unsigned char *scratch, int64_t n, int64_t stride)
 {
-    const int64_t cg = o->in_c / o->groups, og = o->c / o->groups;
-    const int64_t k = cg * o->kh * o->kw, hw = o->h * o->w;
+    const int64_t cg = o->in_c / o->groups, og = o->c / o->groups, hw = o->h * o->w;
+    const int64_t k = o->c4 > 0 ? (int64_t)o->kh * o->kw * o->c4 * 4 : cg * o->kh * o->kw;
+    const int direct = o->c4 > 0 && picpq__vnni_available();
     codes_layout l;
-    uint8_t *a = scratch, *col;
+    uint8_t *a = scratch, *col, *zero;
     const uint8_t **rows;
     int32_t *acc;
-    int64_t b, g, c, p, ch, i, yy, j, y0;
+    int64_t b, g, c, p, yy, j, y0;
     codes_layout_of(o, &l);
     col = scratch + l.col;
+    zero = scratch + l.zero;
     rows = (const uint8_t **)(void *)(scratch + l.rows);
     acc = (int32_t *)(void *)(scratch + l.acc);
+    if (o->c4 > 0) memset(zero, 0, (size_t)(l.rows - l.zero));
     for (b = 0; b < n; b++) {
         float *yb = y + b * stride;
-        input_codes(o, &l, x + b * stride, a);
+        if (direct) {
+            to_codes(x + b * stride, o->in_c * o->in_h * o->in_w, o->ainv, a + l.flat);
+            picpq__direct_input(o, a + l.flat, scratch + l.tmp, rows, a);
+        } else input_codes(o, &l, x + b * stride, a);
         for (g = 0; g < o->groups; g++)
             for (y0 = 0; y0 < o->h; y0 += o->col_rows) {
                 const int64_t nrows = o->h - y0 < o->col_rows ? o->h - y0 : o->col_rows;
                 const int64_t cols = nrows * l.ow;
-                if (l.wide) { /* row (c, i, j): padded input row y0 + i from column j on */
-                    const uint8_t **r = rows;
-                    for (ch = g * cg; ch < (g + 1) * cg; ch++)
-                        for (i = 0; i < o->kh; i++)
-                            for (j = 0; j < o->kw; j++) *r++ = a + (ch * l.hp + y0 + i) * l.wp + j;
-                } else {
-                    im2col(o, a, 1, g * cg, cg, y0, nrows, col);
-                    for (p = 0; p < k; p++) rows[p] = col + p * cols;
+                if (direct) picpq__direct_gemm(o, a, y0, nrows, acc);
+                else {
+                    if (l.wide) wide_rows(o, &l, a, zero, g * cg, cg, y0, rows);
+                    else {
+                        im2col(o, a, 1, g * cg, cg, y0, nrows, col);
+                        for (p = 0; p < k; p++) rows[p] = col + p * cols;
+                    }
+                    if (o->c4 > 0 || !picpq__gemm_codes_vnni(og, cols, k, o->codes + g * og * k,
+                                                             rows, acc, scratch + l.vnni))
+                        gemm_codes(og, cols, k, o->codes + g * og * k, rows, acc);
                 }
-                if (!picpq__gemm_codes_vnni(og, cols, k, o->codes + g * og * k, rows, acc,
-                                            scratch + l.vnni))
-                    gemm_codes(og, cols, k, o->codes + g * og * k, rows, acc);
                 for (c = 0; c < og; c++) {
                     const float bias = o->bias != NULL ? o->bias[g * og + c] : 0.0f;
                     const float step = o->cstep != NULL ? o->cstep[g * og + c] : o->step;

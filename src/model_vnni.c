@@ -110,7 +110,89 @@ int picpq__gemm_codes_vnni(int64_t m, int64_t n, int64_t k, const int8_t *a,
     return 1;
 }
 
+int32_t picpq__direct_groups(const picpq__model_op *o)
+{
+    if (!picpq__vnni_available() || o->sh != 1 || o->sw != 1 || o->groups != 1) return 0;
+    return (int32_t)((o->in_c + 3) / 4);
+}
+
+void picpq__direct_input(const picpq__model_op *o, const uint8_t *flat, uint8_t *tmp,
+                         const uint8_t **rows, uint8_t *pad)
+{
+    const int64_t n = o->in_h * o->in_w, n16 = (n + 15) / 16 * 16;
+    const int64_t hp = o->in_h + 2 * o->ph, wp = o->in_w + 2 * o->pw;
+    int64_t c, iy;
+    for (c = 0; c < o->in_c; c++) rows[c] = flat + c * n;
+    pack_b(n, o->in_c, rows, tmp, n16); /* [c4][n16][4]: the interleave, unpadded */
+    memset(pad, 0, (size_t)(o->c4 * 4 * hp * wp + 4 * o->kw));
+    for (c = 0; c < o->c4; c++)
+        for (iy = 0; iy < o->in_h; iy++)
+            memcpy(pad + ((c * hp + iy + o->ph) * wp + o->pw) * 4,
+                   tmp + (c * n16 + iy * o->in_w) * 4, (size_t)(o->in_w * 4));
+}
+
+/* Output channels r0 .. r0 + R − 1 over the 16 sums from column j0 (mask: those < n). */
+#define DIRECT_KERNEL(R)                                                                    \
+    VNNI static void direct##R(const picpq__model_op *o, const int8_t *a, const uint8_t *b, \
+                               int32_t *c, int64_t n, int64_t j0, __mmask16 mask)           \
+    {                                                                                       \
+        const int64_t wp = o->in_w + 2 * o->pw, plane = (o->in_h + 2 * o->ph) * wp * 4;     \
+        const int64_t kq = (int64_t)o->kh * o->kw * o->c4;                                  \
+        __m512i acc[R];                                                                     \
+        int64_t i, j, g, q = 0;                                                             \
+        int r;                                                                              \
+        for (r = 0; r < R; r++) acc[r] = _mm512_setzero_si512();                            \
+        for (i = 0; i < o->kh; i++)                                                         \
+            for (j = 0; j < o->kw; j++) {                                                   \
+                const uint8_t *bt = b + (i * wp + j + j0) * 4;                              \
+                for (g = 0; g < o->c4; g++, q++) {                                          \
+                    const __m512i bv = _mm512_maskz_loadu_epi32(mask, bt + g * plane);      \
+                    for (r = 0; r < R; r++) {                                               \
+                        int32_t w;                                                          \
+                        memcpy(&w, a + (r * kq + q) * 4, 4);                                \
+                        acc[r] = _mm512_dpbusd_epi32(acc[r], bv, _mm512_set1_epi32(w));     \
+                    }                                                                       \
+                }                                                                           \
+            }                                                                               \
+        for (r = 0; r < R; r++) _mm512_mask_storeu_epi32(c + r * n + j0, mask, acc[r]);     \
+    }
+DIRECT_KERNEL(4)
+DIRECT_KERNEL(1)
+
+VNNI void picpq__direct_gemm(const picpq__model_op *o, const uint8_t *pad, int64_t y0, int64_t rows,
+                             int32_t *c)
+{
+    const int64_t wp = o->in_w + 2 * o->pw, n = rows * wp;
+    const int64_t row_bytes = (int64_t)o->kh * o->kw * o->c4 * 4;
+    const uint8_t *b = pad + y0 * wp * 4;
+    int64_t r, j0;
+    for (j0 = 0; j0 < n; j0 += 16) {
+        const __mmask16 mask = n - j0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j0)) - 1);
+        for (r = 0; r + 4 <= o->c; r += 4)
+            direct4(o, o->codes + r * row_bytes, b, c + r * n, n, j0, mask);
+        for (; r < o->c; r++) direct1(o, o->codes + r * row_bytes, b, c + r * n, n, j0, mask);
+    }
+}
+
 #else
+
+int32_t picpq__direct_groups(const picpq__model_op *o)
+{
+    (void)o;
+    return 0;
+}
+
+void picpq__direct_input(const picpq__model_op *o, const uint8_t *flat, uint8_t *tmp,
+                         const uint8_t **rows, uint8_t *pad)
+{
+    (void)o, (void)flat, (void)tmp, (void)rows, (void)pad;
+}
+
+void picpq__direct_gemm(const picpq__model_op *o, const uint8_t *pad, int64_t y0, int64_t rows,
+                        int32_t *c)
+{
+    (void)o, (void)pad, (void)y0, (void)rows, (void)c;
+}
 
 void picpq__vnni_enable(int on)
 {

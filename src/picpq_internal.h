@@ -457,6 +457,10 @@ typedef struct picpq__model_op {
     int32_t code_lv; /* 2^k − 1 of the source quantizer (1 for 1 bit) while reading; 0 = float */
     float ainv, step;
     float *cstep; /* CONV on codes with a folded batch norm: c per-channel steps, else NULL */
+    /* CONV on codes run by the direct VNNI kernel (chosen at load): its codes in the order
+     * [c][tap][c4][4] (input channels in groups of 4, zero beyond in_c); 0 = the im2col
+     * order [c][in_c / groups][kh][kw] */
+    int32_t c4;
 } picpq__model_op;
 
 /* The im2col matrix of a conv is built and multiplied in tiles of whole
@@ -476,6 +480,18 @@ int picpq__gemm_codes_vnni(int64_t m, int64_t n, int64_t k, const int8_t *a,
 int64_t picpq__gemm_codes_vnni_scratch(int64_t m, int64_t n, int64_t k);
 int picpq__vnni_available(void);
 void picpq__vnni_enable(int on); /* for tests: 0 forces the portable kernel */
+/* model_vnni.c, the direct kernel of a stride-1, one-group conv on codes with VNNI: no
+ * im2col tile and no packing, the input held as groups of 4 channels interleaved per pixel
+ * in zero-padded planes ([c4][hp][wp][4], then kw · 4 zero bytes). picpq__direct_groups:
+ * the c4 such a conv gets at load (0: not for this conv or CPU); picpq__direct_input: that
+ * layout from the codes of one image (in_c planes), through tmp (c4 · 4 · ⌈in_h · in_w⌉16
+ * bytes) and rows (in_c pointers); picpq__direct_gemm: c (c x rows · wp, int32) for output
+ * rows y0 .. y0 + rows − 1, each over the padded width wp. */
+int32_t picpq__direct_groups(const picpq__model_op *o);
+void picpq__direct_input(const picpq__model_op *o, const uint8_t *flat, uint8_t *tmp,
+                         const uint8_t **rows, uint8_t *pad);
+void picpq__direct_gemm(const picpq__model_op *o, const uint8_t *pad, int64_t y0, int64_t rows,
+                        int32_t *c);
 /* model_run.c: bytes of integer scratch a conv on codes needs (codes, tile, sums, packing) */
 int64_t picpq__conv_codes_bytes(const picpq__model_op *o);
 

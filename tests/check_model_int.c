@@ -198,6 +198,17 @@ START_TEST(test_integer_model_is_smaller_and_flags_checked)
     ck_assert_status(picpq_model_load_opts(bl.b, bl.n, &ai, PICPQ_MODEL_INTEGER, &mi), PICPQ_OK);
     /* 576 weights: 2304 float bytes become 576 code bytes */
     ck_assert_int_eq((long)(bf.live - bi.live), 2304 - 576);
+    {
+        int32_t convs = -1, codes = -1;
+        ck_assert_status(picpq_model_conv_counts(mf, &convs, &codes), PICPQ_OK);
+        ck_assert_int_eq(convs, 1);
+        ck_assert_int_eq(codes, 0);
+        ck_assert_status(picpq_model_conv_counts(mi, &convs, NULL), PICPQ_OK);
+        ck_assert_status(picpq_model_conv_counts(mi, NULL, &codes), PICPQ_OK);
+        ck_assert_int_eq(convs, 1);
+        ck_assert_int_eq(codes, 1);
+        ck_assert_status(picpq_model_conv_counts(NULL, &convs, &codes), PICPQ_E_INVALID_ARG);
+    }
     picpq_model_free(mf);
     picpq_model_free(mi);
     ck_assert_status(picpq_model_load_opts(bl.b, bl.n, NULL, 2u, &mf), PICPQ_E_INVALID_ARG);
