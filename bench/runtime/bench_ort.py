@@ -1,10 +1,11 @@
 """The C runtime against ONNX Runtime and torch on the same pruned network,
 side by side in one run (docs/BENCHMARKS.md, "Runtime against ONNX Runtime"):
 ResNet-20 for 1x28x28 pruned to 50 % of its MACs, in fp32 and with 4-bit
-layers (8 bits first and last); batch 1 and 64; 1 and 2 threads (one process
-per thread count, so that OpenBLAS starts with it); ms per batch, best of 5
-rounds; the C runtime's bytes (model held after load + workspace). Needs ONNX
-Runtime in build/ort (scripts/install-ort.sh):
+layers (8 bits first and last, the residual stream at 8 bits); batch 1 and
+64; 1 and 2 threads (one process per thread count, so that OpenBLAS starts
+with it); ms per batch, best of 5 rounds; the C runtime's bytes (model held
+after load + workspace). Needs ONNX Runtime in build/ort
+(scripts/install-ort.sh):
   PICPQ_LIBRARY=lib/libpicpq.so PYTHONPATH=python /usr/bin/python3 bench/runtime/bench_ort.py"""
 import os
 import subprocess
@@ -44,7 +45,7 @@ def networks(tmp):
 
     import picpq
     from picpq.torch import (apply_plan, describe, export_onnx, model_file_bytes,
-                             quantize_model, rank_filters)
+                             quantize_model, rank_filters, residual_ranges)
     from picpq.torch.models import resnet20
     torch.manual_seed(0)
     model = resnet20().eval()
@@ -60,7 +61,9 @@ def networks(tmp):
                      copy.deepcopy(small))}
     export_onnx(small, d2, [32] * n, nets["fp32"][1], x[:1])
     bits = [8] + [4] * (n - 2) + [8]
-    quantize_model(small, d2, bits)
+    # the residual stream at 8 bits over measured ranges, as Compressor.quantize does
+    quantize_model(small, d2, bits, residual=True, residual_bits=8,
+                   residual_scales=residual_ranges(small, d2, [x[:16]]))
     nets["4-bit"] = (model_file_bytes(small, d2, bits, x[:1]), os.path.join(tmp, "q.onnx"),
                      small)
     export_onnx(small, d2, bits, nets["4-bit"][1], x[:1])

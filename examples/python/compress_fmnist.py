@@ -231,8 +231,9 @@ def run_search(args, comp, prof, train_data, fitness_data):
     fine-tune (`reused` in the trace). The search state is saved in OUT
     after every candidate, under a name digesting its inputs (profile, seed,
     threads, versions, baseline weights); --resume goes on from it."""
+    searched = {k: v for k, v in prof.items() if k != "residual_bits"}   # QAT's alone
     digest = hashlib.sha256(json.dumps(
-        dict(prof=prof, seed=args.seed, threads=args.threads, library=picpq.version(),
+        dict(prof=searched, seed=args.seed, threads=args.threads, library=picpq.version(),
              torch=torch.__version__, baseline=weights_digest(comp.model)),
         sort_keys=True).encode()).hexdigest()[:16]
     state = os.path.join(args.out, f"search-state-{digest}.json")
@@ -247,11 +248,20 @@ def run_search(args, comp, prof, train_data, fitness_data):
     return res.a, res.b, res.loss, trace, res.history, comp.plan
 
 
-def qat(small, desc_small, bits, batches, prof):
-    """Quantization-aware training: activations first, then weights too (METHOD §9.2)."""
-    ptq.quantize_model(small, desc_small, bits, weights=False, activations=True)
+def residual_text(prof):
+    rb = prof.get("residual_bits", 0)
+    return f"take {rb} bits" if rb else "stay float32"
+
+
+def qat(comp, bits, batches, prof):
+    """Quantization-aware training of comp.pruned: activations first, then
+    weights too (METHOD §9.2); the residual stream at prof["residual_bits"]
+    (0: float32) over ranges measured on the calibration images."""
+    small, rb = comp.pruned, prof.get("residual_bits", 0)
+    comp.bits = list(bits)
+    comp.quantize(weights=False, residual_bits=rb)
     train(small, batches, prof["qat_a_steps"], 0.01, "QAT activations")
-    ptq.quantize_model(small, desc_small, bits, weights=True, activations=True)
+    comp.quantize(residual_bits=rb)
     train(small, batches, prof["qat_w_steps"], 0.01, "QAT weights+act")
     return small
 
@@ -261,7 +271,7 @@ def compress(comp, plan, bits, train_data, prof, seed, label):
     batches = Batches(train_data, prof["batch"], seed + 3)
     small = comp.prune(plan=plan)
     train(small, batches, prof["finetune_steps"], 0.01, f"{label} fine-tune")
-    qat(small, comp.pruned_desc, bits, batches, prof)
+    qat(comp, bits, batches, prof)
     layers, summary = ptq.export(small, comp.pruned_desc, bits)
     return small, comp.pruned_desc, layers, summary
 
@@ -294,6 +304,7 @@ def deploy(out, small, desc_small, bits, test_data, eval_batch):
     info["c_max_logit_diff"] = float(np.abs(logits - ref).max())
     with open(pqm, "rb") as f, picpq.Model(data=f.read(), integer=True) as runtime:
         codes = runtime.run(raw, batch=eval_batch)   # the integer path against the float one
+        info["int_convs"], info["int_convs_on_codes"] = runtime.conv_counts
     info["int_same_prediction"] = 100.0 * float((codes.argmax(1) == logits.argmax(1)).mean())
     info["int_max_logit_diff"] = float(np.abs(codes - logits).max())
     return info
@@ -320,7 +331,7 @@ def compressed_result(args, prof, comp, plan, bits, train_data, test_data, name)
     acc, _ = evaluate(small, test_data, prof["eval_batch"])
     packed = b"".join(layer["data"] for layer in layers.values())
     result = dict(test_acc=acc, bits=list(bits), kept=plan.kept_all(),
-                  **cost_summary(desc, plan, bits), **summary, seconds=time.time() - t)
+                  **cost_summary(desc, plan, bits, prof), **summary, seconds=time.time() - t)
     if name == "pic-pq":  # the method's deployable model, checked against torch
         result["deploy"] = deploy(args.out, small, desc_small, bits, test_data,
                                   prof["eval_batch"])
@@ -364,15 +375,16 @@ def read_stage(json_path, bin_path, digest):
     return saved["result"], packed
 
 
-def cost_summary(desc, plan, bits):
+def cost_summary(desc, plan, bits, prof=None):
     """MACs, params and BOPs of the model pruned by `plan` with `bits`: `bops`
     in the paper's convention (each layer's own bits for its input, what the
     search and the bit solver use), `bops_run` with the bits the quantized
     model actually runs (picpq.torch.inserted_bits: the inputs read after a
-    residual addition stay float32, METHOD §8 placement)."""
-    net = desc.net
+    residual addition stay float32 unless prof["residual_bits"] says)."""
+    net, rb = desc.net, (prof or {}).get("residual_bits", 0)
+    run = ptq.inserted_bits(desc, bits, residual=rb > 0, residual_bits=rb or None)
     return dict(macs=net.macs(plan), params=net.params(plan), bops=net.bops(plan, bits, bits),
-                bops_run=net.bops(plan, *ptq.inserted_bits(desc, bits)))
+                bops_run=net.bops(plan, *run))
 
 
 # ---- baselines of --compare ---------------------------------------------------------------------
@@ -564,6 +576,10 @@ def parse_args(argv=None):
                    help="choose tau so that BOPs <= baseline/ratio (profile default; "
                    "0 = the reference's tau = 1/6)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    p.add_argument("--residual-bits", type=int, choices=[0] + list(range(2, 9)), default=None,
+                   help="bits of the residual stream (the activations after an addition), "
+                   "its range measured on the calibration images; 0 = float32, the METHOD §8 "
+                   "placement (default: the library's, 8; --faithful: 0)")
     p.add_argument("--resume", action="store_true",
                    help="go on from where an earlier run with identical inputs stopped in "
                    "--out: its search state (search-state-*.json) and the methods it "
@@ -594,6 +610,8 @@ def main(argv=None):
     choice = ptq.FAITHFUL if args.faithful else ptq.DEFAULTS
     prof = dict(PROFILES[args.profile], chain_reduce=args.chain_reduce, faithful=args.faithful,
                 fp_scale=args.fp_scale or choice["fp_scale"], fp_at=args.fp_at or choice["fp_at"])
+    prof["residual_bits"] = (choice["residual_bits"] if args.residual_bits is None
+                             else args.residual_bits)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
@@ -666,7 +684,7 @@ def main(argv=None):
     else:      # the reference's penalty
         tau = 1 / 6
         bits = picpq.bits_assign(sparsity, max_bits, tau=tau, min_bits=2).tolist()
-    cost = cost_summary(desc, plan, bits)
+    cost = cost_summary(desc, plan, bits, prof)
     print(f"  rule {comp.bit_rule}, tau {tau if tau is None else round(tau, 4)}, bits {bits}, "
           f"BOPs {cost['bops'] / 1e9:.3f} G")
 
@@ -683,14 +701,15 @@ def main(argv=None):
     print(f"  test top-1 {result['test_acc']:.2f}% (drop {base_acc - result['test_acc']:.2f}), "
           f"{base_cost['bops'] / cost['bops']:.2f}x BOPs "
           f"({base_cost['bops'] / cost['bops_run']:.2f}x as run: the inputs after residual "
-          f"additions stay float32), "
+          f"additions {residual_text(prof)}), "
           f"{result['fp32_bytes']} -> {result['packed_bytes']} bytes")
     dep = result["deploy"]
     print(f"  C runtime: test top-1 {dep['c_test_acc']:.2f}%, same prediction as torch on "
           f"{dep['c_same_prediction']:.2f}% of the test images (largest logit difference "
           f"{dep['c_max_logit_diff']:.3g}), {dep['c_ms_per_image']:.3f} ms per image; "
           f"{dep['model_file']} is {dep['model_file_bytes']} bytes; its integer path "
-          f"(PICPQ_MODEL_INTEGER) predicts as the float path on "
+          f"(PICPQ_MODEL_INTEGER, {dep['int_convs_on_codes']} of {dep['int_convs']} "
+          f"convolutions on codes) predicts as the float path on "
           f"{dep['int_same_prediction']:.2f}% (largest logit difference "
           f"{dep['int_max_logit_diff']:.3g})")
     print(f"  run it without Python: build/examples/classify {dep['model_file']} "

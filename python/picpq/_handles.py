@@ -728,6 +728,14 @@ class Model(_Handle):
         lib.picpq_model_num_classes(self.ptr, ctypes.byref(n))
         return n.value
 
+    @property
+    def conv_counts(self):
+        """(convolutions, those run on their codes): what integer=True made
+        of this file; the others run in float."""
+        convs, codes = ctypes.c_int32(), ctypes.c_int32()
+        lib.picpq_model_conv_counts(self.ptr, ctypes.byref(convs), ctypes.byref(codes))
+        return convs.value, codes.value
+
     def _workspace(self, n):
         if n > self._batch:
             self._free_ws()

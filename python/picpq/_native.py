@@ -236,6 +236,7 @@ _SIGNATURES = {
     "picpq_model_load_opts": (c_status, [ctypes.c_char_p, ctypes.c_size_t, c_alloc_p,
                                          ctypes.c_uint32, c_void_pp]),
     "picpq_model_load_file": (c_status, [ctypes.c_char_p, c_void_pp]),
+    "picpq_model_conv_counts": (c_status, [ctypes.c_void_p, c_int32_p, c_int32_p]),
     "picpq_model_free": (None, [ctypes.c_void_p]),
     "picpq_model_input_shape": (c_status, [ctypes.c_void_p, c_int64_p, c_int64_p, c_int64_p]),
     "picpq_model_num_classes": (c_status, [ctypes.c_void_p, c_int64_p]),

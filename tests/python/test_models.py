@@ -147,6 +147,59 @@ def test_resnet_shared_relu_is_quantized_per_use():
     assert relu.calls == 2
 
 
+def test_residual_stream_quantized_on_measured_ranges():
+    """residual=True with residual_bits and the ranges residual_ranges
+    measures: the activation after each addition becomes ActQuant(8, its
+    range), the next block reads 8 bits, and the C runtime runs those convs
+    on codes with the float path's predictions."""
+    torch.manual_seed(0)
+    m = torchvision.models.resnet18(num_classes=10).eval()
+    x = torch.rand(4, 3, 32, 32)
+    desc = pt.describe(m, x[:1])
+    data = [x[:2], x[2:]]
+    ranges = pt.residual_ranges(m, desc, data, quantile=0.99)
+    # independently: every output of each relu call, the second call per block
+    outs = {}
+    hooks = [mod.register_forward_hook(lambda mod, i, o, n=n: outs.setdefault(n, []).append(o))
+             for n, mod in m.named_modules() if n.endswith(".relu")]
+    for b in data:
+        m(b)
+    for h in hooks:
+        h.remove()
+    want = {(n, 1): sum(float(torch.quantile(o.flatten(), 0.99)) for o in v[1::2]) / 2
+            for n, v in outs.items()}
+    assert ranges.keys() == want.keys() and len(ranges) == 8
+    for k in want:
+        assert ranges[k] == pytest.approx(want[k], rel=1e-6)
+    bits = [32] + [4] * (len(desc.layers) - 2) + [32]
+    wq, aq = pt.inserted_bits(desc, bits, residual=True, residual_bits=8)
+    assert aq[desc.by_name("layer1.1.conv1").id] == 8 and aq[desc.by_name("layer1.0.conv2").id] == 4
+    pt.quantize_model(m, desc, bits, residual=True, residual_bits=8, residual_scales=ranges)
+    q = m.layer2[1].relu.ops[1]
+    assert isinstance(q, pt.ActQuant) and (q.bits, q.scale) == (8, ranges[("layer2.1.relu", 1)])
+    assert desc.net.bops(None, wq, aq) == pt.bops_of_model(m, x[:1])[0]
+    data = pt.model_file_bytes(m, desc, bits, x[:1])
+    with picpq.Model(data=data) as f, picpq.Model(data=data, integer=True) as i:
+        lf, li = f.run(x.numpy(), batch=4), i.run(x.numpy(), batch=4)
+        # all but the stem and layer1.0.conv1 (the max pool of the stem's float ReLU)
+        assert f.conv_counts == (20, 0) and i.conv_counts == (20, 18)
+    with torch.no_grad():
+        lt = m(x).numpy()
+    assert np.abs(lf - lt).max() < 1e-3 and np.abs(li - lf).max() < 0.05
+    assert (li.argmax(1) == lt.argmax(1)).all()
+    with pytest.raises(ValueError, match="residual_bits = 9: 2..8"):
+        pt.inserted_bits(desc, bits, residual=True, residual_bits=9)
+    m2 = torchvision.models.resnet18(num_classes=10).eval()
+    with pytest.raises(ValueError, match=r"no entry for \('layer1.0.relu', 1\)"):
+        pt.quantize_model(m2, desc, bits, residual=True, residual_scales={})
+    with pytest.raises(ValueError, match="residual scale of layer1.0.relu = -1.0"):
+        pt.quantize_model(m2, desc, bits, residual=True, residual_scales=-1)
+    with pytest.raises(ValueError, match="quantile = 0: in"):
+        pt.residual_ranges(m2, desc, [x], quantile=0)
+    with pytest.raises(ValueError, match="data holds no batch"):
+        pt.residual_ranges(m2, desc, [])
+
+
 def test_relu6_is_quantized_on_0_6():
     torch.manual_seed(0)
     m = torchvision.models.mobilenet_v2(num_classes=10).eval()

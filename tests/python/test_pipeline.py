@@ -208,11 +208,49 @@ def test_compress_in_one_call(tmp_path):
     c.close()
 
 
+def test_quantize_residual_stream_on_the_calibration_ranges():
+    c = compressor()
+    n = c.net.num_layers
+    c.prune(np.ones(n), np.zeros(n))
+    c.assign_bits(tau=1 / 6)
+    assert c.residual_bits == 8 and compressor(faithful=True).residual_bits == 0
+    with pytest.raises(ValueError, match="the residual ranges need data"):
+        c.quantize()
+    with pytest.raises(ValueError, match="residual_bits = 1: 2..8, or 0"):
+        c.quantize(residual_bits=1)
+    x, _ = tiny_data(32)
+    c._calib = [x[:16], x[16:]]   # what calibrate() keeps, without its FP pass
+    want = ptq.residual_ranges(c.pruned, c.pruned_desc, [x[:16], x[16:]])
+    plain = c.cost(c.plan, c.bits)
+    c.quantize(weights=False)
+    mods = dict(c.pruned.named_modules())
+    sites = [s for s in c.pruned_desc.acts if s.residual]
+    assert len(sites) == 9
+    for s in sites:
+        q = mods[s.module]
+        assert isinstance(q, ptq.ActQuant) and q.bits == 8 and q.scale == want[(s.module, s.use)]
+    run = c.cost(c.plan, c.bits)
+    w, a = ptq.inserted_bits(c.desc, c.bits, residual=True, residual_bits=8)
+    assert run["bops_run"] == c.net.bops(c.plan, w, a) < plain["bops_run"]
+    assert run["bops"] == plain["bops"]   # the paper's convention does not move
+    c.quantize()   # weights too; the residual quantizers stay as they are
+    assert all(mods[s.module] is dict(c.pruned.named_modules())[s.module] for s in sites)
+    c.close()
+    f = compressor(residual_bits=0)   # float32 stream: nothing after the additions
+    f.prune(np.ones(n), np.zeros(n))
+    f.assign_bits(tau=1 / 6)
+    f.quantize(weights=False)
+    assert not isinstance(dict(f.pruned.named_modules())[sites[0].module], ptq.ActQuant)
+    assert f.cost(f.plan, f.bits)["bops_run"] == plain["bops_run"]
+    f.close()
+
+
 def test_save_and_load_a_qat_model_in_a_fresh_process(tmp_path):
     c = compressor()
     n = c.net.num_layers
     c.prune(np.ones(n), np.zeros(n))
     c.assign_bits(tau=1 / 6)
+    c._calib = [tiny_data(8)[0]]   # the residual ranges' images
     qat = c.quantize()
     with pytest.raises(RuntimeError, match="parametrized"):
         torch.save(qat, str(tmp_path / "plain.pt"))   # why save_compressed exists

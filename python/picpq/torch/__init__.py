@@ -13,7 +13,8 @@ from .describe import ActSite, Description, Layer, UnsupportedModel, describe
 from .export import export, model_file_bytes, save_model
 from .onnx_export import export_onnx
 from .qat import (ActQuant, PerUseAct, WeightQuant, bops_of_model, check_bits, check_description,
-                  inserted_bits, quantize_activations, quantize_model, quantize_weights)
+                  inserted_bits, quantize_activations, quantize_model, quantize_weights,
+                  residual_ranges)
 from .rank import FP_AT, feed_ranker, rank_filters, set_filter_properties
 from .surgery import apply_plan, mask_model
 
@@ -27,7 +28,7 @@ __all__ = ["ActQuant", "ActSite", "Description", "Layer", "PerUseAct", "Unsuppor
            "WeightQuant", "apply_plan", "bops_of_model", "check_bits", "check_description",
            "describe", "export", "export_onnx", "feed_ranker", "inserted_bits", "mask_model",
            "model_file_bytes", "quantize_activations", "quantize_model", "quantize_weights",
-           "rank_filters", "save_model", "set_filter_properties"]
+           "rank_filters", "residual_ranges", "save_model", "set_filter_properties"]
 
 __all__ += ["BIT_RULES", "DEFAULTS", "FAITHFUL", "FP_AT", "Batches", "Compressor", "SearchResult",
             "compress", "configure_threads", "data", "default_bits", "evaluate", "fit_bits",

@@ -25,7 +25,7 @@ from .describe import describe
 from .export import export, save_model
 from .io import write_atomic
 from .onnx_export import export_onnx
-from .qat import inserted_bits, quantize_model
+from .qat import ActQuant, PerUseAct, inserted_bits, quantize_model, residual_ranges
 from .rank import FP_AT, rank_filters
 from .surgery import apply_plan
 
@@ -33,10 +33,19 @@ CHAIN_REDUCE = {"sum": picpq.CHAIN_SUM, "mean": picpq.CHAIN_MEAN, "max": picpq.C
 FP_SCALES = ("raw", "minmax")
 # the pipeline's choices where it departs from the paper, and the paper's
 # (docs/RESULTS.md measures each)
-DEFAULTS = dict(fp_at="act", fp_scale="minmax", distinct=True, fill=True, bits="uniform")
-FAITHFUL = dict(fp_at="conv", fp_scale="raw", distinct=False, fill=False, bits="sparsity")
+DEFAULTS = dict(fp_at="act", fp_scale="minmax", distinct=True, fill=True, bits="uniform",
+                residual_bits=8)
+FAITHFUL = dict(fp_at="conv", fp_scale="raw", distinct=False, fill=False, bits="sparsity",
+                residual_bits=0)
 BIT_RULES = ("sparsity", "uniform")
 STATE_FORMAT, STATE_VERSION = "picpq-torch-search", 1
+
+
+def _residual_bits(rb):
+    rb = int(rb)
+    if rb != 0 and not 2 <= rb <= 8:
+        raise ValueError(f"residual_bits = {rb}: 2..8, or 0 for a float32 residual stream")
+    return rb
 
 
 # ---- threads ------------------------------------------------------------------------------------
@@ -115,15 +124,18 @@ class Compressor:
     (METHOD §5.3; fp_scale "minmax" maps each layer's FP onto [0, 1]);
     `fp_at`: where calibrate takes the maps (rank_filters: "conv", "bn",
     "act"); `distinct`, `fill`, `bits`: the defaults of search and
-    assign_bits;
+    assign_bits; `residual_bits`: quantize()'s default for the residual
+    stream (0: float32);
     `faithful=True`: the paper's choices wherever this pipeline
     has its own default (FAITHFUL: FP before batch norm, raw, repeated
-    networks counted as evaluations, bits without filling the budget);
+    networks counted as evaluations, bits without filling the budget, a
+    float32 residual stream);
     other keyword arguments are plan parameters (e.g. safeguard=0.2)."""
 
     def __init__(self, model, example_inputs, macs=0.5, max_bits=8, seed=0, threads=None,
                  memory_format=None, chain_reduce="sum", fp_scale=None, fp_at=None,
-                 distinct=None, fill=None, bits=None, faithful=False, **plan_params):
+                 distinct=None, fill=None, bits=None, residual_bits=None, faithful=False,
+                 **plan_params):
         choice = FAITHFUL if faithful else DEFAULTS
         fp_scale = choice["fp_scale"] if fp_scale is None else fp_scale
         fp_at = choice["fp_at"] if fp_at is None else fp_at
@@ -140,6 +152,8 @@ class Compressor:
         self.bit_rule = choice["bits"] if bits is None else bits
         if self.bit_rule not in BIT_RULES:
             raise ValueError(f"bits must be one of {BIT_RULES}")
+        self.residual_bits = _residual_bits(choice["residual_bits"] if residual_bits is None
+                                            else residual_bits)
         self.plan_params = dict(plan_params, chain_reduce=CHAIN_REDUCE[chain_reduce])
         self.desc = describe(model, example_inputs)
         self.net = self.desc.net
@@ -154,6 +168,8 @@ class Compressor:
         self.budget_met = None
         self.pruned = self.pruned_desc = None
         self.bits = self.tau = self.bops_met = None
+        self.residual = dict(residual=False, residual_bits=None)
+        self._calib = []
         self._scratch = None
         self.base_cost = self.cost(None, [32] * n)
 
@@ -167,11 +183,13 @@ class Compressor:
         (None: not pruned) at `bits` (None: 32 everywhere). `bops` counts
         each layer's own bits for its input (the paper's convention, what
         assign_bits targets); `bops_run` the bits quantize() makes run
-        (inserted_bits: an input read after a residual addition stays 32)."""
+        (inserted_bits: an input read after a residual addition stays 32
+        unless quantize(residual=True))."""
         bits = bits if bits is not None else [32] * self.net.num_layers
         return dict(macs=self.net.macs(plan), params=self.net.params(plan),
                     bops=self.net.bops(plan, bits, bits),
-                    bops_run=self.net.bops(plan, *inserted_bits(self.desc, bits)))
+                    bops_run=self.net.bops(plan, *inserted_bits(self.desc, bits,
+                                                                **self.residual)))
 
     def stream(self, data, batch=128, seed=0, transform=None):
         """A seeded Batches stream over `data`, torch's global seed set too."""
@@ -186,6 +204,7 @@ class Compressor:
         inputs = [_data.to_model(x, self.model, self.memory_format)
                   for x in _data.input_batches(batches, images)]
         self.fps = rank_filters(self.model, self.desc, inputs, threads=threads, at=self.fp_at)
+        self._calib = inputs[:8]   # the residual ranges' default data (quantize)
         self.scale_filter_property()
         return self.fps
 
@@ -394,14 +413,35 @@ class Compressor:
         return self.bits
 
     # -- 5. quantize --
-    def quantize(self, weights=True, activations=True, residual=False):
+    def quantize(self, weights=True, activations=True, residual_bits=None, data=None):
         """Quantization-aware training modules inserted into the pruned model
         (in place; see quantize_model). Train it afterwards as usual (e.g.
-        activations only first, then weights too: METHOD §9.2)."""
+        activations only first, then weights too: METHOD §9.2).
+        `residual_bits` (None: the compressor's, 8 unless faithful): the bits
+        of the activations after residual additions, the residual stream,
+        so that every conv that reads one runs on codes; 0 keeps them
+        float32 (METHOD §8 placement). Their ranges are measured
+        (residual_ranges) on `data` (input batches; default: the
+        calibration images) when the quantizers are first inserted."""
         if self.bits is None:
             raise ValueError("quantize: assign_bits first")
-        return quantize_model(self.pruned, self.pruned_desc, self.bits, weights=weights,
-                              activations=activations, residual=residual)
+        rb = self.residual_bits if residual_bits is None else _residual_bits(residual_bits)
+        res = dict(residual=rb > 0, residual_bits=rb or None)
+        scales, mods = None, dict(self.pruned.named_modules())
+        if rb and activations and any(not isinstance(mods[s.module], (ActQuant, PerUseAct))
+                                      for s in self.pruned_desc.acts if s.residual):
+            data = self._calib if data is None else _data.input_batches(data)
+            if not data:
+                raise ValueError("quantize: the residual ranges need data: calibrate first, "
+                                 "pass data, or residual_bits=0")
+            scales = residual_ranges(self.pruned, self.pruned_desc,
+                                     [_data.to_model(x, self.pruned, self.memory_format)
+                                      for x in data])
+        model = quantize_model(self.pruned, self.pruned_desc, self.bits, weights=weights,
+                               activations=activations, residual_scales=scales, **res)
+        if activations:
+            self.residual = res
+        return model
 
     # -- 6. export --
     def export(self, path, **kw):

@@ -3,6 +3,7 @@ in torch ops on the tensor's own device, their straight-through modules, and
 quantize_model, which inserts them into a (pruned) model."""
 
 import copy
+import math
 
 import torch
 import torch.fx
@@ -201,31 +202,85 @@ def check_bits(desc, bits, what="bits"):
     return bits
 
 
-def _site_bits(site, bits, activations, residual):
+def _site_bits(site, bits, activations, residual, residual_bits=None):
     b = bits[site.layer]
     if not activations or (site.residual and not residual) or b >= 32:
         return 32
-    return b
+    return int(residual_bits) if site.residual and residual_bits is not None else b
 
 
-def inserted_bits(desc, bits, weights=True, activations=True, residual=False):
+def _check_residual_bits(residual_bits):
+    if residual_bits is not None and not 2 <= int(residual_bits) <= 8:
+        raise ValueError(f"residual_bits = {residual_bits}: 2..8, or None for the layer's bits")
+
+
+def inserted_bits(desc, bits, weights=True, activations=True, residual=False,
+                  residual_bits=None):
     """(wbits, abits) per layer that quantize_model(model, desc, bits, weights,
-    activations, residual) makes run: wbits[l] = bits[l] where weights are
-    quantized, else 32; abits[l] = the bits of the activation quantizer whose
-    output layer l reads (through max pooling, reshapes or dropout only), else
-    32 (an unquantized activation, the model input, an addition left at full
-    precision, an average pool, a concatenation...). desc.net.bops(plan,
-    wbits, abits) is then what the quantized model computes."""
+    activations, residual, residual_bits) makes run: wbits[l] = bits[l] where
+    weights are quantized, else 32; abits[l] = the bits of the activation
+    quantizer whose output layer l reads (through max pooling, reshapes or
+    dropout only), else 32 (an unquantized activation, the model input, an
+    addition left at full precision, an average pool, a concatenation...).
+    desc.net.bops(plan, wbits, abits) is then what the quantized model
+    computes."""
     bits = check_bits(desc, bits)
+    _check_residual_bits(residual_bits)
     wbits = [b if weights else 32 for b in bits]
     abits = [32] * len(bits)
     for layer in desc.layers:
         if layer.act >= 0:
-            abits[layer.id] = _site_bits(desc.acts[layer.act], bits, activations, residual)
+            abits[layer.id] = _site_bits(desc.acts[layer.act], bits, activations, residual,
+                                         residual_bits)
     return wbits, abits
 
 
-def quantize_model(model, desc, bits, weights=True, activations=True, residual=False):
+@torch.no_grad()
+def residual_ranges(model, desc, data, quantile=0.9999):
+    """{(module, use): upper bound} of every activation applied to a residual
+    addition, measured on `data` (a list of input batches): the `quantile` of
+    its output values, averaged over the batches (the largest value lets one
+    outlier coarsen the whole grid). The scales quantize_model(residual=True,
+    residual_scales=...) takes. Eval mode; the model is left as it was."""
+    from .describe import example_tensor
+    sites = [s for s in desc.acts if s.residual]
+    if not sites:
+        return {}
+    if not 0.0 < quantile <= 1.0:
+        raise ValueError(f"quantile = {quantile}: in (0, 1]")
+    mods = dict(model.named_modules())
+    found, calls, hooks = {}, {}, []
+
+    def hook(name):
+        def record(m, inp, out):
+            use = calls.get(name, 0) % max(1, next(s.uses for s in desc.acts if s.module == name))
+            calls[name] = calls.get(name, 0) + 1
+            if (name, use) in wanted:
+                v = out.detach().float().flatten()
+                if v.numel() > 1 << 22:   # torch.quantile's limit: an even subsample
+                    v = v[::(v.numel() >> 22) + 1]
+                found.setdefault((name, use), []).append(float(torch.quantile(v, quantile)))
+        return record
+    wanted = {(s.module, s.use) for s in sites}
+    for name in {s.module for s in sites}:
+        hooks.append(mods[name].register_forward_hook(hook(name)))
+    was_training = model.training
+    model.eval()
+    try:
+        for x in data:
+            calls.clear()
+            model(example_tensor(x).to(next(model.parameters()).device))
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+    if not found:
+        raise ValueError("residual_ranges: data holds no batch")
+    return {k: max(sum(v) / len(v), 1e-6) for k, v in sorted(found.items())}
+
+
+def quantize_model(model, desc, bits, weights=True, activations=True, residual=False,
+                   residual_bits=None, residual_scales=None):
     """In place: each call of a ReLU-like activation (ReLU, ReLU6,
     Hardtanh(0, m)) that sees the channels of layer l with bits[l] < 32 runs
     ActQuant(bits[l], scale = its upper bound) (activations), and weights of
@@ -233,13 +288,17 @@ def quantize_model(model, desc, bits, weights=True, activations=True, residual=F
     activation module called several times per forward becomes a PerUseAct
     (one quantizer per call). Activations applied to a residual addition stay
     full precision unless residual=True (METHOD §8 placement: the reference
-    quantizes no tensor after an addition); other activations (SiLU,
-    Hardswish, functional relu calls) stay full precision. inserted_bits()
-    gives the (wbits, abits) this makes run, for net.bops(). `desc` must
-    describe this model or the model it was pruned from; its layer ids index
-    `bits` (one per layer, 1..8 or 32)."""
+    quantizes no tensor after an addition); then they run
+    ActQuant(residual_bits (None: bits[l]), scale = residual_scales[(module,
+    use)] (a dict, as residual_ranges() measures), a float for all, or None:
+    the activation's upper bound). Other activations (SiLU, Hardswish,
+    functional relu calls) stay full precision. inserted_bits() gives the
+    (wbits, abits) this makes run, for net.bops(). `desc` must describe this
+    model or the model it was pruned from; its layer ids index `bits` (one
+    per layer, 1..8 or 32)."""
     check_description(model, desc)
     bits = check_bits(desc, bits)
+    _check_residual_bits(residual_bits)
     mods = dict(model.named_modules())
     if activations:
         by_module = {}
@@ -252,8 +311,8 @@ def quantize_model(model, desc, bits, weights=True, activations=True, residual=F
                 continue
             calls = [None] * sites[0].uses
             for s in sites:
-                b = _site_bits(s, bits, True, residual)
-                calls[s.use] = ActQuant(b, s.scale) if b < 32 else None
+                b = _site_bits(s, bits, True, residual, residual_bits)
+                calls[s.use] = ActQuant(b, _site_scale(s, residual_scales)) if b < 32 else None
             if all(c is None for c in calls):
                 continue
             if len(calls) == 1:
@@ -273,6 +332,21 @@ def quantize_model(model, desc, bits, weights=True, activations=True, residual=F
             if b < 32 and not parametrize.is_parametrized(m, "weight"):
                 parametrize.register_parametrization(m, "weight", WeightQuant(b))
     return model
+
+
+def _site_scale(site, scales):
+    if not site.residual or scales is None:
+        return site.scale
+    if isinstance(scales, dict):
+        if (site.module, site.use) not in scales:
+            raise ValueError(f"residual_scales has no entry for ({site.module!r}, {site.use})")
+        scale = scales[(site.module, site.use)]
+    else:
+        scale = scales
+    scale = float(scale)
+    if not (math.isfinite(scale) and scale > 0):
+        raise ValueError(f"residual scale of {site.module} = {scale}: a positive number")
+    return scale
 
 
 def bops_of_model(model, example_input):
