@@ -160,7 +160,7 @@ static int run_64(const unsigned char *buf, size_t len, uint32_t flags, float *x
 /* The integer path against the float path of the same file on 64 images. */
 static int integer_path(const char *path)
 {
-    size_t len = 0, held_f, held_i;
+    size_t len = 0, held_f, held_i, ws_i = 0;
     unsigned char *buf = read_file(path, &len);
     picpq_model *m = NULL;
     int64_t c, h, w, classes, i, j, same = 0;
@@ -192,10 +192,15 @@ static int integer_path(const char *path)
         }
         same += bf == bi;
     }
+    if (!bad && picpq_model_load_opts(buf, len, NULL, PICPQ_MODEL_INTEGER, &m) == PICPQ_OK) {
+        bad = picpq_model_workspace_size(m, 1, &ws_i) != PICPQ_OK;
+        picpq_model_free(m);
+    }
     if (!bad)
         printf("# %s, PICPQ_MODEL_INTEGER: top-1 equal on %lld/64 images, largest logit difference "
-               "%.3g (largest logit %.3g); heap held after load %zu (float path %zu)\n",
-               path, (long long)same, diff, top, held_i, held_f);
+               "%.3g (largest logit %.3g); heap held after load %zu (float path %zu), "
+               "workspace (batch 1) %zu\n",
+               path, (long long)same, diff, top, held_i, held_f, ws_i);
     free(buf);
     free(x);
     free(yf);
