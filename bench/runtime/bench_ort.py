@@ -3,9 +3,10 @@ side by side in one run (docs/BENCHMARKS.md, "Runtime against ONNX Runtime"):
 ResNet-20 for 1x28x28 pruned to 50 % of its MACs, in fp32 and with 4-bit
 layers (8 bits first and last, the residual stream at 8 bits); batch 1 and
 64; 1 and 2 threads (one process per thread count, so that OpenBLAS starts
-with it); ms per batch, best of 5 rounds; the C runtime's bytes (model held
-after load + workspace). Needs ONNX Runtime in build/ort
-(scripts/install-ort.sh):
+with it; the C runtime splits a batch across the threads, one workspace
+each: picpq.Model.run(threads=)); ms per batch, best of 5 rounds; the C
+runtime's bytes (model held after load + workspace, one thread). Needs ONNX
+Runtime in build/ort (scripts/install-ort.sh):
   PICPQ_LIBRARY=lib/libpicpq.so PYTHONPATH=python /usr/bin/python3 bench/runtime/bench_ort.py"""
 import os
 import subprocess
@@ -89,7 +90,8 @@ def rows(threads):
                 c_ms = {}
                 for integer in (False, True):
                     with picpq.Model(data=data, integer=integer) as m:
-                        c_ms[integer] = best_ms(lambda: m.run(xb.numpy(), batch=batch), reps)
+                        c_ms[integer] = best_ms(
+                            lambda: m.run(xb.numpy(), batch=batch, threads=threads), reps)
                         ws = ctypes.c_size_t()
                         lib.picpq_model_workspace_size(m.ptr, batch, ctypes.byref(ws))
                 o = ort_ms(onnx_path, tuple(xb.shape), threads, reps)

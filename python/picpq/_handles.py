@@ -694,7 +694,8 @@ class Model(_Handle):
     Model(path=...); integer=True (with data) runs quantized convs on the
     codes (PICPQ_MODEL_INTEGER). run(x) takes an (N, C, H, W) float32 array
     before normalisation and returns (N, classes) logits; it keeps one
-    workspace, grown to the largest batch seen (one Model per thread)."""
+    workspace per thread it runs, grown to the largest part seen (one
+    Model per calling thread)."""
     _free_name = "picpq_model_free"
     _what = "model"
 
@@ -713,7 +714,8 @@ class Model(_Handle):
         else:
             lib.picpq_model_load_file(str(path).encode(), ctypes.byref(out))
         self._ptr = out.value
-        self._ws, self._batch = None, 0
+        self._ws = []      # [(images, workspace)] per thread of run()
+        self._pool = None
 
     @property
     def input_shape(self):
@@ -736,36 +738,69 @@ class Model(_Handle):
         lib.picpq_model_conv_counts(self.ptr, ctypes.byref(convs), ctypes.byref(codes))
         return convs.value, codes.value
 
-    def _workspace(self, n):
-        if n > self._batch:
-            self._free_ws()
+    def _workspace(self, k, n):
+        """The workspace of run()'s thread k, for at least n images."""
+        while len(self._ws) <= k:
+            self._ws.append((0, None))
+        if n > self._ws[k][0]:
+            if self._ws[k][1]:
+                lib.picpq_model_workspace_free(self._ws[k][1])
+                self._ws[k] = (0, None)
             ws = ctypes.c_void_p()
             lib.picpq_model_workspace_create(self.ptr, n, ctypes.byref(ws))
-            self._ws, self._batch = ws.value, n
-        return self._ws
+            self._ws[k] = (n, ws.value)
+        return self._ws[k][1]
 
     def _free_ws(self):
-        if self._ws:
-            lib.picpq_model_workspace_free(self._ws)
-            self._ws, self._batch = None, 0
+        for _, ws in self._ws:
+            if ws:
+                lib.picpq_model_workspace_free(ws)
+        self._ws = []
 
-    def run(self, x, batch=256):
+    def run(self, x, batch=256, threads=1):
         """Logits (N, classes) float32 of images x (N, C, H, W), in chunks
-        of at most `batch` images."""
+        of at most `batch` images. threads > 1 splits each chunk into that
+        many parts run at once, one workspace each (picpq_model_run is
+        thread-safe on one model with distinct workspaces; ctypes lets go
+        of the GIL during the call). Each part's logits are those a run of
+        that part alone gives (with OpenBLAS the batch size can move the
+        last bits of a float layer's sums)."""
         x = np.ascontiguousarray(np.asarray(x, dtype=np.float32))
         shape = self.input_shape
         if x.ndim != 4 or tuple(x.shape[1:]) != shape:
             raise ValueError(f"x: expected (N, {shape[0]}, {shape[1]}, {shape[2]}), "
                              f"got {x.shape}")
+        if int(threads) < 1:
+            raise ValueError(f"threads = {threads}: 1 or more")
         out = np.empty((x.shape[0], self.num_classes), dtype=np.float32)
         for i in range(0, x.shape[0], batch):
-            chunk = x[i:i + batch]
-            ws = self._workspace(chunk.shape[0])
-            lib.picpq_model_run(self.ptr, ws, ptr(chunk, ctypes.c_float), chunk.shape[0],
-                                ptr(out[i:i + batch], ctypes.c_float))
+            chunk, dest = x[i:i + batch], out[i:i + batch]
+            cuts = np.linspace(0, chunk.shape[0], min(int(threads), chunk.shape[0]) + 1)
+            parts = [(k, int(a), int(b)) for k, (a, b) in
+                     enumerate(zip(cuts[:-1].round(), cuts[1:].round()))]
+            for k, a, b in parts:   # workspaces first: no allocation races
+                self._workspace(k, b - a)
+            if len(parts) == 1:
+                self._run_part(chunk, dest, 0)
+                continue
+            if self._pool is None or self._pool._max_workers < len(parts):
+                import concurrent.futures
+                if self._pool is not None:
+                    self._pool.shutdown()
+                self._pool = concurrent.futures.ThreadPoolExecutor(len(parts))
+            for f in [self._pool.submit(self._run_part, chunk[a:b], dest[a:b], k)
+                      for k, a, b in parts]:
+                f.result()
         return out
 
+    def _run_part(self, x, out, k):
+        lib.picpq_model_run(self.ptr, self._ws[k][1], ptr(x, ctypes.c_float), x.shape[0],
+                            ptr(out, ctypes.c_float))
+
     def close(self):
+        if getattr(self, "_pool", None) is not None:
+            self._pool.shutdown()
+            self._pool = None
         if getattr(self, "_ptr", None):
             self._free_ws()
         super().close()

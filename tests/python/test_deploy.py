@@ -39,6 +39,17 @@ def test_resnet20_pruned_quantized_agrees(tmp_path):
     assert np.median(per_image) < 1e-4
     with Model(path=str(path)) as cm:
         assert cm.input_shape == (1, 28, 28) and cm.num_classes == 10
+    # a batch split across threads: each part's logits are a run of that part alone
+    xs = x.numpy()[:10]
+    with Model(data=path.read_bytes(), integer=True) as cm:
+        alone = np.concatenate([cm.run(xs[a:b]) for a, b in ((0, 3), (3, 7), (7, 10))])
+        assert np.array_equal(cm.run(xs, threads=3), alone)
+        assert np.array_equal(cm.run(xs, batch=4, threads=2),
+                              np.concatenate([cm.run(xs[a:b]) for a, b in
+                                              ((0, 2), (2, 4), (4, 6), (6, 8), (8, 9), (9, 10))]))
+        assert cm.run(xs[:1], threads=4).shape == (1, 10)
+        with pytest.raises(ValueError, match="threads = 0: 1 or more"):
+            cm.run(xs, threads=0)
 
 
 def test_float_chain_with_pooling_and_normalisation():
