@@ -140,7 +140,8 @@ class Context:
 
     def __init__(self, args):
         self.args = args
-        self.prof = dict(cf.PROFILES[args.profile])
+        # the recorded sweep's QAT keeps the residual stream in float32 (residual_bits 0)
+        self.prof = dict(cf.PROFILES[args.profile], residual_bits=0)
         if args.profile != "smoke":
             self.prof.update(FINAL_STEPS)
         torch.set_num_threads(args.threads)
