@@ -211,6 +211,8 @@ def test_compress_in_one_call(tmp_path):
 def test_quantize_residual_stream_on_the_calibration_ranges():
     c = compressor()
     n = c.net.num_layers
+    with pytest.raises(ValueError, match="prune and assign_bits first"):
+        c.quantize()
     c.prune(np.ones(n), np.zeros(n))
     c.assign_bits(tau=1 / 6)
     assert c.residual_bits == 8 and compressor(faithful=True).residual_bits == 0

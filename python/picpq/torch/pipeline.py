@@ -423,8 +423,8 @@ class Compressor:
         float32 (METHOD §8 placement). Their ranges are measured
         (residual_ranges) on `data` (input batches; default: the
         calibration images) when the quantizers are first inserted."""
-        if self.bits is None:
-            raise ValueError("quantize: assign_bits first")
+        if self.pruned is None or self.bits is None:
+            raise ValueError("quantize: prune and assign_bits first")
         rb = self.residual_bits if residual_bits is None else _residual_bits(residual_bits)
         res = dict(residual=rb > 0, residual_bits=rb or None)
         scales, mods = None, dict(self.pruned.named_modules())
