@@ -1843,8 +1843,9 @@ PICPQ_API picpq_status picpq_model_load_ex(const void *buf, size_t len,
  * whose input is an activation quantizer's output runs on the codes (METHOD §8): unsigned
  * activation codes times signed weight codes, summed exactly in int32, times one float per
  * layer, plus the bias. Such a layer keeps its weights as int8 codes, a quarter of the
- * float32 bytes. Other layers, and a convolution whose sums could exceed int32, run in
- * float. The logits equal the float path's up to its rounding (which can move a later
+ * float32 bytes (on an AVX-512 VNNI CPU, a stride-1 one-group convolution pads its input
+ * channels to a multiple of 4). Other layers, and a convolution whose sums could exceed
+ * int32, run in float. The logits equal the float path's up to its rounding (which can move a later
  * activation quantizer by one level when a value lies on a rounding boundary).
  * @return as picpq_model_load_ex(), plus ::PICPQ_E_INVALID_ARG for an unknown flag.
  * Thread safety: safe. @since 0.3 (experimental)
