@@ -36,8 +36,8 @@ def test_smoke_profile(tmp_path):
     for f in ("report.md", "search.png", "layers.png", "model_packed.bin"):
         assert (out / f).stat().st_size > 0
     assert (out / "model_packed.bin").stat().st_size == pq["packed_bytes"]
-    # the report also gives the BOPs the quantized model runs (float32 inputs after
-    # the residual additions): more than the paper's convention counts
+    # the report also gives the BOPs the quantized model runs (8-bit inputs after the
+    # residual additions, float32 into the stem): more than the paper's convention counts
     assert pq["bops"] < pq["bops_run"] < base["bops"] and base["bops_run"] == base["bops"]
     assert "BOPs as run (ratio)" in (out / "report.md").read_text()
     # the deployable files: the C runtime predicts as the torch QAT model does
@@ -49,6 +49,8 @@ def test_smoke_profile(tmp_path):
     assert dep["c_same_prediction"] >= 99.0 and dep["c_max_logit_diff"] < 0.2
     assert abs(dep["c_test_acc"] - pq["test_acc"]) <= 1.0
     assert dep["int_same_prediction"] >= 99.0 and dep["int_max_logit_diff"] < 0.5
+    # every conv but the stem and the first block's conv1 (the stem's float ReLU) on codes
+    assert (dep["int_convs"], dep["int_convs_on_codes"]) == (19, 17)
     if dep["onnx_file"] is not None:
         assert (out / "model.onnx").stat().st_size == dep["onnx_bytes"]
     report = (out / "report.md").read_text()
@@ -76,6 +78,14 @@ def test_smoke_profile(tmp_path):
     assert again["search"]["trace"] == [] and again["search"]["source"] == str(lub)
     assert again["pic-pq"]["kept"] == pq["kept"] and again["pic-pq"]["bits"] == pq["bits"]
     assert again["pic-pq"]["test_acc"] == pq["test_acc"]  # deterministic at a fixed thread count
+    # the paper's placement: the residual stream in float32, its readers in float too
+    flt = compress_fmnist.main(["--profile", "smoke", "--seed", "1", "--threads", "1",
+                                "--out", str(tmp_path / "o4"), "--residual-bits", "0",
+                                "--cache-dir", str(tmp_path / "cache"), "--lub", str(lub)])
+    fq = flt["pic-pq"]
+    assert fq["bits"] == pq["bits"] and fq["bops"] == pq["bops"]
+    assert fq["bops_run"] > pq["bops_run"]
+    assert (fq["deploy"]["int_convs"], fq["deploy"]["int_convs_on_codes"]) == (19, 9)
 
 
 def test_resume_reuses_finished_methods_only_when_intact(tmp_path, capsys):
