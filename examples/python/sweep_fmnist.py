@@ -23,6 +23,7 @@ Levers, each against the configuration it changes (LEVERS):
   pic-pq-sg3      pic-pq-sbits' (a, b) with plan.safeguard 0.3 (every layer
                   keeps >= 30 % of its filters), the two smaller budgets
   pic-pq-each     pic-pq with a search at each budget
+  pic-pq-tau60    pic-pq with candidates fine-tuned 60 steps instead of 20
 
 Resumable and parallel: every (seed, method, budget) result is a file in
 OUT; a search keeps its state file; processes started side by side take
@@ -52,13 +53,15 @@ OPTIONS = {"pic-pq": {}, "faithful": dict(faithful=True), "ab10": SBITS, "random
            "pic-pq-conv": dict(SBITS, fp_at="conv"), "pic-pq-bn": dict(SBITS, fp_at="bn"),
            "pic-pq-raw": dict(SBITS, fp_scale="raw"),
            "pic-pq-counted": dict(SBITS, distinct=False), "pic-pq-each": {},
-           "pic-pq-sg3": dict(SBITS, safeguard=0.3)}
+           "pic-pq-sg3": dict(SBITS, safeguard=0.3), "pic-pq-tau60": {}}
+# the profile settings a method changes (its search's fitness)
+PROFILE_CHANGES = {"pic-pq-tau60": dict(tau_hat=60)}
 METHODS = ["pic-pq", "faithful", "ab10", "random", "uniform"]
 REUSED = ("pic-pq-sbits", "pic-pq-nofill", "pic-pq-sg3")   # pic-pq's search, other bits/plan
 # the final fine-tune and QAT of every result: half of the quick profile's (compute)
 FINAL_STEPS = dict(finetune_steps=200, qat_a_steps=150, qat_w_steps=250)
 ABLATIONS = ["pic-pq-sbits", "pic-pq-nofill", "pic-pq-sg3", "pic-pq-conv", "pic-pq-bn",
-             "pic-pq-raw", "pic-pq-counted", "pic-pq-each"]
+             "pic-pq-raw", "pic-pq-counted", "pic-pq-each", "pic-pq-tau60"]
 # lever: (the configuration it changes, what it changes)
 LEVERS = {"pic-pq-sbits": ("pic-pq", "bits: one bitwidth capped at B_l (default) vs "
                            "bits from sparsity (paper)"),
@@ -74,7 +77,8 @@ LEVERS = {"pic-pq-sbits": ("pic-pq", "bits: one bitwidth capped at B_l (default)
                              "counted (paper)"),
           "pic-pq-sg3": ("pic-pq-sbits", "safeguard 0.1 (default, paper) vs 0.3"),
           "pic-pq-each": ("pic-pq", "one search for every budget (default) vs one per "
-                          "budget")}
+                          "budget"),
+          "pic-pq-tau60": ("pic-pq", "candidates fine-tuned 20 steps (default, quick) vs 60")}
 
 
 def parse_args(argv=None):
@@ -177,7 +181,7 @@ def ranking(ctx, comp, seed, method, out, macs=None):
         return np.ones(n), np.zeros(n), None
     name = "pic-pq" if method in REUSED else method
     name += f"-macs{macs:g}" if macs is not None else ""
-    prof = ctx.prof
+    prof = dict(ctx.prof, **PROFILE_CHANGES.get(method, {}))
     t = time.time()
     res = comp.search(**cf.fitness_settings(prof, ctx.train, ctx.fitness),
                       population=prof["population"], sample=prof["sample"],
@@ -304,9 +308,8 @@ def report(args):
     diffs += [[f"pic-pq-sbits − {o}"] +
               [cell(paired(by, "pic-pq-sbits", o, kf)) for kf in budgets]
               for o in ("ab10", "random") if o in methods and "pic-pq-sbits" in methods]
-    diffs += [["pic-pq-each − uniform"] +
-              [cell(paired(by, "pic-pq-each", "uniform", kf)) for kf in budgets]
-              for _ in [0] if "pic-pq-each" in methods and "uniform" in methods]
+    diffs += [[f"{m} − uniform"] + [cell(paired(by, m, "uniform", kf)) for kf in budgets]
+              for m in ("pic-pq-each", "pic-pq-tau60") if m in methods and "uniform" in methods]
     levers = [[LEVERS[m][1], f"{LEVERS[m][0]} − {m}"] +
               [cell(paired(by, LEVERS[m][0], m, kf)) for kf in budgets]
               for m in ABLATIONS if m in methods]
