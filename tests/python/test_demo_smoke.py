@@ -6,13 +6,10 @@ from types import SimpleNamespace
 
 import pytest
 
-torch = pytest.importorskip("torch")
-HERE = os.path.dirname(os.path.abspath(__file__))
-DATA = os.environ.get("PICPQ_FMNIST_DIR", "/usr/share/datasets/fashion-mnist")
-if not os.path.exists(os.path.join(DATA, "train-images-idx3-ubyte.gz")):
-    pytest.skip("Fashion-MNIST is not installed", allow_module_level=True)
-sys.path.insert(0, os.path.join(HERE, "..", "..", "examples", "python"))
-import compress_fmnist  # noqa: E402
+from fmnist_examples import example
+
+compress_fmnist = example("compress_fmnist")
+torch = compress_fmnist.torch
 
 
 def test_smoke_profile(tmp_path):

@@ -2,18 +2,10 @@
 one result per seed, method and budget, a lever's changed fitness, and the
 report's tables."""
 import json
-import os
-import sys
 
-import pytest
+from fmnist_examples import example
 
-torch = pytest.importorskip("torch")
-HERE = os.path.dirname(os.path.abspath(__file__))
-DATA = os.environ.get("PICPQ_FMNIST_DIR", "/usr/share/datasets/fashion-mnist")
-if not os.path.exists(os.path.join(DATA, "train-images-idx3-ubyte.gz")):
-    pytest.skip("Fashion-MNIST is not installed", allow_module_level=True)
-sys.path.insert(0, os.path.join(HERE, "..", "..", "examples", "python"))
-import sweep_fmnist  # noqa: E402
+sweep_fmnist = example("sweep_fmnist")
 
 
 def test_sweep_smoke(tmp_path):

@@ -16,6 +16,14 @@ import picpq.torch as pt  # noqa: E402
 from picpq.torch.models import ResNetCifar, resnet20  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Every test draws its weights and inputs from torch's seeded generator, whatever
+    ran before it: the exact rank comparisons with torch hold for these inputs, and a
+    map with a singular value on the tolerance could tip either way."""
+    torch.manual_seed(0)
+
+
 def randomize_bn(model, seed=0):
     g = torch.Generator().manual_seed(seed)
     for m in model.modules():
