@@ -320,6 +320,7 @@ static void gemm_codes(int64_t m, int64_t n, int64_t k, const int8_t *a, const u
  * the zero row for the channels past in_c. */
 typedef struct {
     int wide;
+    int64_t k;          /* GEMM depth: the codes of one output channel (per group) */
     int64_t hp, wp, ow; /* the input planes as stored; sums per output row */
     int64_t flat, col, tmp, zero, rows, acc, vnni, total;
 } codes_layout;
@@ -336,6 +337,7 @@ static void codes_layout_of(const picpq__model_op *o, codes_layout *l)
     const int64_t og = o->c / o->groups, in = o->in_c * o->in_h * o->in_w;
     const int64_t planes = o->c4 > 0 ? 4 * o->c4 : o->in_c;
     int64_t cols;
+    l->k = k;
     l->wide = o->sh == 1 && o->sw == 1;
     l->hp = l->wide ? o->in_h + 2 * o->ph : o->in_h;
     l->wp = l->wide ? o->in_w + 2 * o->pw : o->in_w;
@@ -430,14 +432,15 @@ static void run_conv_codes(const picpq__model_op *o, const float *x, float *y,
                            unsigned char *scratch, int64_t n, int64_t stride)
 {
     const int64_t cg = o->in_c / o->groups, og = o->c / o->groups, hw = o->h * o->w;
-    const int64_t k = o->c4 > 0 ? (int64_t)o->kh * o->kw * o->c4 * 4 : cg * o->kh * o->kw;
     const int direct = o->c4 > 0 && picpq__vnni_available();
     codes_layout l;
     uint8_t *a = scratch, *col, *zero;
     const uint8_t **rows;
     int32_t *acc;
     int64_t b, g, c, p, yy, j, y0;
+    int64_t k;
     codes_layout_of(o, &l);
+    k = l.k;
     col = scratch + l.col;
     zero = scratch + l.zero;
     rows = (const uint8_t **)(void *)(scratch + l.rows);

@@ -715,7 +715,7 @@ class Model(_Handle):
             lib.picpq_model_load_file(str(path).encode(), ctypes.byref(out))
         self._ptr = out.value
         self._ws = []      # [(images, workspace)] per thread of run()
-        self._pool = None
+        self._pool = None  # (threads, executor) of run()
 
     @property
     def input_shape(self):
@@ -783,12 +783,12 @@ class Model(_Handle):
             if len(parts) == 1:
                 self._run_part(chunk, dest, 0)
                 continue
-            if self._pool is None or self._pool._max_workers < len(parts):
+            if self._pool is None or self._pool[0] < len(parts):
                 import concurrent.futures
                 if self._pool is not None:
-                    self._pool.shutdown()
-                self._pool = concurrent.futures.ThreadPoolExecutor(len(parts))
-            for f in [self._pool.submit(self._run_part, chunk[a:b], dest[a:b], k)
+                    self._pool[1].shutdown()
+                self._pool = (len(parts), concurrent.futures.ThreadPoolExecutor(len(parts)))
+            for f in [self._pool[1].submit(self._run_part, chunk[a:b], dest[a:b], k)
                       for k, a, b in parts]:
                 f.result()
         return out
@@ -799,7 +799,7 @@ class Model(_Handle):
 
     def close(self):
         if getattr(self, "_pool", None) is not None:
-            self._pool.shutdown()
+            self._pool[1].shutdown()
             self._pool = None
         if getattr(self, "_ptr", None):
             self._free_ws()
