@@ -54,7 +54,7 @@ PROFILES = {
                   bops_ratio=0, bn_recal_batches=1),
     "quick": dict(train_images=55000, val_images=5000, test_images=10000, batch=128,
                   baseline_steps=1000, calib_images=768, keep_fraction=0.5,
-                  population=16, sample=4, generations=48, tau_hat=20, fitness_images=1000,
+                  population=16, sample=4, generations=48, tau_hat=60, fitness_images=1000,
                   finetune_steps=400, qat_a_steps=300, qat_w_steps=500, eval_batch=500,
                   bops_ratio=48, bn_recal_batches=8),
     "paper": dict(train_images=55000, val_images=5000, test_images=10000, batch=128,

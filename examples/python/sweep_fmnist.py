@@ -7,23 +7,28 @@ the baselines, on compress_fmnist's profile, data and baseline model.
 Methods (all fine-tuned, quantized and tested alike; bits within the
 BOPs target):
   pic-pq    Compressor defaults (picpq.torch.DEFAULTS), one search per seed
-            at the middle budget serving every budget (Compressor.plans)
+            at the middle budget serving every budget (Compressor.plans),
+            candidates fine-tuned the profile's tau_hat steps (quick: 60)
   faithful  the paper's choices (picpq.torch.FAITHFUL), same search budget
   ab10      (a, b) = (1, 0): the default FP ranked globally, no search
   random    a random global ranking (the reference's --global_random_rank)
   uniform   the same fraction of every layer, one bitwidth for all
   (ab10 and random take pic-pq-sbits' bit rule, so that against it they
   measure the ranking alone.)
-Levers, each against the configuration it changes (LEVERS):
-  pic-pq-sbits    pic-pq with bits from sparsity (the paper's rule), fitted
+Levers, each against the configuration it changes (LEVERS); their searches
+fine-tune candidates 20 steps (SHORT):
+  pic-pq-tau20    pic-pq with candidates fine-tuned 20 steps
+  pic-pq-sbits    pic-pq-tau20 with bits from sparsity (the paper's rule), fitted
   pic-pq-nofill   pic-pq-sbits without the fitting (tau alone)
   pic-pq-conv, pic-pq-bn  pic-pq-sbits with FP before / after batch norm
   pic-pq-raw      pic-pq-sbits with raw FP
   pic-pq-counted  pic-pq-sbits with repeated networks counted
   pic-pq-sg3      pic-pq-sbits' (a, b) with plan.safeguard 0.3 (every layer
                   keeps >= 30 % of its filters), the two smaller budgets
-  pic-pq-each     pic-pq with a search at each budget
-  pic-pq-tau60    pic-pq with candidates fine-tuned 60 steps instead of 20
+  pic-pq-each     pic-pq-tau20 with a search at each budget
+  pic-pq-qbits    pic-pq-tau20 with a fitness that sees the bits: each
+                  candidate trains its steps with weights and activations
+                  quantized at the bits its plan gets at the BOPs target
 
 Resumable and parallel: every (seed, method, budget) result is a file in
 OUT; a search keeps its state file; processes started side by side take
@@ -34,6 +39,7 @@ tasks through claim files. `--report` writes the tables and the plot.
     /usr/bin/python3 examples/python/sweep_fmnist.py --out results/sweep --report
 """
 import argparse
+import copy
 import errno
 import json
 import math
@@ -53,17 +59,20 @@ OPTIONS = {"pic-pq": {}, "faithful": dict(faithful=True), "ab10": SBITS, "random
            "pic-pq-conv": dict(SBITS, fp_at="conv"), "pic-pq-bn": dict(SBITS, fp_at="bn"),
            "pic-pq-raw": dict(SBITS, fp_scale="raw"),
            "pic-pq-counted": dict(SBITS, distinct=False), "pic-pq-each": {},
-           "pic-pq-sg3": dict(SBITS, safeguard=0.3), "pic-pq-tau60": {}}
-# the profile settings a method changes (its search's fitness)
-PROFILE_CHANGES = {"pic-pq-tau60": dict(tau_hat=60)}
+           "pic-pq-sg3": dict(SBITS, safeguard=0.3), "pic-pq-tau20": {}, "pic-pq-qbits": {}}
 METHODS = ["pic-pq", "faithful", "ab10", "random", "uniform"]
-REUSED = ("pic-pq-sbits", "pic-pq-nofill", "pic-pq-sg3")   # pic-pq's search, other bits/plan
+ABLATIONS = ["pic-pq-tau20", "pic-pq-sbits", "pic-pq-nofill", "pic-pq-sg3", "pic-pq-conv",
+             "pic-pq-bn", "pic-pq-raw", "pic-pq-counted", "pic-pq-each", "pic-pq-qbits"]
+# the levers search with a third of the default's fitness training (compute)
+SHORT = dict(tau_hat=20)
+PROFILE_CHANGES = {m: SHORT for m in ABLATIONS}
+REUSED = ("pic-pq-sbits", "pic-pq-nofill", "pic-pq-sg3")   # pic-pq-tau20's search, other bits
 # the final fine-tune and QAT of every result: half of the quick profile's (compute)
 FINAL_STEPS = dict(finetune_steps=200, qat_a_steps=150, qat_w_steps=250)
-ABLATIONS = ["pic-pq-sbits", "pic-pq-nofill", "pic-pq-sg3", "pic-pq-conv", "pic-pq-bn",
-             "pic-pq-raw", "pic-pq-counted", "pic-pq-each", "pic-pq-tau60"]
 # lever: (the configuration it changes, what it changes)
-LEVERS = {"pic-pq-sbits": ("pic-pq", "bits: one bitwidth capped at B_l (default) vs "
+LEVERS = {"pic-pq-tau20": ("pic-pq", "candidates fine-tuned 60 steps (default, quick) vs "
+                           "20"),
+          "pic-pq-sbits": ("pic-pq-tau20", "bits: one bitwidth capped at B_l (default) vs "
                            "bits from sparsity (paper)"),
           "pic-pq-nofill": ("pic-pq-sbits", "bits fitted to the budget (default) vs tau "
                             "alone (paper)"),
@@ -76,9 +85,10 @@ LEVERS = {"pic-pq-sbits": ("pic-pq", "bits: one bitwidth capped at B_l (default)
           "pic-pq-counted": ("pic-pq-sbits", "48 distinct networks (default) vs repeats "
                              "counted (paper)"),
           "pic-pq-sg3": ("pic-pq-sbits", "safeguard 0.1 (default, paper) vs 0.3"),
-          "pic-pq-each": ("pic-pq", "one search for every budget (default) vs one per "
-                          "budget"),
-          "pic-pq-tau60": ("pic-pq", "candidates fine-tuned 20 steps (default, quick) vs 60")}
+          "pic-pq-each": ("pic-pq-tau20", "one search for every budget (default) vs one "
+                          "per budget"),
+          "pic-pq-qbits": ("pic-pq-tau20", "fitness trained in float (default, paper) vs "
+                           "quantized at its bits")}
 
 
 def parse_args(argv=None):
@@ -179,11 +189,12 @@ def ranking(ctx, comp, seed, method, out, macs=None):
             comp.net.set_fp(l.id, rng.uniform(0, 1, comp.net.layer_channels(l.id)[1]))
     if method in ("ab10", "random", "uniform"):
         return np.ones(n), np.zeros(n), None
-    name = "pic-pq" if method in REUSED else method
+    name = "pic-pq-tau20" if method in REUSED else method
     name += f"-macs{macs:g}" if macs is not None else ""
     prof = dict(ctx.prof, **PROFILE_CHANGES.get(method, {}))
     t = time.time()
-    res = comp.search(**cf.fitness_settings(prof, ctx.train, ctx.fitness),
+    ratio = ctx.args.ratios[ctx.args.budgets.index(macs or comp.macs)]
+    res = comp.search(**fitness(ctx, comp, method, prof, ratio),
                       population=prof["population"], sample=prof["sample"],
                       generations=prof["generations"], macs=macs,
                       state=os.path.join(out, f"seed{seed}-{name}-search.json"))
@@ -192,12 +203,33 @@ def ranking(ctx, comp, seed, method, out, macs=None):
     return res.a, res.b, info
 
 
+def fitness(ctx, comp, method, prof, ratio):
+    """The search's fitness settings (cf.fitness_settings). pic-pq-qbits:
+    each candidate trains its tau_hat steps with weights and activations
+    quantized at the bits its plan gets for the BOPs `ratio` (a copy of the
+    pruned model; the same batches), then is scored."""
+    settings = cf.fitness_settings(prof, ctx.train, ctx.fitness)
+    if method != "pic-pq-qbits":
+        return settings
+    score, target = settings["evaluate"], comp.base_cost["bops"] / ratio
+
+    def quantized(small):
+        bits, _, _ = ptq.fit_bits(comp.plan, comp.max_bits, target, comp.bit_rule, comp.fill)
+        q = ptq.quantize_model(copy.deepcopy(small), comp.desc, bits)
+        batches = comp.stream(ctx.train, settings["batch"], 2, settings["transform"])
+        ptq.train(q, batches, settings["steps"], settings["lr"], nesterov=False, cosine=False,
+                  memory_format=cf.CL)
+        ptq.recalibrate_bn(q, batches, settings["bn_recal_batches"], cf.CL)
+        return score(q)
+    return dict(settings, evaluate=quantized, steps=0, bn_recal_batches=0)
+
+
 def budgets_of(args, method):
-    if method == "pic-pq-sbits":
+    if method in ("pic-pq-tau20", "pic-pq-sbits"):
         return args.budgets
     if method == "pic-pq-sg3":
         return args.budgets[1:]
-    if method == "pic-pq-each":   # at the middle budget it is pic-pq itself
+    if method == "pic-pq-each":   # at the middle budget it is pic-pq-tau20 itself
         return [kf for kf in args.budgets if kf != args.budgets[len(args.budgets) // 2]]
     return args.ablation_budgets if method in ABLATIONS else args.budgets
 
@@ -309,7 +341,7 @@ def report(args):
               [cell(paired(by, "pic-pq-sbits", o, kf)) for kf in budgets]
               for o in ("ab10", "random") if o in methods and "pic-pq-sbits" in methods]
     diffs += [[f"{m} − uniform"] + [cell(paired(by, m, "uniform", kf)) for kf in budgets]
-              for m in ("pic-pq-each", "pic-pq-tau60") if m in methods and "uniform" in methods]
+              for m in ("pic-pq-tau20", "pic-pq-each") if m in methods and "uniform" in methods]
     levers = [[LEVERS[m][1], f"{LEVERS[m][0]} − {m}"] +
               [cell(paired(by, LEVERS[m][0], m, kf)) for kf in budgets]
               for m in ABLATIONS if m in methods]
@@ -366,8 +398,8 @@ def main(argv=None):
     for seed, method in tasks:
         if done(args, seed, method):
             continue
-        if method in REUSED and not done(args, seed, "pic-pq"):
-            continue   # it reuses pic-pq's search: after that has finished
+        if method in REUSED and not done(args, seed, "pic-pq-tau20"):
+            continue   # it reuses pic-pq-tau20's search: after that has finished
         if not claim(args.out, f"seed{seed}-{method}"):
             continue
         ctx = ctx or Context(args)

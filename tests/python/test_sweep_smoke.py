@@ -2,6 +2,7 @@
 one result per seed, method and budget, a lever's changed fitness, and the
 report's tables."""
 import json
+import re
 
 from fmnist_examples import example
 
@@ -11,25 +12,35 @@ sweep_fmnist = example("sweep_fmnist")
 def test_sweep_smoke(tmp_path):
     out = tmp_path / "sweep"
     args = ["--profile", "smoke", "--seeds", "0", "1", "--budgets", "0.5", "0.35",
-            "--ratios", "16", "24", "--methods", "pic-pq", "uniform", "pic-pq-tau60",
-            "--out", str(out), "--cache-dir", str(tmp_path / "cache")]
+            "--ratios", "16", "24", "--methods", "pic-pq", "uniform", "pic-pq-tau20",
+            "pic-pq-qbits", "--out", str(out), "--cache-dir", str(tmp_path / "cache")]
     sweep_fmnist.main(args)
     for seed in (0, 1):
         for method, budgets in (("pic-pq", (0.5, 0.35)), ("uniform", (0.5, 0.35)),
-                                ("pic-pq-tau60", (0.35,))):   # a lever: the middle budget
+                                ("pic-pq-tau20", (0.5, 0.35)),
+                                ("pic-pq-qbits", (0.35,))):   # a lever: the middle budget
             for kf in budgets:
                 r = json.loads((out / f"seed{seed}-{method}-macs{kf:g}.json").read_text())
                 assert (r["seed"], r["method"], r["macs_fraction"]) == (seed, method, kf)
                 assert r["bops_met"] and 0 <= r["test_acc"] <= 100
-        assert not (out / f"seed{seed}-pic-pq-tau60-macs0.5.json").exists()
-        # the lever's search fine-tunes 60 steps a candidate; pic-pq's the profile's 2
-        steps = {m: json.loads((out / f"seed{seed}-{m}-search.json").read_text())
-                 ["settings"]["steps"] for m in ("pic-pq", "pic-pq-tau60")}
-        assert steps == {"pic-pq": 2, "pic-pq-tau60": 60}
+        assert not (out / f"seed{seed}-pic-pq-qbits-macs0.5.json").exists()
+        # the levers' searches fine-tune 20 steps a candidate, pic-pq's the profile's 2;
+        # pic-pq-qbits trains its 20 inside its fitness, quantized: the same first
+        # candidate (same seed) scores another loss
+        states = {m: json.loads((out / f"seed{seed}-{m}-search.json").read_text())
+                  for m in ("pic-pq", "pic-pq-tau20", "pic-pq-qbits")}
+        assert {m: st["settings"]["steps"] for m, st in states.items()} == \
+            {"pic-pq": 2, "pic-pq-tau20": 20, "pic-pq-qbits": 0}
+        first = {m: states[m]["trace"][0] for m in ("pic-pq-tau20", "pic-pq-qbits")}
+        assert first["pic-pq-tau20"]["id"] == first["pic-pq-qbits"]["id"]
+        assert first["pic-pq-tau20"]["loss"] != first["pic-pq-qbits"]["loss"]
     report = (out / "sweep.md").read_text()
-    assert "| pic-pq − uniform |" in report and "| pic-pq-tau60 − uniform | - |" in report
-    assert "| candidates fine-tuned 20 steps (default, quick) vs 60 | pic-pq − pic-pq-tau60 |" \
+    assert "| pic-pq − uniform |" in report and "| pic-pq-tau20 − uniform |" in report
+    assert "| candidates fine-tuned 60 steps (default, quick) vs 20 | pic-pq − pic-pq-tau20 |" \
         in report
+    assert re.search(r"\| fitness trained in float \(default, paper\) vs quantized at its "
+                     r"bits \| pic-pq-tau20 − pic-pq-qbits \| - \| [+-]\d+\.\d\d ± "
+                     r"\d+\.\d\d \(n=2\) \|", report)   # the middle budget alone
     assert (out / "sweep.png").stat().st_size > 0
     # finished tasks are not run again: a second call only reports
     before = {p.name: p.stat().st_mtime_ns for p in out.glob("seed*-macs*.json")}

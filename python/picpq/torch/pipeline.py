@@ -232,7 +232,7 @@ class Compressor:
             self._scratch = self._scratch.to(memory_format=self.memory_format)
         return self._scratch
 
-    def score(self, a, b, evaluate, data=None, finetune=None, steps=20, lr=0.01, batch=128,
+    def score(self, a, b, evaluate, data=None, finetune=None, steps=60, lr=0.01, batch=128,
               transform=None, bn_recal_batches=0, macs=None):
         """The fitness of one (a, b) (METHOD E5): prune to the budget,
         fine-tune on the common random numbers (`finetune(model, batches)`,
@@ -255,7 +255,7 @@ class Compressor:
         loss, info = _loss_and_info(evaluate(small))
         return loss, info, True
 
-    def search(self, evaluate, data=None, finetune=None, steps=20, lr=0.01, batch=128,
+    def search(self, evaluate, data=None, finetune=None, steps=60, lr=0.01, batch=128,
                transform=None, bn_recal_batches=0, population=16, sample=4, generations=48,
                state=None, progress=True, macs=None, distinct=None):
         """Regularized evolutionary search over (a, b) (METHOD §6), every
@@ -498,7 +498,7 @@ def _json_default(obj):
 
 
 def compress(model, data, evaluate, macs=0.5, bops=None, example_inputs=None, max_bits=8,
-             calib_images=256, batch=128, search_steps=20, population=8, sample=4,
+             calib_images=256, batch=128, search_steps=60, population=8, sample=4,
              generations=16, finetune_steps=200, qat_steps=200, lr=0.01, seed=0,
              bn_recal_batches=2, transform=None, state=None, export=None, threads=None,
              progress=True):
