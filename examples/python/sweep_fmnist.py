@@ -39,7 +39,6 @@ tasks through claim files. `--report` writes the tables and the plot.
     /usr/bin/python3 examples/python/sweep_fmnist.py --out results/sweep --report
 """
 import argparse
-import copy
 import errno
 import json
 import math
@@ -194,7 +193,7 @@ def ranking(ctx, comp, seed, method, out, macs=None):
     prof = dict(ctx.prof, **PROFILE_CHANGES.get(method, {}))
     t = time.time()
     ratio = ctx.args.ratios[ctx.args.budgets.index(macs or comp.macs)]
-    res = comp.search(**fitness(ctx, comp, method, prof, ratio),
+    res = comp.search(**fitness(ctx, method, prof, ratio),
                       population=prof["population"], sample=prof["sample"],
                       generations=prof["generations"], macs=macs,
                       state=os.path.join(out, f"seed{seed}-{name}-search.json"))
@@ -203,25 +202,12 @@ def ranking(ctx, comp, seed, method, out, macs=None):
     return res.a, res.b, info
 
 
-def fitness(ctx, comp, method, prof, ratio):
-    """The search's fitness settings (cf.fitness_settings). pic-pq-qbits:
-    each candidate trains its tau_hat steps with weights and activations
-    quantized at the bits its plan gets for the BOPs `ratio` (a copy of the
-    pruned model; the same batches), then is scored."""
+def fitness(ctx, method, prof, ratio):
+    """The search's fitness settings (cf.fitness_settings); pic-pq-qbits'
+    sees the bits each candidate gets for the BOPs `ratio`
+    (Compressor.score(bops=))."""
     settings = cf.fitness_settings(prof, ctx.train, ctx.fitness)
-    if method != "pic-pq-qbits":
-        return settings
-    score, target = settings["evaluate"], comp.base_cost["bops"] / ratio
-
-    def quantized(small):
-        bits, _, _ = ptq.fit_bits(comp.plan, comp.max_bits, target, comp.bit_rule, comp.fill)
-        q = ptq.quantize_model(copy.deepcopy(small), comp.desc, bits)
-        batches = comp.stream(ctx.train, settings["batch"], 2, settings["transform"])
-        ptq.train(q, batches, settings["steps"], settings["lr"], nesterov=False, cosine=False,
-                  memory_format=cf.CL)
-        ptq.recalibrate_bn(q, batches, settings["bn_recal_batches"], cf.CL)
-        return score(q)
-    return dict(settings, evaluate=quantized, steps=0, bn_recal_batches=0)
+    return dict(settings, bops=1 / ratio) if method == "pic-pq-qbits" else settings
 
 
 def budgets_of(args, method):

@@ -2,6 +2,7 @@
 search, the rebuilt candidate module, several budgets, one-call compress,
 and save/load of a compressed model in a fresh process."""
 import copy
+import json
 import os
 import subprocess
 import sys
@@ -184,6 +185,46 @@ def test_search_reuses_scored_networks_and_resumes(tmp_path):
     assert c.net.macs(pairs[0][0]) < c.net.macs(pairs[1][0]) <= 0.6 * c.base_cost["macs"]
     for p, _ in pairs:
         p.close()
+    c.close()
+
+
+def test_fitness_that_sees_the_bits(tmp_path):
+    """score(bops=): the candidate trains and is scored quantized at the bits
+    fit_bits gives its plan, on a copy; computed here from public calls."""
+    x, y = tiny_data(64)
+    val = (x[:32], y[:32])
+    kw = dict(steps=3, batch=16, bn_recal_batches=1)
+    c = compressor(macs=0.5)
+    n = c.net.num_layers
+    a, b = np.ones(n), np.zeros(n)
+    plain, _, _ = c.score(a, b, lambda m: ptq.evaluate(m, val)[1], (x, y), **kw)
+    seen = []
+
+    def evaluate(model):
+        seen.append(model)
+        return ptq.evaluate(model, val)[1]
+    loss, _, met = c.score(a, b, evaluate, (x, y), bops=1 / 24, **kw)
+    assert met
+    # by hand: the bits of the plan for 1/24 of the BOPs, a quantized copy, same batches
+    bits, _, _ = ptq.fit_bits(c.plan, c.max_bits, c.base_cost["bops"] / 24, c.bit_rule, c.fill)
+    assert min(bits) < 32
+    q = ptq.quantize_model(copy.deepcopy(c.candidate(a, b)), c.desc, bits)
+    batches = c.stream((x, y), 16, 2)
+    ptq.train(q, batches, 3, 0.01, nesterov=False, cosine=False)
+    ptq.recalibrate_bn(q, batches, 1)
+    assert loss == ptq.evaluate(q, val)[1] != plain
+    assert any(isinstance(m, ptq.ActQuant) for m in seen[0].modules())
+    # the reused candidate module stays unquantized: the plain fitness is unchanged
+    assert not any(isinstance(m, ptq.ActQuant) for m in c.candidate(a, b).modules())
+    assert c.score(a, b, lambda m: ptq.evaluate(m, val)[1], (x, y), **kw)[0] == plain
+    for bad in (0, -1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="a fraction > 0"):
+            c.score(a, b, evaluate, (x, y), bops=bad, **kw)
+    # a search stores the target among its settings
+    state = tmp_path / "search.json"
+    c.search(evaluate, (x, y), population=2, sample=2, generations=2, progress=False,
+             bops=1 / 24, state=str(state), **kw)
+    assert json.loads(state.read_text())["settings"]["bops"] == 1 / 24
     c.close()
 
 

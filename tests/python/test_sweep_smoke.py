@@ -25,12 +25,14 @@ def test_sweep_smoke(tmp_path):
                 assert r["bops_met"] and 0 <= r["test_acc"] <= 100
         assert not (out / f"seed{seed}-pic-pq-qbits-macs0.5.json").exists()
         # the levers' searches fine-tune 20 steps a candidate, pic-pq's the profile's 2;
-        # pic-pq-qbits trains its 20 inside its fitness, quantized: the same first
-        # candidate (same seed) scores another loss
+        # pic-pq-qbits' quantized at the bits for the middle budget's 24x: the same
+        # first candidate (same seed) scores another loss
         states = {m: json.loads((out / f"seed{seed}-{m}-search.json").read_text())
                   for m in ("pic-pq", "pic-pq-tau20", "pic-pq-qbits")}
         assert {m: st["settings"]["steps"] for m, st in states.items()} == \
-            {"pic-pq": 2, "pic-pq-tau20": 20, "pic-pq-qbits": 0}
+            {"pic-pq": 2, "pic-pq-tau20": 20, "pic-pq-qbits": 20}
+        assert {m: st["settings"].get("bops") for m, st in states.items()} == \
+            {"pic-pq": None, "pic-pq-tau20": None, "pic-pq-qbits": 1 / 24}
         first = {m: states[m]["trace"][0] for m in ("pic-pq-tau20", "pic-pq-qbits")}
         assert first["pic-pq-tau20"]["id"] == first["pic-pq-qbits"]["id"]
         assert first["pic-pq-tau20"]["loss"] != first["pic-pq-qbits"]["loss"]

@@ -48,6 +48,13 @@ def _residual_bits(rb):
     return rb
 
 
+def _bops_fraction(bops):
+    bops = float(bops)
+    if not 0 < bops < float("inf"):
+        raise ValueError(f"bops = {bops}: a fraction > 0 of the fp32 model's BOPs")
+    return bops
+
+
 # ---- threads ------------------------------------------------------------------------------------
 def _passive_at_load():
     return os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE"
@@ -233,17 +240,28 @@ class Compressor:
         return self._scratch
 
     def score(self, a, b, evaluate, data=None, finetune=None, steps=60, lr=0.01, batch=128,
-              transform=None, bn_recal_batches=0, macs=None):
+              transform=None, bn_recal_batches=0, macs=None, bops=None):
         """The fitness of one (a, b) (METHOD E5): prune to the budget,
         fine-tune on the common random numbers (`finetune(model, batches)`,
         or by default `steps` SGD steps at constant `lr` without Nesterov on
         a Batches stream of `data`), recompute batch norms from
         `bn_recal_batches` further batches, then `evaluate(model)` -> loss
         or (loss, info). Returns (loss, info, budget_met); the loss is +inf
-        when no plan meets the budget."""
+        when no plan meets the budget.
+
+        `bops` (a fraction of the fp32 BOPs, as assign_bits): a fitness that
+        sees the bits. A copy of the candidate gets the bits its plan would
+        (fit_bits with the compressor's rule and fill) and is fine-tuned and
+        evaluated with its weights and activations quantized at them
+        (quantize_model; the residual stream stays float32)."""
+        bops = None if bops is None else _bops_fraction(bops)
         small = self.candidate(a, b, macs)
         if small is None:
             return float("inf"), None, False
+        if bops is not None:
+            bits, _, _ = fit_bits(self.plan, self.max_bits, self.base_cost["bops"] * bops,
+                                  self.bit_rule, self.fill)
+            small = quantize_model(copy.deepcopy(small), self.desc, bits)
         batches = self.stream(data, batch, 2, transform) if data is not None else None
         if finetune is not None:
             finetune(small, batches)
@@ -257,7 +275,7 @@ class Compressor:
 
     def search(self, evaluate, data=None, finetune=None, steps=60, lr=0.01, batch=128,
                transform=None, bn_recal_batches=0, population=16, sample=4, generations=48,
-               state=None, progress=True, macs=None, distinct=None):
+               state=None, progress=True, macs=None, distinct=None, bops=None):
         """Regularized evolutionary search over (a, b) (METHOD §6), every
         candidate scored by score() with these arguments. A candidate that
         prunes the same filters as one already scored (Plan.key) is not
@@ -266,7 +284,8 @@ class Compressor:
         unless faithful): such a candidate is dropped and another asked for
         (Search.tell(repeat=True)), so `generations` counts distinct
         networks; False: it is told the stored loss and counts, as the
-        reference. `state`: a file written atomically after every candidate
+        reference. `bops`: score each candidate quantized at its bits (see
+        score). `state`: a file written atomically after every candidate
         (search state, scored networks, trace); an existing one is resumed.
         Returns a SearchResult and sets self.a, self.b."""
         distinct = self.distinct if distinct is None else bool(distinct)
@@ -274,6 +293,8 @@ class Compressor:
                         population=population, sample=sample, generations=generations,
                         steps=steps, lr=lr, batch=batch, bn_recal_batches=bn_recal_batches,
                         distinct=distinct)
+        if bops is not None:
+            settings["bops"] = _bops_fraction(bops)
         kf = settings["macs"]
         search, scored, trace = None, {}, []
         if state is not None and os.path.exists(state):
@@ -294,7 +315,7 @@ class Compressor:
                     loss, info = scored[key]
                 else:
                     loss, info, met = self.score(a, b, evaluate, data, finetune, steps, lr, batch,
-                                                 transform, bn_recal_batches, kf)
+                                                 transform, bn_recal_batches, kf, bops)
                     if key is not None:
                         scored[key] = (loss, info)
                 search.tell(cid, loss, repeat=reused and distinct)
@@ -400,7 +421,7 @@ class Compressor:
                              else [int(x) for x in max_bits])
         if bops is not None:
             self.bits, self.tau, self.bops_met = fit_bits(
-                self.plan, self.max_bits, self.base_cost["bops"] * bops,
+                self.plan, self.max_bits, self.base_cost["bops"] * _bops_fraction(bops),
                 self.bit_rule if rule is None else rule, self.fill if fill is None else fill,
                 min_bits)
             return self.bits
