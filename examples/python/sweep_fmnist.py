@@ -16,7 +16,7 @@ BOPs target):
   (ab10 and random take pic-pq-sbits' bit rule, so that against it they
   measure the ranking alone.)
 Levers, each against the configuration it changes (LEVERS); their searches
-fine-tune candidates 20 steps (SHORT):
+fine-tune candidates 20 steps (SHORT) but pic-pq-qbits60:
   pic-pq-tau20    pic-pq with candidates fine-tuned 20 steps
   pic-pq-sbits    pic-pq-tau20 with bits from sparsity (the paper's rule), fitted
   pic-pq-nofill   pic-pq-sbits without the fitting (tau alone)
@@ -29,6 +29,7 @@ fine-tune candidates 20 steps (SHORT):
   pic-pq-qbits    pic-pq-tau20 with a fitness that sees the bits: each
                   candidate trains its steps with weights and activations
                   quantized at the bits its plan gets at the BOPs target
+  pic-pq-qbits60  pic-pq (60 steps) with that fitness, at every budget
 
 Resumable and parallel: every (seed, method, budget) result is a file in
 OUT; a search keeps its state file; processes started side by side take
@@ -58,13 +59,15 @@ OPTIONS = {"pic-pq": {}, "faithful": dict(faithful=True), "ab10": SBITS, "random
            "pic-pq-conv": dict(SBITS, fp_at="conv"), "pic-pq-bn": dict(SBITS, fp_at="bn"),
            "pic-pq-raw": dict(SBITS, fp_scale="raw"),
            "pic-pq-counted": dict(SBITS, distinct=False), "pic-pq-each": {},
-           "pic-pq-sg3": dict(SBITS, safeguard=0.3), "pic-pq-tau20": {}, "pic-pq-qbits": {}}
+           "pic-pq-sg3": dict(SBITS, safeguard=0.3), "pic-pq-tau20": {}, "pic-pq-qbits": {},
+           "pic-pq-qbits60": {}}
 METHODS = ["pic-pq", "faithful", "ab10", "random", "uniform"]
 ABLATIONS = ["pic-pq-tau20", "pic-pq-sbits", "pic-pq-nofill", "pic-pq-sg3", "pic-pq-conv",
-             "pic-pq-bn", "pic-pq-raw", "pic-pq-counted", "pic-pq-each", "pic-pq-qbits"]
+             "pic-pq-bn", "pic-pq-raw", "pic-pq-counted", "pic-pq-each", "pic-pq-qbits",
+             "pic-pq-qbits60"]
 # the levers search with a third of the default's fitness training (compute)
 SHORT = dict(tau_hat=20)
-PROFILE_CHANGES = {m: SHORT for m in ABLATIONS}
+PROFILE_CHANGES = {m: SHORT for m in ABLATIONS if m != "pic-pq-qbits60"}
 REUSED = ("pic-pq-sbits", "pic-pq-nofill", "pic-pq-sg3")   # pic-pq-tau20's search, other bits
 # the final fine-tune and QAT of every result: half of the quick profile's (compute)
 FINAL_STEPS = dict(finetune_steps=200, qat_a_steps=150, qat_w_steps=250)
@@ -87,7 +90,9 @@ LEVERS = {"pic-pq-tau20": ("pic-pq", "candidates fine-tuned 60 steps (default, q
           "pic-pq-each": ("pic-pq-tau20", "one search for every budget (default) vs one "
                           "per budget"),
           "pic-pq-qbits": ("pic-pq-tau20", "fitness trained in float (default, paper) vs "
-                           "quantized at its bits")}
+                           "quantized at its bits"),
+          "pic-pq-qbits60": ("pic-pq", "fitness trained in float (default) vs quantized at "
+                             "its bits, 60 steps")}
 
 
 def parse_args(argv=None):
@@ -207,11 +212,11 @@ def fitness(ctx, method, prof, ratio):
     sees the bits each candidate gets for the BOPs `ratio`
     (Compressor.score(bops=))."""
     settings = cf.fitness_settings(prof, ctx.train, ctx.fitness)
-    return dict(settings, bops=1 / ratio) if method == "pic-pq-qbits" else settings
+    return dict(settings, bops=1 / ratio) if method.startswith("pic-pq-qbits") else settings
 
 
 def budgets_of(args, method):
-    if method in ("pic-pq-tau20", "pic-pq-sbits"):
+    if method in ("pic-pq-tau20", "pic-pq-sbits", "pic-pq-qbits60"):
         return args.budgets
     if method == "pic-pq-sg3":
         return args.budgets[1:]
@@ -327,7 +332,8 @@ def report(args):
               [cell(paired(by, "pic-pq-sbits", o, kf)) for kf in budgets]
               for o in ("ab10", "random") if o in methods and "pic-pq-sbits" in methods]
     diffs += [[f"{m} − uniform"] + [cell(paired(by, m, "uniform", kf)) for kf in budgets]
-              for m in ("pic-pq-tau20", "pic-pq-each") if m in methods and "uniform" in methods]
+              for m in ("pic-pq-tau20", "pic-pq-each", "pic-pq-qbits", "pic-pq-qbits60")
+              if m in methods and "uniform" in methods]
     levers = [[LEVERS[m][1], f"{LEVERS[m][0]} − {m}"] +
               [cell(paired(by, LEVERS[m][0], m, kf)) for kf in budgets]
               for m in ABLATIONS if m in methods]
