@@ -1,0 +1,26 @@
+"""docs/RESULTS.md against its raw results: the sweep's report, made again
+from docs/results/sweep, gives the page's tables verbatim."""
+import os
+import shutil
+
+from fmnist_examples import example
+
+sweep_fmnist = example("sweep_fmnist")
+DOCS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs")
+
+
+def test_results_page_tables_are_the_sweeps_report(tmp_path):
+    raw = os.path.join(DOCS, "results", "sweep")
+    for name in os.listdir(raw):
+        if name.endswith(".json"):
+            shutil.copy(os.path.join(raw, name), tmp_path)
+    sweep_fmnist.main(["--out", str(tmp_path), "--report"])
+    tables = [block for block in (tmp_path / "sweep.md").read_text().split("\n\n")
+              if block.startswith("|")]
+    assert len(tables) == 3   # accuracy, paired differences, levers
+    with open(os.path.join(DOCS, "RESULTS.md")) as f:
+        page = f.read()
+    for table in tables:
+        assert table.strip() in page, table.splitlines()[0]
+    with open(os.path.join(raw, "sweep.md")) as f:
+        assert f.read() == (tmp_path / "sweep.md").read_text()
