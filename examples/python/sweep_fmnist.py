@@ -68,6 +68,7 @@ ABLATIONS = ["pic-pq-tau20", "pic-pq-sbits", "pic-pq-nofill", "pic-pq-sg3", "pic
 # the levers search with a third of the default's fitness training (compute)
 SHORT = dict(tau_hat=20)
 PROFILE_CHANGES = {m: SHORT for m in ABLATIONS if m != "pic-pq-qbits60"}
+BITS_FITNESS = ("pic-pq-qbits", "pic-pq-qbits60")   # Compressor.search(bops=)
 REUSED = ("pic-pq-sbits", "pic-pq-nofill", "pic-pq-sg3")   # pic-pq-tau20's search, other bits
 # the final fine-tune and QAT of every result: half of the quick profile's (compute)
 FINAL_STEPS = dict(finetune_steps=200, qat_a_steps=150, qat_w_steps=250)
@@ -197,22 +198,15 @@ def ranking(ctx, comp, seed, method, out, macs=None):
     name += f"-macs{macs:g}" if macs is not None else ""
     prof = dict(ctx.prof, **PROFILE_CHANGES.get(method, {}))
     t = time.time()
-    ratio = ctx.args.ratios[ctx.args.budgets.index(macs or comp.macs)]
-    res = comp.search(**fitness(ctx, method, prof, ratio),
-                      population=prof["population"], sample=prof["sample"],
+    settings = cf.fitness_settings(prof, ctx.train, ctx.fitness)
+    if method in BITS_FITNESS:   # the bits each candidate gets at the searched budget's target
+        settings["bops"] = 1 / ctx.args.ratios[ctx.args.budgets.index(macs or comp.macs)]
+    res = comp.search(**settings, population=prof["population"], sample=prof["sample"],
                       generations=prof["generations"], macs=macs,
                       state=os.path.join(out, f"seed{seed}-{name}-search.json"))
     info = dict(best_loss=res.loss, candidates=len(res.trace),
                 networks=sum(not t["reused"] for t in res.trace), seconds=time.time() - t)
     return res.a, res.b, info
-
-
-def fitness(ctx, method, prof, ratio):
-    """The search's fitness settings (cf.fitness_settings); pic-pq-qbits'
-    sees the bits each candidate gets for the BOPs `ratio`
-    (Compressor.score(bops=))."""
-    settings = cf.fitness_settings(prof, ctx.train, ctx.fitness)
-    return dict(settings, bops=1 / ratio) if method.startswith("pic-pq-qbits") else settings
 
 
 def budgets_of(args, method):
