@@ -16,7 +16,8 @@ BOPs target):
   (ab10 and random take pic-pq-sbits' bit rule, so that against it they
   measure the ranking alone.)
 Levers, each against the configuration it changes (LEVERS); their searches
-fine-tune candidates 20 steps (SHORT) but pic-pq-qbits60:
+fine-tune candidates 20 steps (SHORT) but those of pic-pq-qbits60 and
+pic-pq-each60 (the profile's tau_hat, as pic-pq):
   pic-pq-tau20    pic-pq with candidates fine-tuned 20 steps
   pic-pq-sbits    pic-pq-tau20 with bits from sparsity (the paper's rule), fitted
   pic-pq-nofill   pic-pq-sbits without the fitting (tau alone)
@@ -30,6 +31,7 @@ fine-tune candidates 20 steps (SHORT) but pic-pq-qbits60:
                   candidate trains its steps with weights and activations
                   quantized at the bits its plan gets at the BOPs target
   pic-pq-qbits60  pic-pq (60 steps) with that fitness, at every budget
+  pic-pq-each60   pic-pq (60 steps) with a search at each budget
 
 Resumable and parallel: every (seed, method, budget) result is a file in
 OUT; a search keeps its state file; processes started side by side take
@@ -60,16 +62,19 @@ OPTIONS = {"pic-pq": {}, "faithful": dict(faithful=True), "ab10": SBITS, "random
            "pic-pq-raw": dict(SBITS, fp_scale="raw"),
            "pic-pq-counted": dict(SBITS, distinct=False), "pic-pq-each": {},
            "pic-pq-sg3": dict(SBITS, safeguard=0.3), "pic-pq-tau20": {}, "pic-pq-qbits": {},
-           "pic-pq-qbits60": {}}
+           "pic-pq-qbits60": {}, "pic-pq-each60": {}}
 METHODS = ["pic-pq", "faithful", "ab10", "random", "uniform"]
 ABLATIONS = ["pic-pq-tau20", "pic-pq-sbits", "pic-pq-nofill", "pic-pq-sg3", "pic-pq-conv",
              "pic-pq-bn", "pic-pq-raw", "pic-pq-counted", "pic-pq-each", "pic-pq-qbits",
-             "pic-pq-qbits60"]
+             "pic-pq-qbits60", "pic-pq-each60"]
 # the levers search with a third of the default's fitness training (compute)
 SHORT = dict(tau_hat=20)
-PROFILE_CHANGES = {m: SHORT for m in ABLATIONS if m != "pic-pq-qbits60"}
+FULL_FITNESS = ("pic-pq-qbits60", "pic-pq-each60")   # the profile's tau_hat, as pic-pq
+PROFILE_CHANGES = {m: SHORT for m in ABLATIONS if m not in FULL_FITNESS}
 BITS_FITNESS = ("pic-pq-qbits", "pic-pq-qbits60")   # Compressor.search(bops=)
 REUSED = ("pic-pq-sbits", "pic-pq-nofill", "pic-pq-sg3")   # pic-pq-tau20's search, other bits
+# a search at each budget but the middle one, where they are pic-pq-tau20 and pic-pq
+EACH = ("pic-pq-each", "pic-pq-each60")
 # the final fine-tune and QAT of every result: half of the quick profile's (compute)
 FINAL_STEPS = dict(finetune_steps=200, qat_a_steps=150, qat_w_steps=250)
 # lever: (the configuration it changes, what it changes)
@@ -93,7 +98,9 @@ LEVERS = {"pic-pq-tau20": ("pic-pq", "candidates fine-tuned 60 steps (default, q
           "pic-pq-qbits": ("pic-pq-tau20", "fitness trained in float (default, paper) vs "
                            "quantized at its bits"),
           "pic-pq-qbits60": ("pic-pq", "fitness trained in float (default) vs quantized at "
-                             "its bits, 60 steps")}
+                             "its bits, 60 steps"),
+          "pic-pq-each60": ("pic-pq", "one search for every budget (default) vs one per "
+                            "budget, 60 steps")}
 
 
 def parse_args(argv=None):
@@ -214,7 +221,7 @@ def budgets_of(args, method):
         return args.budgets
     if method == "pic-pq-sg3":
         return args.budgets[1:]
-    if method == "pic-pq-each":   # at the middle budget it is pic-pq-tau20 itself
+    if method in EACH:
         return [kf for kf in args.budgets if kf != args.budgets[len(args.budgets) // 2]]
     return args.ablation_budgets if method in ABLATIONS else args.budgets
 
@@ -229,11 +236,11 @@ def run_task(ctx, seed, method):
     t0 = time.time()
     comp = compressor(ctx, seed, method)
     base = comp.base_cost
-    if method != "pic-pq-each":
+    if method not in EACH:
         a, b, search_info = ranking(ctx, comp, seed, method, out)
     for kf, ratio in todo:
         target = base["bops"] / ratio
-        if method == "pic-pq-each":
+        if method in EACH:
             a, b, search_info = ranking(ctx, comp, seed, method, out, macs=kf)
         if method == "uniform":
             for layer, fp in comp.fps.items():   # uniform keeps by the raw FP
@@ -326,7 +333,8 @@ def report(args):
               [cell(paired(by, "pic-pq-sbits", o, kf)) for kf in budgets]
               for o in ("ab10", "random") if o in methods and "pic-pq-sbits" in methods]
     diffs += [[f"{m} − uniform"] + [cell(paired(by, m, "uniform", kf)) for kf in budgets]
-              for m in ("pic-pq-tau20", "pic-pq-each", "pic-pq-qbits", "pic-pq-qbits60")
+              for m in ("pic-pq-tau20", "pic-pq-each", "pic-pq-qbits", "pic-pq-qbits60",
+                        "pic-pq-each60")
               if m in methods and "uniform" in methods]
     levers = [[LEVERS[m][1], f"{LEVERS[m][0]} − {m}"] +
               [cell(paired(by, LEVERS[m][0], m, kf)) for kf in budgets]
