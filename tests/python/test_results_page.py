@@ -1,5 +1,6 @@
 """docs/RESULTS.md against its raw results: the sweep's report, made again
-from docs/results/sweep, gives the page's tables verbatim."""
+from docs/results/sweep, gives the page's tables verbatim, and the README's
+figures for the defaults are the page's."""
 import os
 import shutil
 
@@ -14,7 +15,7 @@ def test_results_page_tables_are_the_sweeps_report(tmp_path):
     for name in os.listdir(raw):
         if name.endswith(".json"):
             shutil.copy(os.path.join(raw, name), tmp_path)
-    sweep_fmnist.main(["--out", str(tmp_path), "--report"])
+    summary = sweep_fmnist.main(["--out", str(tmp_path), "--report"])
     tables = [block for block in (tmp_path / "sweep.md").read_text().split("\n\n")
               if block.startswith("|")]
     assert len(tables) == 3   # accuracy, paired differences, levers
@@ -24,3 +25,9 @@ def test_results_page_tables_are_the_sweeps_report(tmp_path):
         assert table.strip() in page, table.splitlines()[0]
     with open(os.path.join(raw, "sweep.md")) as f:
         assert f.read() == (tmp_path / "sweep.md").read_text()
+    with open(os.path.join(DOCS, "..", "README.md")) as f:
+        readme = f.read()
+    for kf in (0.5, 0.35, 0.25):
+        acc, sd, ratio = summary[("pic-pq", kf)][:3]
+        row = f"| {100 * kf:g} % | {ratio:.0f}× | {acc:.2f} ± {sd:.2f} % |"
+        assert row in readme, row
